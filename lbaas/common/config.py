@@ -1,0 +1,137 @@
+"""Every configuration option, with Neutron's names where Neutron had them.
+
+``register_server_opts`` and ``register_agent_opts`` add the options to a
+``cfg.ConfigOpts``; ``lbaas all-in-one`` registers both on one object. Code receives the
+values it needs (or the ConfigOpts) from the command that built it; nothing reaches for
+a global.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from oslo_config import cfg
+
+DEFAULT_STATE_PATH = "/var/lib/lbaas"
+
+common_opts = [
+    cfg.StrOpt("state_path", default=DEFAULT_STATE_PATH,
+               help="Where lbaas keeps its state (the SQLite database by default)."),
+    cfg.BoolOpt("debug", default=False, help="Log at DEBUG level."),
+]
+
+server_opts = [
+    cfg.StrOpt("bind_host", default="127.0.0.1", help="Address the REST API listens on."),
+    cfg.PortOpt("bind_port", default=9696, help="Port the REST API listens on."),
+    cfg.StrOpt("auth_strategy", default="noauth", choices=["noauth", "token"],
+               help="noauth: every caller is admin, project from X-Project-Id (else "
+                    "'admin'). token: X-Auth-Token looked up in tokens_file."),
+    cfg.StrOpt("tokens_file", default="/etc/lbaas/tokens",
+               help="token mode: one 'token project role[,role...]' per line; '#' "
+                    "starts a comment. Roles: admin, agent, member."),
+    cfg.IntOpt("api_workers", default=1, min=1,
+               help="uvicorn worker processes for lbaas-server (1 with SQLite)."),
+]
+
+database_opts = [
+    cfg.StrOpt("connection", default="", secret=True,
+               help="SQLAlchemy URL; default sqlite:///<state_path>/lbaas.sqlite. "
+                    "PostgreSQL: postgresql+psycopg://user:pass@host/db"),
+]
+
+quota_opts = [
+    cfg.IntOpt("quota_pool", default=10, help="Pools per project (-1: unlimited)."),
+    cfg.IntOpt("quota_vip", default=10, help="VIPs per project (-1: unlimited)."),
+    cfg.IntOpt("quota_member", default=-1, help="Members per project (-1: unlimited)."),
+    cfg.IntOpt("quota_health_monitor", default=-1,
+               help="Health monitors per project (-1: unlimited)."),
+]
+
+server_agent_opts = [
+    cfg.IntOpt("agent_down_time", default=75, min=1,
+               help="Seconds after its last heartbeat an agent counts as down."),
+]
+
+agent_opts = [
+    cfg.StrOpt("host", default=socket.gethostname(), sample_default="<hostname>",
+               help="Name of this network host, as the server knows it."),
+    cfg.StrOpt("server_url", default="http://127.0.0.1:9696",
+               help="lbaas-server base URL (lbaas-agent only)."),
+    cfg.StrOpt("agent_token", default="", secret=True,
+               help="X-Auth-Token with the 'agent' role, when the server uses token auth."),
+    cfg.StrOpt("interface_driver", default="linuxbridge", choices=["linuxbridge", "ovs"],
+               help="How VIP ports are plugged into the host's switch."),
+    cfg.BoolOpt("ovs_use_veth", default=True,
+                help="ovs driver: plug with a veth pair instead of an OVS internal port "
+                     "(required with the userspace datapath)."),
+    cfg.StrOpt("ovs_integration_bridge", default="br-int",
+               help="ovs driver: bridge for networks not in bridge_mappings."),
+    cfg.IntOpt("network_device_mtu", min=68,
+               help="MTU of VIP devices; default the network's mtu."),
+    cfg.ListOpt("bridge_mappings", default=[],
+                help="physical_network:bridge pairs. all-in-one default: default:br-lbaas"),
+    cfg.IntOpt("periodic_interval", default=5, min=1,
+               help="Seconds between stats reports and HAProxy liveness checks."),
+    cfg.IntOpt("report_interval", default=30, min=1, help="Seconds between heartbeats."),
+    cfg.IntOpt("deploy_workers", default=4, min=1,
+               help="Pools deployed in parallel (one lock per pool)."),
+]
+
+haproxy_opts = [
+    cfg.StrOpt("loadbalancer_state_path", default=os.path.join(DEFAULT_STATE_PATH, "lbaas"),
+               help="Per-pool state directories: conf, pid, sock, server state."),
+    cfg.StrOpt("user_group", default="nogroup", help="Group HAProxy runs as."),
+    cfg.IntOpt("send_gratuitous_arp", default=3, min=0,
+               help="Gratuitous ARPs per VIP address after plugging (0: none)."),
+    cfg.IntOpt("hard_stop_after", default=300, min=1,
+               help="Seconds an old HAProxy may keep finishing connections after a reload."),
+]
+
+
+def register_common_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_opts(common_opts)
+
+
+def register_server_opts(conf: cfg.ConfigOpts) -> None:
+    register_common_opts(conf)
+    conf.register_opts(server_opts)
+    conf.register_opts(database_opts, group="database")
+    conf.register_opts(quota_opts, group="quotas")
+    conf.register_opts(server_agent_opts, group="agent")
+
+
+def register_agent_opts(conf: cfg.ConfigOpts) -> None:
+    register_common_opts(conf)
+    conf.register_opts(agent_opts)
+    conf.register_opts(haproxy_opts, group="haproxy")
+
+
+def database_url(conf: cfg.ConfigOpts) -> str:
+    return conf.database.connection or "sqlite:///" + os.path.join(conf.state_path,
+                                                                     "lbaas.sqlite")
+
+
+def parse_bridge_mappings(mappings: list[str]) -> dict[str, str]:
+    """``["physnet1:br-eth1", ...]`` → ``{"physnet1": "br-eth1"}``; a bad entry raises
+    ValueError naming it."""
+    result: dict[str, str] = {}
+    for entry in mappings:
+        physnet, sep, bridge = entry.strip().partition(":")
+        if not sep or not physnet or not bridge:
+            raise ValueError(f"bridge_mappings entry {entry!r} is not physnet:bridge")
+        if physnet in result:
+            raise ValueError(f"bridge_mappings names physical network {physnet!r} twice")
+        result[physnet] = bridge
+    return result
+
+
+def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
+    """For oslo-config-generator (etc/lbaas.conf.sample)."""
+    return [
+        ("DEFAULT", common_opts + server_opts + agent_opts),
+        ("database", database_opts),
+        ("quotas", quota_opts),
+        ("agent", server_agent_opts),
+        ("haproxy", haproxy_opts),
+    ]
