@@ -1,0 +1,38 @@
+# lbaas: `make run` sets up and starts the all-in-one service; `make test` sets up and
+# runs every test. Both install what they need (Debian packages, the venv, PostgreSQL).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := haproxy iputils-arping openvswitch-switch ethtool iproute2 postgresql procps
+STAMP := $(VENV)/.setup-stamp
+
+.PHONY: setup run test test-unit test-api test-functional lint demo bench sample-config clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml tools/setup.sh
+	bash tools/setup.sh "$(APT_PACKAGES)"
+	touch $(STAMP)
+
+run: setup
+	$(VENV)/bin/lbaas all-in-one --config-file etc/all-in-one.conf
+
+test: setup
+	bash tools/ensure-postgres.sh
+	$(VENV)/bin/pytest -p no:cacheprovider -ra tests
+
+test-unit: setup
+	$(VENV)/bin/pytest -p no:cacheprovider -ra tests/unit
+
+lint: setup
+	$(VENV)/bin/ruff check lbaas tests bench tools
+	$(VENV)/bin/mypy lbaas
+
+sample-config: setup
+	$(VENV)/bin/oslo-config-generator --namespace lbaas --output-file etc/lbaas.conf.sample
+
+demo: setup
+	$(PY) tools/demo.py
+
+bench: setup
+	$(PY) bench/run_all.py
