@@ -1,0 +1,76 @@
+"""What an agent host needs before it can serve load balancers, checked at start.
+
+A missing binary would otherwise surface as every deploy failing with a subprocess
+error, one pool at a time; better one clear line at start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable
+
+LOG = logging.getLogger(__name__)
+
+REQUIRED_BINARIES = {
+    "haproxy": "apt-get install haproxy",
+    "arping": "apt-get install iputils-arping",
+}
+
+# Every load balancer's namespace has its own neighbour table, but the kernel's
+# gc_thresh limits count the entries of all of them together. With the defaults
+# (128/512/1024) a host with ~170 load balancers starts dropping neighbour entries
+# ("neighbour table overflow") and the VIPs stop answering ARP.
+NEIGH_MINIMUMS = {"gc_thresh1": 1024, "gc_thresh2": 4096, "gc_thresh3": 8192}
+NEIGH_FAMILIES = ("ipv4", "ipv6")
+
+
+class HostCheckError(Exception):
+    """The host cannot run load balancers; the message says what to install."""
+
+
+def check_host(raise_neighbour_limits: bool = True, proc_sys: str = "/proc/sys",
+               which: Callable[[str], str | None] = shutil.which) -> None:
+    for binary, hint in REQUIRED_BINARIES.items():
+        if which(binary) is None:
+            raise HostCheckError(f"{binary} not found: {hint}")
+    if raise_neighbour_limits:
+        raise_neigh_limits(proc_sys)
+
+
+def raise_neigh_limits(proc_sys: str = "/proc/sys") -> dict[str, tuple[int, int]]:
+    """Raise each gc_thresh below its minimum; never lower one. Returns what changed,
+    ``{sysctl name: (old, new)}``. A limit that cannot be written (read-only /proc/sys
+    in a container) is a warning: the agent works, only at lower density."""
+    changed: dict[str, tuple[int, int]] = {}
+    for family in NEIGH_FAMILIES:
+        # thresh3 first, so the three are never out of order, even for a moment.
+        for name in sorted(NEIGH_MINIMUMS, reverse=True):
+            minimum = NEIGH_MINIMUMS[name]
+            sysctl = f"net.{family}.neigh.default.{name}"
+            path = os.path.join(proc_sys, "net", family, "neigh", "default", name)
+            try:
+                with open(path) as f:
+                    current = int(f.read().strip())
+            except FileNotFoundError:
+                # IPv6 disabled: nothing to raise.
+                LOG.debug("%s absent, not raised", sysctl)
+                continue
+            except (OSError, ValueError) as exc:
+                LOG.warning("cannot read %s: %s", sysctl, exc)
+                continue
+            if current >= minimum:
+                continue
+            try:
+                with open(path, "w") as f:
+                    f.write(f"{minimum}\n")
+            except OSError as exc:
+                LOG.warning("cannot raise %s from %d to %d (%s): more than ~170 load "
+                            "balancers will stop answering ARP; run "
+                            "'sysctl -w %s=%d'", sysctl, current, minimum, exc,
+                            sysctl, minimum)
+                continue
+            LOG.info("raised %s: %d -> %d", sysctl, current, minimum)
+            changed[sysctl] = (current, minimum)
+    return changed

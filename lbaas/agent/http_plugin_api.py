@@ -1,0 +1,171 @@
+"""PluginApi over HTTP: what an agent on another host uses to talk to lbaas-server.
+
+One ``httpx.Client`` for the life of the agent, so every call after the first reuses a
+kept-alive connection (the agent makes several calls per pool per period; a TCP
+handshake each time would be most of the cost at a thousand pools).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+
+from lbaas.agent.plugin_api import Events, PluginApi, PluginApiError, PoolNotFound
+from lbaas.common import constants
+
+LOG = logging.getLogger(__name__)
+
+# The long-poll's HTTP read timeout is the poll timeout plus this much: the server
+# answers at the poll timeout at the latest, and a slow answer must not look like a
+# dead server.
+POLL_MARGIN = 10.0
+
+
+class HttpPluginApi(PluginApi):
+    def __init__(self, server_url: str, token: str | None = None,
+                 timeout: float = 30.0) -> None:
+        self.server_url = server_url.rstrip("/")
+        self._timeout = timeout
+        headers = {"X-Auth-Token": token} if token else {}
+        self._client = httpx.Client(base_url=self.server_url, headers=headers,
+                                    timeout=timeout)
+
+    def close(self) -> None:
+        """Close the connections; a call still blocked in another thread fails with
+        PluginApiError instead of waiting for its answer."""
+        self._client.close()
+
+    def __enter__(self) -> HttpPluginApi:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- the v1 RPCs ------------------------------------------------------------------
+
+    def report_state(self, host: str, configurations: dict[str, Any],
+                     start_flag: bool = False) -> dict[str, Any]:
+        body = self._call("POST", "/agent/v1/agents", json={
+            "host": host,
+            "configurations": configurations,
+            "start_flag": start_flag,
+            "agent_type": constants.AGENT_TYPE_LOADBALANCER,
+        })
+        if isinstance(body, dict):
+            agent = body.get("agent", body)
+            return agent if isinstance(agent, dict) else {}
+        return {}
+
+    def get_ready_devices(self, host: str) -> list[str]:
+        body = self._call("GET", f"/agent/v1/hosts/{host}/ready_devices")
+        return self._pool_ids(body, "ready_devices")
+
+    def get_events(self, host: str, after: int, timeout: float) -> Events:
+        read_timeout = timeout + POLL_MARGIN
+        body = self._call(
+            "GET", f"/agent/v1/hosts/{host}/events",
+            params={"after": after, "timeout": timeout},
+            timeout=httpx.Timeout(self._timeout, read=read_timeout))
+        try:
+            revision = int(body["revision"])
+        except (TypeError, KeyError, ValueError) as exc:
+            raise PluginApiError(f"events: malformed answer from {self.server_url}: "
+                                 f"{body!r:.200}") from exc
+        return Events(revision=revision, pool_ids=self._pool_ids(body, "events"))
+
+    def get_logical_device(self, pool_id: str) -> dict[str, Any]:
+        body = self._call("GET", f"/agent/v1/logical_devices/{pool_id}",
+                          pool_id=pool_id)
+        if not isinstance(body, dict) or "pool" not in body:
+            raise PluginApiError(f"logical device {pool_id}: malformed answer from "
+                                 f"{self.server_url}: {body!r:.200}")
+        return body
+
+    def pool_deployed(self, pool_id: str) -> None:
+        self._call("POST", f"/agent/v1/pools/{pool_id}/deployed", json={},
+                   pool_id=pool_id)
+
+    def pool_destroyed(self, pool_id: str) -> None:
+        self._call("POST", f"/agent/v1/pools/{pool_id}/destroyed", json={},
+                   pool_id=pool_id)
+
+    def update_status(self, obj_type: str, obj_id: str, status: str,
+                      status_description: str | None = None) -> None:
+        self._call("POST", "/agent/v1/status", json={
+            "obj_type": obj_type,
+            "obj_id": obj_id,
+            "status": status,
+            "status_description": status_description,
+        })
+
+    def plug_vip_port(self, port_id: str, host: str) -> None:
+        self._call("POST", f"/agent/v1/ports/{port_id}/plug", json={"host": host})
+
+    def unplug_vip_port(self, port_id: str, host: str) -> None:
+        self._call("POST", f"/agent/v1/ports/{port_id}/unplug", json={"host": host})
+
+    def update_pool_stats(self, pool_id: str, stats: dict[str, Any], host: str) -> None:
+        self._call("POST", f"/agent/v1/pools/{pool_id}/stats",
+                   json={"stats": stats, "host": host}, pool_id=pool_id)
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, json: Any = None,
+              params: dict[str, Any] | None = None,
+              timeout: httpx.Timeout | None = None,
+              pool_id: str | None = None) -> Any:
+        """One request; every failure becomes PluginApiError with a message that names
+        the server and the call, so the agent's log says what to fix. A 404 on a
+        pool's own path is PoolNotFound: the pool is gone from the server."""
+        what = f"{method} {self.server_url}{path}"
+        try:
+            response = self._client.request(
+                method, path, json=json, params=params,
+                timeout=timeout if timeout is not None else self._timeout)
+        except httpx.TimeoutException as exc:
+            raise PluginApiError(f"{what}: no answer in time ({exc.__class__.__name__})"
+                                 ) from exc
+        except (httpx.HTTPError, RuntimeError) as exc:
+            # RuntimeError: the client was closed (agent shutting down).
+            raise PluginApiError(f"{what}: cannot reach lbaas-server: {exc}") from exc
+        if response.status_code == 404 and pool_id is not None:
+            raise PoolNotFound(f"pool {pool_id} not found on the server "
+                               f"({_error_message(response)})")
+        if response.status_code in (401, 403):
+            raise PluginApiError(f"{what}: HTTP {response.status_code} "
+                                 f"{_error_message(response)} (check agent_token)")
+        if response.status_code >= 400:
+            raise PluginApiError(f"{what}: HTTP {response.status_code} "
+                                 f"{_error_message(response)}")
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise PluginApiError(f"{what}: answer is not JSON: "
+                                 f"{response.text[:200]!r}") from exc
+
+    def _pool_ids(self, body: Any, what: str) -> list[str]:
+        pool_ids = body.get("pool_ids") if isinstance(body, dict) else None
+        if not isinstance(pool_ids, list):
+            raise PluginApiError(f"{what}: malformed answer from {self.server_url}: "
+                                 f"{body!r:.200}")
+        return [str(p) for p in pool_ids]
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The server's words for the error: Neutron's NeutronError body, FastAPI's
+    ``detail``, else the start of the text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict):
+        err = body.get("NeutronError")
+        if isinstance(err, dict):
+            return f"{err.get('type', '')}: {err.get('message', '')}".strip(": ")
+        if "detail" in body:
+            return str(body["detail"])[:200]
+    return str(body)[:200]

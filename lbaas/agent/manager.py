@@ -1,0 +1,422 @@
+"""The agent: reconciles the pools the server binds to this host into driver instances.
+
+v1's ``LbaasAgentManager``, level-triggered. Events from the server only say *which*
+pools to look at; what to do is always decided from the pool's current logical device
+and from what is on the host. A lost event, a crash in the middle of a deploy or an
+agent restart therefore only delay convergence until the next ``sync_state``.
+
+Threads:
+
+* heartbeat — ``report_state`` every ``report_interval`` (``start_flag`` on the first
+  report that gets through, so the server reschedules what it must);
+* events — long-polls ``get_events`` and refreshes exactly the pools that changed; does
+  a full ``sync_state`` at start and after any error;
+* periodic — every ``periodic_interval``: restart a dead HAProxy (``ensure_running``)
+  and report stats; a full resync when a refresh asked for one and every
+  ``resync_periods`` periods as a safety net;
+* deploy workers — a bounded pool; one pool's refreshes never run in parallel, and a
+  refresh asked for while that pool's refresh runs is coalesced into one more run.
+
+Stopping the agent never stops a load balancer: ``stop()`` ends the threads and leaves
+every instance serving, so an agent upgrade or restart is invisible to clients.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lbaas.agent.plugin_api import PluginApi, PluginApiError, PoolNotFound
+from lbaas.common import constants
+
+LOG = logging.getLogger(__name__)
+
+STATUS_DESCRIPTION_MAX = 255
+
+
+class Driver(Protocol):
+    """What the manager needs from a device driver (HaproxyNSDriver)."""
+
+    def deploy_instance(self, logical_config: dict[str, Any]) -> bool: ...
+    def undeploy_instance(self, pool_id: str) -> None: ...
+    def exists(self, pool_id: str) -> bool: ...
+    def get_stats(self, pool_id: str) -> dict[str, Any]: ...
+    def remove_orphans(self, known_pool_ids: list[str]) -> None: ...
+    def list_instances(self) -> list[str]: ...
+    def ensure_running(self, pool_id: str) -> bool: ...
+
+
+@dataclass
+class AgentOptions:
+    periodic_interval: float = 5.0
+    report_interval: float = 30.0
+    deploy_workers: int = 4
+    # Sent with every heartbeat (device_drivers, bridge_mappings, interface_driver);
+    # "instances" is added, counted at each heartbeat.
+    configurations: dict[str, Any] = field(default_factory=dict)
+    # Below a proxy's or load balancer's idle timeout (commonly 30-60 s), so an
+    # unanswered long-poll is never cut in the middle.
+    poll_timeout: float = 25.0
+    # Full resync every this many periods even when nothing went wrong (60 s at 5 s).
+    resync_periods: int = 12
+    # Exception types the driver raises when the backend rejects a configuration
+    # (HaproxyNSDriver's DeployError): the object goes ERROR with the exception's
+    # ``reason`` and the old configuration keeps serving.
+    deploy_errors: tuple[type[BaseException], ...] = ()
+    # Waits after a failed long-poll or sync, doubling up to the maximum.
+    error_backoff: float = 1.0
+    error_backoff_max: float = 30.0
+
+
+class _PoolState:
+    """Per-pool scheduling state. ``lock`` is held while the pool is being changed;
+    ``scheduled`` is true from the request until the last coalesced run ended."""
+
+    __slots__ = ("lock", "scheduled", "again")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.scheduled = False
+        self.again = False
+
+
+class LbaasAgentManager:
+    def __init__(self, plugin_rpc: PluginApi, driver: Driver, host: str,
+                 options: AgentOptions | None = None) -> None:
+        self.plugin_rpc = plugin_rpc
+        self.driver = driver
+        self.host = host
+        self.options = options or AgentOptions()
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.options.deploy_workers, thread_name_prefix="lbaas-deploy")
+        self._stop = threading.Event()
+        self._stopped = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._resync = threading.Event()
+
+        # Guards _pools, _requested, _pruning; _gate is signalled when pruning ends.
+        self._mutex = threading.Lock()
+        self._gate = threading.Condition(self._mutex)
+        self._pools: dict[str, _PoolState] = {}
+        self._requested: dict[str, int] = {}
+        self._sequence = itertools.count(1)
+        self._pruning = False
+        self._sync_lock = threading.Lock()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        for name, target in (("heartbeat", self._heartbeat_loop),
+                             ("events", self._event_loop),
+                             ("periodic", self._periodic_loop)):
+            # Daemon: a long-poll blocked in the events thread must not keep the
+            # process alive after stop().
+            thread = threading.Thread(target=target, name=f"lbaas-agent-{name}",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the threads. Load balancers keep running; a deploy in progress is
+        allowed to finish (half a namespace is worse than a slow stop), queued ones
+        are dropped: the next agent's sync_state does them."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        events_thread = None
+        for thread in self._threads:
+            if thread.name.endswith("-events"):
+                events_thread = thread
+            elif thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        if events_thread is not None:
+            # It may sit in a long-poll for poll_timeout more seconds; whatever comes
+            # back is dropped, so give it only a moment (it is a daemon thread).
+            events_thread.join(min(1.0, max(0.0, deadline - time.monotonic())))
+        self._stopped.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until stop() has finished; True if it did."""
+        return self._stopped.wait(timeout)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # -- reconcile ----------------------------------------------------------------------
+
+    def sync_state(self) -> None:
+        """Make the host match the server: refresh every ready pool, destroy every
+        instance of a pool that is not ready here, remove orphaned leftovers.
+
+        A pool asked for (by an event) after ``get_ready_devices`` answered may be
+        newer than that answer; it is protected from the destroy phase and its own
+        refresh decides."""
+        with self._sync_lock:
+            with self._mutex:
+                mark = next(self._sequence)
+            ready = self.plugin_rpc.get_ready_devices(self.host)
+            LOG.info("sync_state: %d pools ready on %s", len(ready), self.host)
+            for pool_id in ready:
+                self.request_refresh(pool_id)
+            with self._pruning_gate():
+                with self._mutex:
+                    protected = set(ready)
+                    protected.update(p for p, s in self._pools.items() if s.scheduled)
+                    protected.update(p for p, seq in self._requested.items() if seq > mark)
+                    self._forget_requests_before(mark)
+                for pool_id in sorted(set(self.driver.list_instances()) - protected):
+                    LOG.info("pool %s is not ready on this host any more: destroying",
+                             pool_id)
+                    self._destroy_reporting_errors(pool_id)
+                self.driver.remove_orphans(sorted(protected))
+
+    def request_refresh(self, pool_id: str) -> None:
+        """Schedule refresh_device(pool_id) on the deploy workers, coalesced with a
+        refresh of the same pool that is queued or running."""
+        with self._mutex:
+            self._requested[pool_id] = next(self._sequence)
+            state = self._pools.setdefault(pool_id, _PoolState())
+            if state.scheduled:
+                state.again = True
+                return
+            state.scheduled = True
+        try:
+            self._executor.submit(self._refresh_worker, pool_id, state)
+        except RuntimeError:
+            # Executor shut down: the agent is stopping.
+            with self._mutex:
+                state.scheduled = False
+
+    def refresh_device(self, pool_id: str) -> None:
+        """v1's ``_refresh_device``: fetch the pool's logical device, make the host
+        match it, confirm to the server. Never raises: a failure is logged, reported
+        as the object's ERROR status when the pool is at fault, and schedules a
+        resync."""
+        with self._pool_state(pool_id).lock:
+            self._refresh_reporting_errors(pool_id)
+
+    def _refresh_locked(self, pool_id: str) -> None:
+        try:
+            logical_config = self.plugin_rpc.get_logical_device(pool_id)
+        except PoolNotFound:
+            LOG.info("pool %s is gone from the server: destroying", pool_id)
+            self._destroy_pool(pool_id)
+            return
+        pool = logical_config.get("pool") or {}
+        if pool.get("status") == constants.PENDING_DELETE:
+            LOG.info("pool %s is PENDING_DELETE: destroying", pool_id)
+            self._destroy_pool(pool_id)
+            return
+        vip = logical_config.get("vip")
+        obj_type, obj_id = ((constants.OBJ_VIP, vip["id"]) if vip and vip.get("id")
+                            else (constants.OBJ_POOL, pool_id))
+        try:
+            deployed = self.driver.deploy_instance(logical_config)
+        except self.options.deploy_errors as exc:
+            reason = str(getattr(exc, "reason", None) or exc)
+            LOG.warning("pool %s: configuration rejected, old one keeps serving: %s",
+                        pool_id, reason)
+            self.plugin_rpc.update_status(obj_type, obj_id, constants.ERROR,
+                                          _short(reason))
+            return
+        except PluginApiError:
+            raise
+        except Exception as exc:
+            LOG.exception("pool %s: deploy failed", pool_id)
+            self._resync.set()
+            self.plugin_rpc.update_status(
+                obj_type, obj_id, constants.ERROR,
+                _short(f"agent on {self.host}: {exc.__class__.__name__}: {exc}"))
+            return
+        if not deployed:
+            # v1's gate said no (no VIP, VIP PENDING_DELETE, something admin down):
+            # nothing may serve, and pool_deployed confirms the pending states
+            # (the VIP's delete among them).
+            if self.driver.exists(pool_id):
+                LOG.info("pool %s is not to be served: undeploying", pool_id)
+                self.driver.undeploy_instance(pool_id)
+        self._confirm(self.plugin_rpc.pool_deployed, pool_id)
+
+    def _destroy_pool(self, pool_id: str) -> None:
+        if self.driver.exists(pool_id):
+            self.driver.undeploy_instance(pool_id)
+        self._confirm(self.plugin_rpc.pool_destroyed, pool_id)
+
+    def _destroy_reporting_errors(self, pool_id: str) -> None:
+        with self._pool_state(pool_id).lock:
+            try:
+                self._destroy_pool(pool_id)
+            except PluginApiError as exc:
+                LOG.warning("pool %s: server not told of the destroy: %s", pool_id, exc)
+                self._resync.set()
+            except Exception:
+                LOG.exception("pool %s: destroy failed", pool_id)
+                self._resync.set()
+
+    def _confirm(self, call: Any, pool_id: str) -> None:
+        try:
+            call(pool_id)
+        except PoolNotFound:
+            # Deleted on the server while we worked: nothing left to confirm.
+            LOG.debug("pool %s gone before %s", pool_id, call.__name__)
+
+    def _refresh_worker(self, pool_id: str, state: _PoolState) -> None:
+        # Runs until no refresh was asked for during the last run: requests that
+        # arrive while the pool is busy collapse into one more run.
+        while True:
+            with self._gate:
+                while self._pruning:
+                    self._gate.wait()
+                state.again = False
+            if not self._stop.is_set():
+                self.refresh_device(pool_id)
+            with self._mutex:
+                if not state.again or self._stop.is_set():
+                    state.scheduled = False
+                    return
+
+    def _refresh_reporting_errors(self, pool_id: str) -> None:
+        try:
+            self._refresh_locked(pool_id)
+        except PluginApiError as exc:
+            # The server, not the pool, is the problem: no ERROR status (it would not
+            # get through either); the resync retries once the server answers.
+            LOG.warning("pool %s: refresh failed, server unreachable: %s", pool_id, exc)
+            self._resync.set()
+        except Exception as exc:
+            LOG.exception("pool %s: refresh failed", pool_id)
+            self._resync.set()
+            try:
+                self.plugin_rpc.update_status(
+                    constants.OBJ_POOL, pool_id, constants.ERROR,
+                    _short(f"agent on {self.host}: {exc.__class__.__name__}: {exc}"))
+            except Exception as report_exc:
+                LOG.warning("pool %s: ERROR status not reported: %s", pool_id, report_exc)
+
+    def _pool_state(self, pool_id: str) -> _PoolState:
+        with self._mutex:
+            return self._pools.setdefault(pool_id, _PoolState())
+
+    @contextmanager
+    def _pruning_gate(self) -> Iterator[None]:
+        """No refresh starts while instances are being destroyed as not ready."""
+        with self._gate:
+            self._pruning = True
+        try:
+            yield
+        finally:
+            with self._gate:
+                self._pruning = False
+                self._gate.notify_all()
+
+    def _forget_requests_before(self, mark: int) -> None:
+        for pool_id in [p for p, seq in self._requested.items() if seq <= mark]:
+            del self._requested[pool_id]
+
+    # -- threads ------------------------------------------------------------------------
+
+    def report_state(self, start_flag: bool = False) -> None:
+        configurations = dict(self.options.configurations)
+        configurations["instances"] = len(self.driver.list_instances())
+        self.plugin_rpc.report_state(self.host, configurations, start_flag=start_flag)
+
+    def _heartbeat_loop(self) -> None:
+        start_flag = True
+        while not self._stop.is_set():
+            try:
+                self.report_state(start_flag=start_flag)
+                start_flag = False
+            except Exception as exc:
+                LOG.warning("heartbeat failed: %s", exc)
+            if self._stop.wait(self.options.report_interval):
+                return
+
+    def _event_loop(self) -> None:
+        revision: int | None = None
+        backoff = self.options.error_backoff
+        while not self._stop.is_set():
+            try:
+                if revision is None:
+                    # Learn the revision *before* the sync, so nothing that changes
+                    # during the sync is missed by the poll after it.
+                    revision = self.plugin_rpc.get_events(self.host, after=0,
+                                                          timeout=0).revision
+                    self.sync_state()
+                events = self.plugin_rpc.get_events(self.host, after=revision,
+                                                    timeout=self.options.poll_timeout)
+                if self._stop.is_set():
+                    return
+                if events.revision < revision:
+                    LOG.warning("server revision went back (%d < %d): resyncing",
+                                events.revision, revision)
+                    revision = None
+                    continue
+                revision = events.revision
+                for pool_id in events.pool_ids:
+                    self.request_refresh(pool_id)
+                backoff = self.options.error_backoff
+            except Exception as exc:
+                if self._stop.is_set():
+                    return
+                if isinstance(exc, PluginApiError):
+                    LOG.warning("event loop: %s; resync in %.0f s", exc, backoff)
+                else:
+                    LOG.exception("event loop failed; resync in %.0f s", backoff)
+                revision = None
+                if self._stop.wait(backoff):
+                    return
+                backoff = min(backoff * 2, self.options.error_backoff_max)
+
+    def _periodic_loop(self) -> None:
+        periods = 0
+        while not self._stop.wait(self.options.periodic_interval):
+            periods += 1
+            self.collect_stats()
+            if self._resync.is_set() or periods % self.options.resync_periods == 0:
+                self._resync.clear()
+                try:
+                    self.sync_state()
+                except Exception as exc:
+                    LOG.warning("periodic resync failed: %s", exc)
+                    self._resync.set()
+
+    def collect_stats(self) -> None:
+        """v1's ``collect_stats`` plus liveness: restart a dead HAProxy, then report
+        the pool's counters and member health."""
+        for pool_id in self.driver.list_instances():
+            if self._stop.is_set():
+                return
+            state = self._pool_state(pool_id)
+            # A pool being deployed right now is skipped: its HAProxy may be
+            # between processes, and stats come next period.
+            if not state.lock.acquire(blocking=False):
+                continue
+            try:
+                if self.driver.ensure_running(pool_id):
+                    LOG.warning("pool %s: HAProxy was not running, restarted", pool_id)
+                stats = self.driver.get_stats(pool_id)
+            except Exception:
+                LOG.exception("pool %s: liveness check or stats failed", pool_id)
+                continue
+            finally:
+                state.lock.release()
+            try:
+                self.plugin_rpc.update_pool_stats(pool_id, stats, self.host)
+            except PoolNotFound:
+                self._resync.set()
+            except PluginApiError as exc:
+                LOG.warning("pool %s: stats not reported: %s", pool_id, exc)
+
+
+def _short(text: str, limit: int = STATUS_DESCRIPTION_MAX) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+

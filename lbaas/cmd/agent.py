@@ -1,0 +1,167 @@
+"""``lbaas-agent``: one per network host, talks to lbaas-server over HTTP.
+
+    lbaas-agent --config-file /etc/lbaas/lbaas.conf --config-file /etc/lbaas/agent.ini
+
+SIGTERM or SIGINT stops the agent; the load balancers keep serving (an agent restart or
+upgrade is invisible to clients) and the next agent adopts them in its sync_state.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from dataclasses import dataclass, fields
+from typing import Any
+
+from oslo_config import cfg
+
+from lbaas.agent.host_checks import HostCheckError, check_host
+from lbaas.agent.manager import AgentOptions, LbaasAgentManager
+from lbaas.agent.plugin_api import PluginApi
+from lbaas.common import config, constants
+
+LOG = logging.getLogger("lbaas.agent")
+
+EXIT_CONFIG = 2
+EXIT_HOST = 1
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """Everything the agent reads from its configuration, read and validated once,
+    so a bad value fails at start with its option's name and not at first use."""
+
+    host: str
+    interface: dict[str, Any]
+    haproxy: dict[str, Any]
+    agent: AgentOptions
+
+
+def read_settings(conf: cfg.ConfigOpts) -> AgentSettings:
+    """Raises cfg.Error or ValueError on a bad value."""
+    bridge_mappings = config.parse_bridge_mappings(conf.bridge_mappings)
+    if not conf.host:
+        raise ValueError("host must not be empty")
+    interface = {
+        "interface_driver": conf.interface_driver,
+        "bridge_mappings": bridge_mappings,
+        "ovs_integration_bridge": conf.ovs_integration_bridge,
+        "ovs_use_veth": conf.ovs_use_veth,
+        "network_device_mtu": conf.network_device_mtu,
+    }
+    haproxy = {
+        "loadbalancer_state_path": conf.haproxy.loadbalancer_state_path,
+        "user_group": conf.haproxy.user_group,
+        "send_gratuitous_arp": conf.haproxy.send_gratuitous_arp,
+        "hard_stop_after": conf.haproxy.hard_stop_after,
+    }
+    agent = AgentOptions(
+        periodic_interval=conf.periodic_interval,
+        report_interval=conf.report_interval,
+        deploy_workers=conf.deploy_workers,
+        configurations={
+            "device_drivers": [constants.DRIVER_HAPROXY_NS],
+            "bridge_mappings": bridge_mappings,
+            "interface_driver": conf.interface_driver,
+        },
+    )
+    return AgentSettings(host=conf.host, interface=interface, haproxy=haproxy,
+                         agent=agent)
+
+
+def build_agent(conf: cfg.ConfigOpts, plugin_rpc: PluginApi) -> LbaasAgentManager:
+    """The agent of this host over ``plugin_rpc``: HTTP for lbaas-agent, in-process
+    for the all-in-one. Not started."""
+    # Imported here: the data-plane modules need pyroute2 and the host's tools, and
+    # a configuration error should be reported before any of that is touched.
+    from lbaas.agent.drivers.haproxy.namespace_driver import (
+        DeployError,
+        HaproxyNSDriver,
+        HaproxyOptions,
+    )
+    from lbaas.agent.linux.interface import InterfaceOptions, get_interface_driver
+
+    settings = read_settings(conf)
+    vif_driver = get_interface_driver(InterfaceOptions(**settings.interface))
+    # Only the options the driver declares: the [haproxy] group may carry more than
+    # one driver version knows.
+    known = {f.name for f in fields(HaproxyOptions)}
+    haproxy_options = HaproxyOptions(
+        **{k: v for k, v in settings.haproxy.items() if k in known})
+    driver = HaproxyNSDriver(haproxy_options, plugin_rpc, vif_driver, settings.host)
+    options = settings.agent
+    options.deploy_errors = (DeployError,)
+    return LbaasAgentManager(plugin_rpc, driver, settings.host, options)
+
+
+def load_config(argv: list[str] | None) -> cfg.ConfigOpts:
+    conf = cfg.ConfigOpts()
+    config.register_agent_opts(conf)
+    conf(args=sys.argv[1:] if argv is None else argv, project="lbaas",
+         prog="lbaas-agent")
+    return conf
+
+
+def setup_logging(debug: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from lbaas.agent.http_plugin_api import HttpPluginApi
+
+    try:
+        conf = load_config(argv)
+        settings = read_settings(conf)
+        setup_logging(conf.debug)
+    except (cfg.Error, ValueError) as exc:
+        print(f"lbaas-agent: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    try:
+        check_host()
+    except HostCheckError as exc:
+        print(f"lbaas-agent: {exc}", file=sys.stderr)
+        return EXIT_HOST
+
+    plugin_rpc = HttpPluginApi(conf.server_url, token=conf.agent_token or None)
+    try:
+        try:
+            agent = build_agent(conf, plugin_rpc)
+        except (cfg.Error, ValueError) as exc:
+            print(f"lbaas-agent: configuration error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        except OSError as exc:
+            print(f"lbaas-agent: {exc}", file=sys.stderr)
+            return EXIT_HOST
+
+        stop_requested = threading.Event()
+
+        def on_signal(signum: int, _frame: object) -> None:
+            LOG.info("%s received: stopping (load balancers keep running)",
+                     signal.Signals(signum).name)
+            stop_requested.set()
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            LOG.info("lbaas-agent on %s, server %s", settings.host, conf.server_url)
+            agent.start()
+            # Short waits: the main thread must return to Python for the signal
+            # handler to run.
+            while not stop_requested.wait(1.0):
+                pass
+            agent.stop()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+    finally:
+        plugin_rpc.close()
+    LOG.info("lbaas-agent stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
