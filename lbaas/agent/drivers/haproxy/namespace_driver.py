@@ -1,0 +1,493 @@
+"""The HAProxy namespace driver: one network namespace and one HAProxy per pool.
+
+v1's ``HaproxyNSDriver`` with its path kept (``deploy_instance`` → ``create`` =
+``_plug`` + ``_spawn``, or ``update``) and its weaknesses fixed: a config is checked
+before it replaces a running one, reloads hand the listening sockets over (no refused
+connection), member weight and admin state go through the runtime API without a
+reload, and everything the driver must remember is on disk under
+``<loadbalancer_state_path>/<pool_id>/`` so that a restarted agent adopts its instances.
+
+Concurrency: the manager serializes calls for one pool (one lock per pool); calls for
+different pools run in parallel and share nothing here but read-only options.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lbaas.agent import plugin_api as plugin_api_mod
+from lbaas.agent.drivers.haproxy import cfg, process
+from lbaas.agent.drivers.haproxy.runtime import RuntimeApi, RuntimeApiError
+from lbaas.agent.linux import arping, interface, ip_lib
+from lbaas.common import constants
+
+LOG = logging.getLogger(__name__)
+
+NS_PREFIX = "qlbaas-"
+DRIVER_NAME = constants.DRIVER_HAPROXY_NS
+# srv_admin_state bits meaning "in maintenance" (forced, inherited, resolver): the
+# CMAINT bit alone only records that the config said ``disabled``.
+_ADMIN_MAINT_MASK = 0x01 | 0x02 | 0x20
+SOCKET_WAIT = 5.0
+
+
+class DeployError(Exception):
+    """The pool's configuration cannot be served. ``reason`` is HAProxy's own message
+    when ``haproxy -c`` rejected the config (the old config keeps serving)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class HaproxyOptions:
+    loadbalancer_state_path: str
+    user_group: str = "nogroup"
+    send_gratuitous_arp: int = 3
+    hard_stop_after: int = 300
+    haproxy_binary: str = "haproxy"
+
+
+@dataclass(frozen=True)
+class InstancePaths:
+    """The state files of one pool."""
+
+    dir: Path
+
+    @property
+    def conf(self) -> Path:
+        return self.dir / "conf"
+
+    @property
+    def pid(self) -> Path:
+        return self.dir / "pid"
+
+    @property
+    def sock(self) -> Path:
+        return self.dir / "sock"
+
+    @property
+    def server_state(self) -> Path:
+        return self.dir / "servers-state"
+
+    @property
+    def view(self) -> Path:
+        """The view model the running ``conf`` was rendered from, to tell a runtime-only
+        change from one that needs a reload."""
+        return self.dir / "view.json"
+
+    @property
+    def instance(self) -> Path:
+        """VIP port id, device and namespace, for the unplug after an agent restart."""
+        return self.dir / "instance.json"
+
+
+def get_ns_name(pool_id: str) -> str:
+    return NS_PREFIX + pool_id
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class HaproxyNSDriver:
+    def __init__(self, options: HaproxyOptions, plugin_rpc: plugin_api_mod.PluginApi,
+                 vif_driver: interface.LinuxInterfaceDriver, host: str) -> None:
+        self.options = options
+        self.plugin_rpc = plugin_rpc
+        self.vif_driver = vif_driver
+        self.host = host
+        self.state_path = Path(options.loadbalancer_state_path)
+
+    # ----------------------------------------------------------------- paths, state
+
+    def _paths(self, pool_id: str) -> InstancePaths:
+        if not pool_id or "/" in pool_id or pool_id.startswith("."):
+            raise ValueError(f"pool id {pool_id!r} cannot name a state directory")
+        return InstancePaths(self.state_path / pool_id)
+
+    def _runtime(self, pool_id: str) -> RuntimeApi:
+        return RuntimeApi(str(self._paths(pool_id).sock))
+
+    def _load_instance(self, pool_id: str) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads(self._paths(pool_id).instance.read_text())
+            return data
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _save_instance(self, pool_id: str, port_id: str, device_name: str) -> None:
+        paths = self._paths(pool_id)
+        paths.dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(paths.instance, json.dumps({
+            "pool_id": pool_id, "port_id": port_id, "device_name": device_name,
+            "namespace": get_ns_name(pool_id)}))
+
+    def _load_view(self, paths: InstancePaths) -> cfg.ConfigView | None:
+        try:
+            return cfg.view_from_dict(json.loads(paths.view.read_text()))
+        except (FileNotFoundError, ValueError, TypeError, KeyError):
+            return None
+
+    def _alive_pids(self, paths: InstancePaths) -> list[int]:
+        return [p for p in process.read_pids(paths.pid) if process.pid_alive(p)]
+
+    # ----------------------------------------------------------------- the gate
+
+    @staticmethod
+    def deployable(logical_config: dict[str, Any]) -> bool:
+        """v1's gate, loosened where v1 was wrong: an ERROR pool may be serving an older
+        config and stays deployed; admin-down VIPs and pools stay deployed too and stop
+        serving through ``disabled``. Only a missing VIP or a pending delete undeploys."""
+        vip = logical_config.get("vip")
+        pool = logical_config.get("pool") or {}
+        if not vip or not pool:
+            return False
+        return (vip.get("status") != constants.PENDING_DELETE
+                and pool.get("status") != constants.PENDING_DELETE)
+
+    def deploy_instance(self, logical_config: dict[str, Any]) -> bool:
+        """Make the host serve ``logical_config``. False when the gate says the pool
+        should not be on the host (the manager then undeploys). Raises
+        :class:`DeployError` when the config cannot be served."""
+        if not self.deployable(logical_config):
+            return False
+        pool_id = logical_config["pool"]["id"]
+        if self.exists(pool_id):
+            self.update(logical_config)
+        else:
+            self.create(logical_config)
+        return True
+
+    # ----------------------------------------------------------------- create/update
+
+    def create(self, logical_config: dict[str, Any]) -> None:
+        pool_id = logical_config["pool"]["id"]
+        namespace = get_ns_name(pool_id)
+        self._plug(namespace, logical_config["vip"]["port"])
+        self._spawn(logical_config)
+
+    def update(self, logical_config: dict[str, Any]) -> None:
+        pool_id = logical_config["pool"]["id"]
+        namespace = get_ns_name(pool_id)
+        port = logical_config["vip"]["port"]
+        instance = self._load_instance(pool_id)
+        if instance is None or instance.get("port_id") != port["id"]:
+            # The VIP was replaced (deleted and re-created) while the pool stayed: the
+            # old port's device must go before the new one is plugged.
+            if instance is not None:
+                self._unplug(namespace, instance["port_id"], instance["device_name"])
+            self._plug(namespace, port)
+        else:
+            # Reconcile L3 (addresses, routes): cheap and idempotent.
+            self._configure_l3(namespace, instance["device_name"], port, announce=False)
+        self._spawn(logical_config)
+
+    def _plug(self, namespace: str, port: dict[str, Any], reuse_existing: bool = True) -> str:
+        self.plugin_rpc.plug_vip_port(port["id"], self.host)
+        interface_name = self.vif_driver.get_device_name(port)
+        ip_lib.ensure_namespace(namespace)
+        if _device_present(interface_name, namespace):
+            if not reuse_existing:
+                raise interface.PreexistingDeviceFailure(
+                    f"device {interface_name} already exists in {namespace}")
+        else:
+            network = port.get("network") or {}
+            self.vif_driver.plug(network, port["id"], interface_name, port["mac_address"],
+                                 namespace=namespace, mtu=network.get("mtu"))
+        # Remembered before anything else can fail, so an undeploy still unplugs it.
+        self._save_instance(namespace[len(NS_PREFIX):], port["id"], interface_name)
+        self._configure_l3(namespace, interface_name, port, announce=True)
+        return interface_name
+
+    def _configure_l3(self, namespace: str, device: str, port: dict[str, Any],
+                      announce: bool) -> None:
+        fixed_ips = port.get("fixed_ips") or []
+        cidrs = []
+        host_routes: list[dict[str, Any]] = []
+        for fixed_ip in fixed_ips:
+            subnet = fixed_ip["subnet"]
+            prefixlen = ipaddress.ip_network(subnet["cidr"], strict=False).prefixlen
+            cidrs.append(f"{fixed_ip['ip_address']}/{prefixlen}")
+            for route in subnet.get("host_routes") or []:
+                if route not in host_routes:
+                    host_routes.append(route)
+        self.vif_driver.init_l3(device, cidrs, namespace=namespace)
+
+        gateway = fixed_ips[0]["subnet"].get("gateway_ip") if fixed_ips else None
+        default_routes = [r for r in host_routes
+                          if r.get("destination") in ("0.0.0.0/0", "::/0")]
+        if not gateway and default_routes:
+            gateway = default_routes[0].get("nexthop")
+        other_routes = [r for r in host_routes if r not in default_routes]
+        ip_lib.set_l3_routes(namespace, device, gateway, other_routes)
+
+        if announce and self.options.send_gratuitous_arp > 0:
+            # So a router that knew the MAC of a deleted and re-created VIP learns the
+            # new one at once instead of when its ARP entry expires.
+            addresses = [f["ip_address"] for f in fixed_ips
+                         if ipaddress.ip_address(f["ip_address"]).version == 4]
+            if addresses:
+                arping.send_garp(namespace, device, addresses,
+                                 self.options.send_gratuitous_arp)
+
+    def _build_view(self, logical_config: dict[str, Any],
+                    paths: InstancePaths) -> cfg.ConfigView:
+        try:
+            return cfg.build_view(
+                logical_config,
+                cfg.StatePaths(stats_socket=str(paths.sock),
+                               server_state_file=str(paths.server_state)),
+                user_group=self.options.user_group,
+                hard_stop_after=self.options.hard_stop_after,
+                log_target=cfg.default_log_target(),
+            )
+        except cfg.ConfigError as exc:
+            raise DeployError(str(exc)) from exc
+
+    def _spawn(self, logical_config: dict[str, Any]) -> None:
+        """Make the pool's HAProxy run ``logical_config``, as cheaply as possible:
+        nothing when it already does, the runtime API when only weights or member admin
+        states changed, else a checked, seamless reload (or a first start)."""
+        pool_id = logical_config["pool"]["id"]
+        namespace = get_ns_name(pool_id)
+        paths = self._paths(pool_id)
+        paths.dir.mkdir(parents=True, exist_ok=True)
+        view = self._build_view(logical_config, paths)
+        self._apply(namespace, paths, view, cfg.render(view))
+
+    def _apply(self, namespace: str, paths: InstancePaths, view: cfg.ConfigView,
+               text: str) -> None:
+        runtime = RuntimeApi(str(paths.sock))
+        old_text = paths.conf.read_text() if paths.conf.exists() else None
+        pids = self._alive_pids(paths)
+        running = bool(pids) and runtime.alive()
+        if pids and not running:
+            # Alive but deaf: no socket to hand the listeners over; start afresh.
+            LOG.warning("HAProxy %s of %s does not answer; restarting it", pids, namespace)
+            process.stop(pids)
+            pids = []
+
+        if running and old_text == text:
+            return
+        old_view = self._load_view(paths)
+        if running and old_view is not None and cfg.runtime_only_difference(old_view, view):
+            try:
+                self._apply_runtime_state(runtime, view)
+            except RuntimeApiError as exc:
+                LOG.warning("runtime API update of %s failed (%s); reloading", namespace, exc)
+            else:
+                _write_atomic(paths.conf, text)
+                _write_atomic(paths.view, json.dumps(cfg.view_to_dict(view)))
+                return
+
+        candidate = paths.dir / "conf.new"
+        candidate.write_text(text)
+        try:
+            process.check_config(self.options.haproxy_binary, candidate)
+        except process.HaproxyError as exc:
+            candidate.unlink(missing_ok=True)
+            raise DeployError(exc.reason) from exc
+
+        if running:
+            try:
+                # Health, weights and admin states survive the new process.
+                _write_atomic(paths.server_state, runtime.show_servers_state())
+            except RuntimeApiError as exc:
+                LOG.warning("could not save server state of %s: %s", namespace, exc)
+        previous = paths.dir / "conf.prev"
+        if old_text is not None:
+            shutil.copyfile(paths.conf, previous)
+        os.replace(candidate, paths.conf)
+        try:
+            process.start(self.options.haproxy_binary, ip_lib.netns_exec_argv(namespace, []),
+                          paths.conf, paths.pid,
+                          socket_path=paths.sock, old_pids=pids if running else None)
+        except process.HaproxyError as exc:
+            # Bind failure and the like: the old process (if any) was not told to stop,
+            # so put back the config it runs.
+            if old_text is not None:
+                os.replace(previous, paths.conf)
+            raise DeployError(exc.reason) from exc
+        previous.unlink(missing_ok=True)
+        _write_atomic(paths.view, json.dumps(cfg.view_to_dict(view)))
+        self._wait_socket(runtime)
+        try:
+            # The server state file restores runtime-set maintenance even where the new
+            # config says the member is up: make the process match the config.
+            self._apply_runtime_state(runtime, view)
+        except RuntimeApiError as exc:
+            LOG.warning("could not align runtime state of %s: %s", namespace, exc)
+
+    @staticmethod
+    def _wait_socket(runtime: RuntimeApi) -> None:
+        deadline = time.monotonic() + SOCKET_WAIT
+        while not runtime.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    @staticmethod
+    def _apply_runtime_state(runtime: RuntimeApi, view: cfg.ConfigView) -> None:
+        backend = view.backend.name
+        current = runtime.servers_state()
+        for server in view.backend.servers:
+            state = current.get((backend, server.name))
+            if state is None:
+                raise RuntimeApiError(f"server {backend}/{server.name} is not running")
+            if state["weight"] != server.weight:
+                runtime.set_server_weight(backend, server.name, server.weight)
+            in_maintenance = bool(state["admin_state"] & _ADMIN_MAINT_MASK)
+            if in_maintenance != server.disabled:
+                runtime.set_server_state(backend, server.name, enabled=not server.disabled)
+
+    # ----------------------------------------------------------------- liveness
+
+    def exists(self, pool_id: str) -> bool:
+        paths = self._paths(pool_id)
+        return (ip_lib.namespace_exists(get_ns_name(pool_id)) and paths.sock.exists()
+                and self._runtime(pool_id).alive())
+
+    def ensure_running(self, pool_id: str) -> bool:
+        """Restart a dead HAProxy from its last good config. True if it restarted."""
+        paths = self._paths(pool_id)
+        namespace = get_ns_name(pool_id)
+        if not paths.conf.exists():
+            return False
+        pids = self._alive_pids(paths)
+        if pids and self._runtime(pool_id).alive():
+            return False
+        if not ip_lib.namespace_exists(namespace):
+            # Nothing to run in: the manager's next sync re-creates the instance.
+            LOG.warning("namespace %s is gone; cannot restart HAProxy", namespace)
+            return False
+        if pids:
+            process.stop(pids)
+        LOG.warning("HAProxy of pool %s is not running; restarting it", pool_id)
+        try:
+            process.start(self.options.haproxy_binary, ip_lib.netns_exec_argv(namespace, []),
+                          paths.conf, paths.pid)
+        except process.HaproxyError as exc:
+            raise DeployError(exc.reason) from exc
+        self._wait_socket(self._runtime(pool_id))
+        return True
+
+    # ----------------------------------------------------------------- teardown
+
+    def undeploy_instance(self, pool_id: str, cleanup_namespace: bool = True) -> None:
+        namespace = get_ns_name(pool_id)
+        paths = self._paths(pool_id)
+        ns_exists = ip_lib.namespace_exists(namespace)
+        pids = set(process.read_pids(paths.pid))
+        if ns_exists:
+            # Also the old processes still finishing connections after a reload.
+            pids.update(process.namespace_pids(namespace))
+        process.stop(sorted(p for p in pids if process.pid_alive(p)))
+        instance = self._load_instance(pool_id)
+        if instance is not None:
+            self._unplug(namespace, instance["port_id"], instance["device_name"])
+        if cleanup_namespace and ns_exists:
+            ip_lib.delete_namespace(namespace)
+        shutil.rmtree(paths.dir, ignore_errors=True)
+
+    def _unplug(self, namespace: str, port_id: str, device_name: str) -> None:
+        if ip_lib.namespace_exists(namespace):
+            self.vif_driver.unplug(device_name, namespace=namespace)
+        try:
+            self.plugin_rpc.unplug_vip_port(port_id, self.host)
+        except plugin_api_mod.PluginApiError as exc:
+            # The local side is gone either way; the server's next sync fixes the port.
+            LOG.warning("unplug_vip_port(%s) failed: %s", port_id, exc)
+
+    def list_instances(self) -> list[str]:
+        pool_ids: set[str] = set()
+        if self.state_path.is_dir():
+            pool_ids.update(entry.name for entry in self.state_path.iterdir()
+                            if entry.is_dir() and not entry.name.startswith("."))
+        pool_ids.update(ns[len(NS_PREFIX):] for ns in ip_lib.list_namespaces()
+                        if ns.startswith(NS_PREFIX))
+        return sorted(pool_ids)
+
+    def remove_orphans(self, known_pool_ids: list[str] | set[str]) -> list[str]:
+        """Undeploy instances on this host that the server no longer knows; returns
+        their pool ids."""
+        known = set(known_pool_ids)
+        removed = []
+        for pool_id in self.list_instances():
+            if pool_id in known:
+                continue
+            try:
+                self.undeploy_instance(pool_id)
+                removed.append(pool_id)
+            except Exception:
+                LOG.exception("failed to remove orphan instance %s", pool_id)
+        return removed
+
+    # ----------------------------------------------------------------- stats
+
+    def get_stats(self, pool_id: str) -> dict[str, Any]:
+        """The pool's raw HAProxy counters and member health; {} when HAProxy does not
+        answer.
+
+        Member status: UP (also going down, draining, "no check") → ACTIVE; DOWN (also
+        coming up) → INACTIVE. Members in maintenance (admin down) are left out: their
+        status is the admin's, not a health verdict."""
+        runtime = self._runtime(pool_id)
+        try:
+            rows = runtime.show_stat()
+            info = runtime.show_info()
+        except RuntimeApiError as exc:
+            LOG.warning("no stats for pool %s: %s", pool_id, exc)
+            return {}
+        frontend = next((r for r in rows if r.get("svname") == "FRONTEND"), {})
+        members: dict[str, dict[str, str]] = {}
+        for row in rows:
+            if row.get("pxname") != pool_id or row.get("svname") in ("FRONTEND", "BACKEND"):
+                continue
+            status = member_status(row.get("status", ""))
+            if status is not None:
+                members[row["svname"]] = {"status": status}
+        pid = info.get("Pid", "0")
+        return {
+            "bytes_in": _int(frontend.get("bin")),
+            "bytes_out": _int(frontend.get("bout")),
+            "active_connections": _int(frontend.get("scur")),
+            "total_connections": _int(frontend.get("stot")),
+            "epoch": f"{pid}-{process.process_start_time(int(pid)) if pid.isdigit() else 0}",
+            "members": members,
+        }
+
+
+def _device_present(name: str, namespace: str) -> bool:
+    # The port's device may sit in the namespace as the ns-… end of a veth although
+    # the port knows it by its tap… name; resolve_device looks for both.
+    try:
+        ip_lib.resolve_device(name, namespace)
+    except ip_lib.IpLibError:
+        return False
+    return True
+
+
+def member_status(haproxy_status: str) -> str | None:
+    status = haproxy_status.strip()
+    if status.startswith("MAINT"):
+        return None
+    if status.startswith("DOWN"):
+        return constants.INACTIVE
+    return constants.ACTIVE
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
