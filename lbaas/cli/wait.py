@@ -1,0 +1,90 @@
+"""``--wait``: follow an object until the agent has settled it.
+
+The server answers a create at once with PENDING_CREATE; the load balancer exists only
+when the agent reports ACTIVE. A script that goes on before then races the data plane,
+so ``--wait`` polls until the status leaves PENDING_*, the object is gone (delete), or
+the time is up. ERROR ends the wait with the object's ``status_description``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from lbaas.cli.client import ClientError, one_line
+from lbaas.common import constants
+
+Fetch = Callable[[], "dict[str, Any] | None"]
+
+SPINNER = "|/-\\"
+
+
+class Progress:
+    """A status line rewritten in place on a terminal; plain lines on changes otherwise."""
+
+    def __init__(self, stream: TextIO, label: str) -> None:
+        self._stream = stream
+        self._label = label
+        isatty = getattr(stream, "isatty", None)
+        self._tty = bool(isatty and isatty())
+        self._tick = 0
+        self._last: tuple[str, str] | None = None
+
+    def update(self, status: str, description: str, elapsed: float) -> None:
+        text = f"{self._label}: {status}"
+        if description:
+            text += f" ({description})"
+        if self._tty:
+            frame = SPINNER[self._tick % len(SPINNER)]
+            self._tick += 1
+            self._stream.write(f"\r\x1b[K{frame} {text} [{elapsed:.0f}s]")
+            self._stream.flush()
+        elif self._last != (status, description):
+            self._stream.write(f"waiting: {text}\n")
+            self._stream.flush()
+        self._last = (status, description)
+
+    def done(self, status: str) -> None:
+        if self._tty:
+            self._stream.write(f"\r\x1b[K{self._label}: {status}\n")
+        else:
+            self._stream.write(f"{self._label}: {status}\n")
+        self._stream.flush()
+
+
+def follow(fetch: Fetch, label: str, *, until_gone: bool, timeout: float, stream: TextIO,
+           sleep: Callable[[float], None] = time.sleep) -> dict[str, Any] | None:
+    """Poll ``fetch`` (the object, or None once it is gone) until settled.
+
+    Returns the settled object (None when it is gone); raises ClientError on ERROR or
+    when ``timeout`` seconds pass first.
+    """
+    progress = Progress(stream, label)
+    start = time.monotonic()
+    interval = 0.2
+    while True:
+        obj = fetch()
+        elapsed = time.monotonic() - start
+        if obj is None:
+            if until_gone:
+                progress.done("deleted")
+                return None
+            raise ClientError(f"{label} disappeared while waiting for it")
+        status = str(obj.get("status") or "")
+        description = one_line(obj.get("status_description") or "")
+        if status == constants.ERROR:
+            progress.done(status)
+            raise ClientError(f"{label} is in ERROR: {description or 'no reason given'}")
+        if not until_gone and status not in constants.PENDING_STATUSES:
+            # No status at all (networks, monitors) means nothing to wait for.
+            progress.done(status or "done")
+            return obj
+        if elapsed >= timeout:
+            progress.done(f"still {status}")
+            why = f" ({description})" if description else ""
+            raise ClientError(f"timed out after {timeout:g} s waiting for {label}: "
+                              f"still {status}{why}")
+        progress.update(status, description, elapsed)
+        sleep(min(interval, max(timeout - elapsed, 0.05)))
+        interval = min(interval * 1.5, 1.0)
