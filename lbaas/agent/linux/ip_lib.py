@@ -425,10 +425,15 @@ def sync_addresses(device: str, cidrs: Iterable[str], namespace: str | None = No
     def reconcile(ipr: IPRoute) -> None:
         index = _require(ipr, device, namespace)
         present = _global_addresses(ipr, index)
-        for addr in present - wanted:
+        stale = present - wanted
+        for addr in stale:
             with _ignore(errno.EADDRNOTAVAIL):
                 ipr.addr("del", index=index, address=str(addr.ip),
                          prefixlen=addr.network.prefixlen)
+        if stale:
+            # Deleting a primary IPv4 address takes its secondaries with it (unless
+            # promote_secondaries is set), so look again before adding.
+            present = _global_addresses(ipr, index)
         for addr in sorted(wanted - present, key=str):
             spec: dict[str, Any] = {"address": str(addr.ip), "prefixlen": addr.network.prefixlen}
             if addr.version == 4:
