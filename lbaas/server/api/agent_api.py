@@ -1,0 +1,103 @@
+"""/agent/v1: v1's plugin RPC over HTTP, for agents on other hosts (DESIGN.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from lbaas.server import errors
+from lbaas.server.api.common import ctx_of
+
+router = APIRouter(prefix="/agent/v1", tags=["agent"])
+
+
+class Heartbeat(BaseModel):
+    host: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
+    configurations: dict[str, Any] = Field(default_factory=dict)
+    start_flag: bool = False
+    agent_type: str | None = None
+
+
+class StatusReport(BaseModel):
+    obj_type: str = Field(max_length=32)
+    obj_id: str = Field(max_length=80)
+    status: str = Field(pattern=r"^(ACTIVE|INACTIVE|ERROR|DOWN)$")
+    status_description: str | None = Field(None, max_length=4096)
+
+
+class HostBody(BaseModel):
+    host: str = Field(min_length=1, max_length=255)
+
+
+class StatsBody(BaseModel):
+    stats: dict[str, Any]
+    host: str = Field(min_length=1, max_length=255)
+
+
+def _api(request: Request) -> Any:
+    if not ctx_of(request).is_agent:
+        raise errors.Forbidden("The agent API needs a token with the 'agent' role.")
+    return request.app.state.local_api
+
+
+@router.post("/agents")
+def report_state(request: Request, body: Heartbeat) -> dict[str, Any]:
+    return {"agent": _api(request).report_state(body.host, body.configurations,
+                                                body.start_flag)}
+
+
+@router.get("/hosts/{host}/ready_devices")
+def ready_devices(request: Request, host: str) -> dict[str, Any]:
+    return {"pool_ids": _api(request).get_ready_devices(host)}
+
+
+@router.get("/hosts/{host}/events")
+def events(request: Request, host: str, after: int = Query(0, ge=0),
+           timeout: float = Query(25.0, ge=0, le=120)) -> dict[str, Any]:
+    ev = _api(request).get_events(host, after, timeout)
+    return {"revision": ev.revision, "pool_ids": ev.pool_ids}
+
+
+@router.get("/logical_devices/{pool_id}")
+def logical_device(request: Request, pool_id: str) -> dict[str, Any]:
+    result: dict[str, Any] = _api(request).logical_device(pool_id)
+    return result
+
+
+@router.post("/pools/{pool_id}/deployed", status_code=204)
+def pool_deployed(request: Request, pool_id: str) -> Response:
+    _api(request).pool_deployed(pool_id)
+    return Response(status_code=204)
+
+
+@router.post("/pools/{pool_id}/destroyed", status_code=204)
+def pool_destroyed(request: Request, pool_id: str) -> Response:
+    _api(request).pool_destroyed(pool_id)
+    return Response(status_code=204)
+
+
+@router.post("/status", status_code=204)
+def update_status(request: Request, body: StatusReport) -> Response:
+    _api(request).strict_update_status(body.obj_type, body.obj_id, body.status,
+                                       body.status_description)
+    return Response(status_code=204)
+
+
+@router.post("/ports/{port_id}/plug", status_code=204)
+def plug_vip_port(request: Request, port_id: str, body: HostBody) -> Response:
+    _api(request).plug_vip_port(port_id, body.host)
+    return Response(status_code=204)
+
+
+@router.post("/ports/{port_id}/unplug", status_code=204)
+def unplug_vip_port(request: Request, port_id: str, body: HostBody) -> Response:
+    _api(request).unplug_vip_port(port_id, body.host)
+    return Response(status_code=204)
+
+
+@router.post("/pools/{pool_id}/stats", status_code=204)
+def update_pool_stats(request: Request, pool_id: str, body: StatsBody) -> Response:
+    _api(request).update_pool_stats(pool_id, body.stats, body.host)
+    return Response(status_code=204)

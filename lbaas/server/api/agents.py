@@ -1,0 +1,92 @@
+"""/v2.0/agents and the pool ↔ agent bindings (admin only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lbaas.server import errors
+from lbaas.server.api.common import (
+    Body,
+    Bool,
+    ctx_of,
+    in_session,
+    list_query,
+    settings_of,
+    show_fields,
+    update_body,
+)
+from lbaas.server.db import models as m
+from lbaas.server.plugin import agents, loadbalancer
+
+router = APIRouter(tags=["agents"])
+
+
+class AgentUpdate(Body):
+    admin_state_up: Bool = True
+
+
+class AgentUpdateRequest(Body):
+    agent: AgentUpdate
+
+
+def _admin(request: Request) -> int:
+    if not ctx_of(request).is_admin:
+        raise errors.Forbidden("Agents are visible to administrators only.")
+    down_time: int = settings_of(request).agent_down_time
+    return down_time
+
+
+@router.get("/agents")
+def list_agents(request: Request) -> dict[str, Any]:
+    down = _admin(request)
+    items = in_session(request, lambda s: [
+        agents.agent_dict(a, down) for a in s.scalars(select(m.Agent)
+                                                      .order_by(m.Agent.created_at))], True)
+    return list_query(request, "agents", items, "agents")
+
+
+@router.get("/agents/{agent_id}")
+def show_agent(request: Request, agent_id: str) -> dict[str, Any]:
+    down = _admin(request)
+    return {"agent": show_fields(request, in_session(request, lambda s: agents.agent_dict(
+        agents.get_agent(s, agent_id), down), True))}
+
+
+@router.put("/agents/{agent_id}")
+def update_agent(request: Request, agent_id: str, body: AgentUpdateRequest) -> dict[str, Any]:
+    down = _admin(request)
+    data = update_body(body.agent)
+
+    def run(s: Session) -> dict[str, Any]:
+        agent = agents.get_agent(s, agent_id)
+        if "admin_state_up" in data:
+            agent.admin_state_up = data["admin_state_up"]
+        return agents.agent_dict(agent, down)
+    return {"agent": in_session(request, run)}
+
+
+@router.get("/agents/{agent_id}/loadbalancer-pools")
+def agent_pools(request: Request, agent_id: str) -> dict[str, Any]:
+    _admin(request)
+
+    def run(s: Session) -> list[dict[str, Any]]:
+        agent = agents.get_agent(s, agent_id)
+        pools = s.scalars(select(m.Pool).join(m.PoolAgentBinding)
+                          .where(m.PoolAgentBinding.agent_id == agent.id)
+                          .order_by(m.Pool.created_at))
+        return [loadbalancer.pool_dict(p) for p in pools]
+    return {"pools": in_session(request, run, True)}
+
+
+@router.get("/lb/pools/{pool_id}/loadbalancer-agent")
+def pool_agent(request: Request, pool_id: str) -> dict[str, Any]:
+    down = _admin(request)
+
+    def run(s: Session) -> dict[str, Any] | None:
+        pool = loadbalancer.get_pool(s, ctx_of(request), pool_id)
+        return agents.agent_dict(pool.binding.agent, down) if pool.binding else None
+    return {"agent": in_session(request, run, True)}

@@ -1,0 +1,122 @@
+"""/v2.0/lb/pools, with stats and health monitor associations."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request, Response
+
+from lbaas.server.api.common import (
+    Body,
+    Bool,
+    Description,
+    Name,
+    TenantId,
+    Uuid,
+    creation_body,
+    ctx_of,
+    in_session,
+    list_query,
+    settings_of,
+    show_fields,
+    update_body,
+)
+from lbaas.server.plugin import loadbalancer as lb
+
+router = APIRouter(tags=["pools"])
+
+Protocol = Literal["TCP", "HTTP", "HTTPS"]
+LbMethod = Literal["ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP"]
+
+
+class PoolCreate(Body):
+    subnet_id: Uuid
+    protocol: Protocol
+    lb_method: LbMethod
+    name: Name = ""
+    description: Description = ""
+    tenant_id: TenantId | None = None
+    project_id: TenantId | None = None
+    # Only the HAProxy namespace driver exists; anything else is a 400.
+    provider: Literal["haproxy"] = "haproxy"
+    admin_state_up: Bool = True
+
+
+class PoolUpdate(Body):
+    name: Name = ""
+    description: Description = ""
+    lb_method: LbMethod = "ROUND_ROBIN"
+    admin_state_up: Bool = True
+
+
+class PoolCreateRequest(Body):
+    pool: PoolCreate
+
+
+class PoolUpdateRequest(Body):
+    pool: PoolUpdate
+
+
+class MonitorRef(Body):
+    id: Uuid
+
+
+class AssociateRequest(Body):
+    health_monitor: MonitorRef
+
+
+@router.post("/lb/pools", status_code=201)
+def create_pool(request: Request, body: PoolCreateRequest) -> dict[str, Any]:
+    data = creation_body(request, body.pool)
+    return {"pool": in_session(request, lambda s: lb.pool_dict(
+        lb.create_pool(s, ctx_of(request), settings_of(request), data)))}
+
+
+@router.get("/lb/pools")
+def list_pools(request: Request) -> dict[str, Any]:
+    items = in_session(request, lambda s: [lb.pool_dict(p) for p in
+                                           lb.list_pools(s, ctx_of(request))], True)
+    return list_query(request, "pools", items, "lb/pools")
+
+
+@router.get("/lb/pools/{pool_id}")
+def show_pool(request: Request, pool_id: str) -> dict[str, Any]:
+    return {"pool": show_fields(request, in_session(request, lambda s: lb.pool_dict(
+        lb.get_pool(s, ctx_of(request), pool_id)), True))}
+
+
+@router.put("/lb/pools/{pool_id}")
+def update_pool(request: Request, pool_id: str, body: PoolUpdateRequest) -> dict[str, Any]:
+    data = update_body(body.pool)
+    return {"pool": in_session(request, lambda s: lb.pool_dict(
+        lb.update_pool(s, ctx_of(request), settings_of(request), pool_id, data)))}
+
+
+@router.delete("/lb/pools/{pool_id}", status_code=204)
+def delete_pool(request: Request, pool_id: str) -> Response:
+    in_session(request, lambda s: lb.delete_pool(s, ctx_of(request), settings_of(request),
+                                                 pool_id))
+    return Response(status_code=204)
+
+
+@router.get("/lb/pools/{pool_id}/stats")
+def pool_stats(request: Request, pool_id: str) -> dict[str, Any]:
+    return {"stats": in_session(request, lambda s: lb.pool_stats(s, ctx_of(request),
+                                                                 pool_id), True)}
+
+
+@router.post("/lb/pools/{pool_id}/health_monitors", status_code=201)
+def associate_health_monitor(request: Request, pool_id: str,
+                             body: AssociateRequest) -> dict[str, Any]:
+    hm_id = body.health_monitor.id
+    in_session(request, lambda s: lb.associate(s, ctx_of(request), settings_of(request),
+                                               pool_id, hm_id))
+    # Neutron answers with the association: the monitor's id.
+    return {"health_monitor": {"id": hm_id}}
+
+
+@router.delete("/lb/pools/{pool_id}/health_monitors/{hm_id}", status_code=204)
+def disassociate_health_monitor(request: Request, pool_id: str, hm_id: str) -> Response:
+    in_session(request, lambda s: lb.disassociate(s, ctx_of(request), settings_of(request),
+                                                  pool_id, hm_id))
+    return Response(status_code=204)

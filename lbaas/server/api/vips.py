@@ -1,0 +1,136 @@
+"""/v2.0/lb/vips"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from lbaas.server.api.common import (
+    Body,
+    Bool,
+    Description,
+    IpAddress,
+    Name,
+    Port,
+    TenantId,
+    Uuid,
+    creation_body,
+    ctx_of,
+    in_session,
+    list_query,
+    settings_of,
+    show_fields,
+    update_body,
+)
+from lbaas.server.plugin import loadbalancer as lb
+
+router = APIRouter(tags=["vips"])
+
+
+class SessionPersistence(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["SOURCE_IP", "HTTP_COOKIE", "APP_COOKIE"]
+    # A cookie-token (RFC 6265) without the characters HAProxy's parser treats
+    # specially ('#', quotes, '$', '\').
+    cookie_name: str | None = Field(None, min_length=1, max_length=255,
+                                    pattern=r"^[A-Za-z0-9!%&*+\-.^_`|~]+$")
+
+    @model_validator(mode="after")
+    def _cookie_rules(self) -> SessionPersistence:
+        if self.type == "APP_COOKIE" and not self.cookie_name:
+            raise ValueError("APP_COOKIE session persistence requires a cookie_name")
+        if self.type != "APP_COOKIE" and self.cookie_name is not None:
+            raise ValueError(f"{self.type} session persistence does not take a cookie_name")
+        return self
+
+
+ConnectionLimit = Field(-1, ge=-1)
+
+
+class VipCreate(Body):
+    subnet_id: Uuid
+    protocol_port: Port
+    protocol: Literal["TCP", "HTTP", "HTTPS"]
+    pool_id: Uuid
+    name: Name = ""
+    description: Description = ""
+    address: IpAddress | None = None
+    session_persistence: SessionPersistence | None = None
+    connection_limit: int = ConnectionLimit
+    admin_state_up: Bool = True
+    tenant_id: TenantId | None = None
+    project_id: TenantId | None = None
+
+    @model_validator(mode="after")
+    def _limit(self) -> VipCreate:
+        _check_limit(self.connection_limit)
+        return self
+
+
+class VipUpdate(Body):
+    name: Name = ""
+    description: Description = ""
+    session_persistence: SessionPersistence | None = None
+    connection_limit: int = ConnectionLimit
+    admin_state_up: Bool = True
+
+    @model_validator(mode="after")
+    def _limit(self) -> VipUpdate:
+        _check_limit(self.connection_limit)
+        return self
+
+
+def _check_limit(limit: int) -> None:
+    if limit == 0:
+        raise ValueError("connection_limit must be -1 (unlimited) or at least 1")
+
+
+class VipCreateRequest(Body):
+    vip: VipCreate
+
+
+class VipUpdateRequest(Body):
+    vip: VipUpdate
+
+
+def _plain_sp(data: dict[str, Any]) -> dict[str, Any]:
+    sp = data.get("session_persistence")
+    if sp is not None:
+        data["session_persistence"] = {k: v for k, v in sp.items() if v is not None}
+    return data
+
+
+@router.post("/lb/vips", status_code=201)
+def create_vip(request: Request, body: VipCreateRequest) -> dict[str, Any]:
+    data = _plain_sp(creation_body(request, body.vip))
+    return {"vip": in_session(request, lambda s: lb.vip_dict(
+        lb.create_vip(s, ctx_of(request), settings_of(request), data)))}
+
+
+@router.get("/lb/vips")
+def list_vips(request: Request) -> dict[str, Any]:
+    items = in_session(request, lambda s: [lb.vip_dict(x) for x in
+                                           lb.list_vips(s, ctx_of(request))], True)
+    return list_query(request, "vips", items, "lb/vips")
+
+
+@router.get("/lb/vips/{vip_id}")
+def show_vip(request: Request, vip_id: str) -> dict[str, Any]:
+    return {"vip": show_fields(request, in_session(request, lambda s: lb.vip_dict(
+        lb.get_vip(s, ctx_of(request), vip_id)), True))}
+
+
+@router.put("/lb/vips/{vip_id}")
+def update_vip(request: Request, vip_id: str, body: VipUpdateRequest) -> dict[str, Any]:
+    data = _plain_sp(update_body(body.vip))
+    return {"vip": in_session(request, lambda s: lb.vip_dict(
+        lb.update_vip(s, ctx_of(request), settings_of(request), vip_id, data)))}
+
+
+@router.delete("/lb/vips/{vip_id}", status_code=204)
+def delete_vip(request: Request, vip_id: str) -> Response:
+    in_session(request, lambda s: lb.delete_vip(s, ctx_of(request), settings_of(request),
+                                                vip_id))
+    return Response(status_code=204)

@@ -1,0 +1,114 @@
+"""The lbaas-server application: routers, identity, and Neutron's error bodies."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lbaas.server import errors
+from lbaas.server.api import (
+    agent_api,
+    agents,
+    health_monitors,
+    members,
+    networks,
+    pools,
+    ports,
+    subnets,
+    vips,
+)
+from lbaas.server.auth import Authenticator
+from lbaas.server.db.session import Database, upgrade
+from lbaas.server.local_plugin_api import LocalPluginApi
+from lbaas.server.plugin.loadbalancer import Settings
+
+LOG = logging.getLogger(__name__)
+
+
+def _neutron_error(status: int, type_: str, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={
+        "NeutronError": {"type": type_, "message": message, "detail": ""}})
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = [str(x) for x in err.get("loc", ()) if x != "body"]
+        # loc[0] is the resource wrapper ("pool"); the attribute follows.
+        attr = ".".join(loc[1:]) if len(loc) > 1 else ".".join(loc)
+        if err.get("type") == "extra_forbidden":
+            parts.append(f"Unrecognized attribute(s) '{attr}'")
+        elif err.get("type") == "json_invalid":
+            parts.append("Malformed request body: not valid JSON")
+        elif err.get("type") == "missing" and len(loc) <= 1:
+            parts.append(f"Resource body required: expected {{\"{attr}\": {{...}}}}"
+                         if attr else "Resource body required")
+        else:
+            msg = err.get("msg", "invalid")
+            if msg.startswith("Value error, "):
+                msg = msg[len("Value error, "):]
+            parts.append(f"Invalid input for {attr}. Reason: {msg}")
+    return "; ".join(parts) or "Malformed request body"
+
+
+def create_app(conf: Any, db: Database | None = None, run_migrations: bool = True) -> FastAPI:
+    from lbaas.common.config import database_url
+
+    db = db or Database(database_url(conf))
+    if run_migrations:
+        upgrade(db.engine)
+    authenticator = Authenticator(conf.auth_strategy, conf.tokens_file)
+
+    def identify(request: Request) -> None:
+        request.state.ctx = authenticator.authenticate(
+            request.headers.get("X-Auth-Token"), request.headers.get("X-Project-Id"))
+
+    app = FastAPI(title="lbaas", version="0.1.0",
+                  description="Neutron LBaaS v1 API, with the agent API under /agent/v1.",
+                  dependencies=[Depends(identify)])
+    app.state.db = db
+    app.state.settings = Settings(conf)
+    app.state.local_api = LocalPluginApi(db, app.state.settings)
+    for module in (networks, subnets, ports, pools, members, health_monitors, vips, agents):
+        app.include_router(module.router, prefix="/v2.0")
+    app.include_router(agent_api.router)
+
+    @app.exception_handler(errors.NeutronError)
+    def _neutron(request: Request, exc: errors.NeutronError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content=exc.body())
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _neutron_error(400, "HTTPBadRequest", _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        names = {404: "HTTPNotFound", 405: "HTTPMethodNotAllowed", 400: "HTTPBadRequest"}
+        return _neutron_error(exc.status_code, names.get(exc.status_code, "HTTPError"),
+                              str(exc.detail))
+
+    @app.exception_handler(IntegrityError)
+    def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        LOG.info("integrity conflict on %s %s: %s", request.method, request.url.path,
+                 exc.orig)
+        return _neutron_error(409, "Conflict", "The request conflicts with an existing "
+                                               "object (a unique or reference rule).")
+
+    @app.exception_handler(DBAPIError)
+    def _db(request: Request, exc: DBAPIError) -> JSONResponse:
+        LOG.error("database error on %s %s: %s", request.method, request.url.path, exc)
+        return _neutron_error(503, "ServiceUnavailable", "The database is unavailable; "
+                                                         "retry later.")
+
+    @app.exception_handler(Exception)
+    def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        LOG.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _neutron_error(500, "InternalError", "Request failed: internal server error.")
+
+    return app

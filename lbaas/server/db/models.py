@@ -1,0 +1,251 @@
+"""The database schema: one table per Neutron LBaaS v1 object, integrity in the schema.
+
+Rules the schema itself guarantees (not only Python): one VIP per pool, one port per
+VIP, members unique on (pool, address, port), a MAC address and an IP address per
+subnet used once, a VLAN id used once per physical network, and 64-bit stats counters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ID_LEN = 36
+NAME_LEN = 255
+DESCRIPTION_LEN = 255
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class HasId:
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(String(255), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class HasStatus:
+    status: Mapped[str] = mapped_column(String(16))
+    status_description: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class Network(HasId, Base):
+    __tablename__ = "networks"
+    __table_args__ = (
+        UniqueConstraint("provider_physical_network", "provider_segmentation_id",
+                         name="uniq_networks_segment"),
+    )
+    name: Mapped[str] = mapped_column(String(NAME_LEN), default="")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    provider_physical_network: Mapped[str] = mapped_column(String(64))
+    provider_network_type: Mapped[str] = mapped_column(String(16))
+    provider_segmentation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    mtu: Mapped[int] = mapped_column(Integer, default=1500)
+
+    subnets: Mapped[list[Subnet]] = relationship(back_populates="network",
+                                                 order_by="Subnet.created_at")
+
+
+class Subnet(HasId, Base):
+    __tablename__ = "subnets"
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id", ondelete="RESTRICT"),
+                                            index=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN), default="")
+    ip_version: Mapped[int] = mapped_column(Integer)
+    cidr: Mapped[str] = mapped_column(String(64))
+    gateway_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    enable_dhcp: Mapped[bool] = mapped_column(Boolean, default=True)
+    allocation_pools: Mapped[list[Any]] = mapped_column(default=list)
+    host_routes: Mapped[list[Any]] = mapped_column(default=list)
+    dns_nameservers: Mapped[list[Any]] = mapped_column(default=list)
+
+    network: Mapped[Network] = relationship(back_populates="subnets")
+
+
+class Port(HasId, Base):
+    __tablename__ = "ports"
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id", ondelete="RESTRICT"),
+                                            index=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN), default="")
+    mac_address: Mapped[str] = mapped_column(String(32), unique=True)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")
+    device_id: Mapped[str] = mapped_column(String(255), default="")
+    device_owner: Mapped[str] = mapped_column(String(255), default="")
+    binding_host_id: Mapped[str] = mapped_column(String(255), default="")
+
+    network: Mapped[Network] = relationship()
+    fixed_ips: Mapped[list[IPAllocation]] = relationship(
+        back_populates="port", cascade="all, delete-orphan", order_by="IPAllocation.position")
+
+
+class IPAllocation(Base):
+    __tablename__ = "ipallocations"
+    __table_args__ = (UniqueConstraint("subnet_id", "ip_address", name="uniq_ip_per_subnet"),)
+    port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    subnet_id: Mapped[str] = mapped_column(ForeignKey("subnets.id", ondelete="RESTRICT"),
+                                           primary_key=True)
+    ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    port: Mapped[Port] = relationship(back_populates="fixed_ips")
+    subnet: Mapped[Subnet] = relationship()
+
+
+class Pool(HasId, HasStatus, Base):
+    __tablename__ = "pools"
+    name: Mapped[str] = mapped_column(String(NAME_LEN), default="")
+    description: Mapped[str] = mapped_column(String(DESCRIPTION_LEN), default="")
+    subnet_id: Mapped[str] = mapped_column(ForeignKey("subnets.id", ondelete="RESTRICT"),
+                                           index=True)
+    protocol: Mapped[str] = mapped_column(String(16))
+    lb_method: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(64), default="haproxy")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    members: Mapped[list[Member]] = relationship(back_populates="pool",
+                                                 order_by="Member.created_at")
+    monitors: Mapped[list[PoolMonitorAssociation]] = relationship(
+        back_populates="pool", cascade="all, delete-orphan",
+        order_by="PoolMonitorAssociation.position")
+    vip: Mapped[Vip | None] = relationship(back_populates="pool", uselist=False)
+    subnet: Mapped[Subnet] = relationship()
+    stats: Mapped[PoolStatistics | None] = relationship(cascade="all, delete-orphan",
+                                                        uselist=False)
+    binding: Mapped[PoolAgentBinding | None] = relationship(cascade="all, delete-orphan",
+                                                            uselist=False)
+
+
+class Member(HasId, HasStatus, Base):
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("pool_id", "address", "protocol_port",
+                                       name="uniq_member_pool_address_port"),)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id", ondelete="RESTRICT"),
+                                         index=True)
+    address: Mapped[str] = mapped_column(String(64))
+    protocol_port: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    pool: Mapped[Pool] = relationship(back_populates="members")
+
+
+class HealthMonitor(HasId, Base):
+    __tablename__ = "healthmonitors"
+    type: Mapped[str] = mapped_column(String(16))
+    delay: Mapped[int] = mapped_column(Integer)
+    timeout: Mapped[int] = mapped_column(Integer)
+    max_retries: Mapped[int] = mapped_column(Integer)
+    http_method: Mapped[str] = mapped_column(String(16), default="GET")
+    url_path: Mapped[str] = mapped_column(String(255), default="/")
+    expected_codes: Mapped[str] = mapped_column(String(64), default="200")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    pools: Mapped[list[PoolMonitorAssociation]] = relationship(
+        back_populates="monitor", order_by="PoolMonitorAssociation.position")
+
+
+class PoolMonitorAssociation(HasStatus, Base):
+    __tablename__ = "poolmonitorassociations"
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    monitor_id: Mapped[str] = mapped_column(ForeignKey("healthmonitors.id",
+                                                       ondelete="RESTRICT"),
+                                            primary_key=True)
+    # Association order decides which monitor HAProxy uses (the first admin-up one).
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    pool: Mapped[Pool] = relationship(back_populates="monitors")
+    monitor: Mapped[HealthMonitor] = relationship(back_populates="pools")
+
+
+class Vip(HasId, HasStatus, Base):
+    __tablename__ = "vips"
+    name: Mapped[str] = mapped_column(String(NAME_LEN), default="")
+    description: Mapped[str] = mapped_column(String(DESCRIPTION_LEN), default="")
+    subnet_id: Mapped[str] = mapped_column(ForeignKey("subnets.id", ondelete="RESTRICT"))
+    port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="RESTRICT"),
+                                         unique=True)
+    address: Mapped[str] = mapped_column(String(64))
+    protocol_port: Mapped[int] = mapped_column(Integer)
+    protocol: Mapped[str] = mapped_column(String(16))
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id", ondelete="RESTRICT"),
+                                         unique=True)
+    session_persistence_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    session_persistence_cookie_name: Mapped[str | None] = mapped_column(String(1024),
+                                                                        nullable=True)
+    connection_limit: Mapped[int] = mapped_column(Integer, default=-1)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    pool: Mapped[Pool] = relationship(back_populates="vip")
+    port: Mapped[Port] = relationship()
+
+
+class PoolStatistics(Base):
+    """Totals the API shows, plus the last raw counters an agent reported: HAProxy's
+    counters restart at every new process, so the server adds deltas (``epoch`` tells a
+    new process from an old one)."""
+
+    __tablename__ = "poolstatistics"
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    active_connections: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_connections: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_epoch: Mapped[str] = mapped_column(String(255), default="")
+    last_raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True, default=new_id)
+    host: Mapped[str] = mapped_column(String(255), unique=True)
+    agent_type: Mapped[str] = mapped_column(String(255))
+    binary: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(String(255), default="n-lbaas_agent")
+    configurations: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    heartbeat_timestamp: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Bumped by every change to a pool bound here; agents long-poll on it.
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PoolAgentBinding(Base):
+    __tablename__ = "poolloadbalanceragentbindings"
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"),
+                                          index=True)
+    # The host revision at which this pool last changed: events after REV are the
+    # bindings with revision > REV.
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    agent: Mapped[Agent] = relationship()

@@ -1,0 +1,83 @@
+"""Engine and sessions: SQLite (WAL, foreign keys, immediate write locks) or PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+# SQLite: a deferred transaction that reads and then writes fails at once with
+# SQLITE_BUSY when another writer committed in between (WAL snapshots can't upgrade), so
+# write transactions take the lock up front (BEGIN IMMEDIATE) and wait for it instead.
+# Read-only requests set this to False and run beside writers.
+_sqlite_immediate: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "sqlite_immediate", default=True)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               pool_size=10, max_overflow=20)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if _sqlite_immediate.get() else "BEGIN")
+
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every Alembic migration (idempotent)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # Notified after every commit that bumped a host revision, so long-polls in this
+        # process return at once (other servers' changes are seen by polling).
+        self.changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def session(self, read_only: bool = False) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back on error."""
+        token = _sqlite_immediate.set(not read_only)
+        try:
+            with self.sessionmaker() as session:
+                with session.begin():
+                    yield session
+                if session.info.get("changed_hosts"):
+                    with self.changed:
+                        self.changed.notify_all()
+        finally:
+            _sqlite_immediate.reset(token)

@@ -1,0 +1,161 @@
+"""Neutron's errors: each class is a ``type`` in the error body, with its HTTP status.
+
+Body: ``{"NeutronError": {"type": "PoolInUse", "message": "...", "detail": ""}}``.
+"""
+
+from __future__ import annotations
+
+
+class NeutronError(Exception):
+    status_code = 500
+    message = "An unknown exception occurred."
+
+    def __init__(self, message: str | None = None, **kwargs: object) -> None:
+        self.msg = message if message is not None else self.message.format(**kwargs)
+        super().__init__(self.msg)
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+    def body(self) -> dict[str, dict[str, str]]:
+        return {"NeutronError": {"type": self.type, "message": self.msg, "detail": ""}}
+
+
+class BadRequest(NeutronError):
+    status_code = 400
+    message = "Bad {resource} request: {msg}."
+
+
+class InvalidInput(BadRequest):
+    message = "Invalid input for operation: {error_message}."
+
+
+class HTTPBadRequest(BadRequest):
+    """Malformed bodies, unknown attributes: Neutron's wsgi-level 400."""
+
+    message = "{msg}"
+
+
+class NotAuthorized(NeutronError):
+    status_code = 401
+    message = "Authentication required."
+
+
+class Forbidden(NeutronError):
+    status_code = 403
+    message = "Not authorized."
+
+
+class NotFound(NeutronError):
+    status_code = 404
+    message = "An unknown exception occurred."
+
+
+class Conflict(NeutronError):
+    status_code = 409
+    message = "A conflict occurred."
+
+
+class InUse(Conflict):
+    message = "The resource is in use."
+
+
+class NetworkNotFound(NotFound):
+    message = "Network {id} could not be found."
+
+
+class SubnetNotFound(NotFound):
+    message = "Subnet {id} could not be found."
+
+
+class PortNotFound(NotFound):
+    message = "Port {id} could not be found."
+
+
+class PoolNotFound(NotFound):
+    message = "Pool {id} could not be found"
+
+
+class MemberNotFound(NotFound):
+    message = "Member {id} could not be found"
+
+
+class HealthMonitorNotFound(NotFound):
+    message = "Health_monitor {id} could not be found"
+
+
+class VipNotFound(NotFound):
+    message = "Vip {id} could not be found"
+
+
+class AgentNotFound(NotFound):
+    message = "Agent {id} could not be found."
+
+
+class PoolMonitorAssociationNotFound(NotFound):
+    message = "Monitor {monitor_id} is not associated with Pool {pool_id}"
+
+
+class NoEligibleLbaasAgent(NotFound):
+    message = "No eligible loadbalancer agent found for pool {pool_id}."
+
+
+class NetworkInUse(InUse):
+    message = "Unable to complete operation on network {id}. There are one or more ports still in use on the network."
+
+
+class SubnetInUse(InUse):
+    message = "Unable to complete operation on subnet {id}: {reason}."
+
+
+class PortInUse(InUse):
+    message = "Unable to complete operation on port {id}: it is owned by {owner} {device_id}."
+
+
+class IpAddressInUse(InUse):
+    message = "Unable to complete operation for network {net_id}. The IP address {ip} is in use."
+
+
+class IpAddressGenerationFailure(Conflict):
+    message = "No more IP addresses available on network {net_id}."
+
+
+class MacAddressGenerationFailure(Conflict):
+    message = "Unable to generate unique mac on network {net_id}."
+
+
+class VlanIdInUse(InUse):
+    message = "Unable to create the network. The VLAN {vlan_id} on physical network {physical_network} is in use."
+
+
+class PoolInUse(InUse):
+    message = "Pool {pool_id} is still in use"
+
+
+class VipExists(InUse):
+    message = "Another Vip already exists for pool {pool_id}"
+
+
+class MemberExists(InUse):
+    message = "Member with address {address} and port {port} already present in pool {pool}"
+
+
+class HealthMonitorInUse(InUse):
+    message = "Health monitor {monitor_id} still has associations with pools"
+
+
+class PoolMonitorAssociationExists(Conflict):
+    message = "health_monitor {monitor_id} is already associated with pool {pool_id}"
+
+
+class StateInvalid(BadRequest):
+    message = "Invalid state {state} of loadbalancer resource {id}"
+
+
+class StateConflict(Conflict):
+    message = "Invalid state {state} of loadbalancer resource {id}"
+
+
+class OverQuota(Conflict):
+    message = "Quota exceeded for resources: ['{resource}']."

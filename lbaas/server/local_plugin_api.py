@@ -1,0 +1,94 @@
+"""The agent's PluginApi served in-process: what ``lbaas all-in-one`` hands its agent, and
+what the HTTP agent API (/agent/v1) calls for agents on other hosts."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lbaas.agent import plugin_api
+from lbaas.common import constants as c
+from lbaas.server import errors
+from lbaas.server.db.session import Database
+from lbaas.server.plugin import agents, callbacks
+from lbaas.server.plugin.loadbalancer import Settings
+
+# A long-poll re-reads the revision at least this often, to see changes committed by
+# other server processes sharing the database.
+POLL_SECONDS = 1.0
+
+
+class LocalPluginApi(plugin_api.PluginApi):
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+
+    def report_state(self, host: str, configurations: dict[str, Any],
+                     start_flag: bool = False) -> dict[str, Any]:
+        with self.db.session() as s:
+            agent = agents.report_state(s, host, configurations, start_flag,
+                                        c.AGENT_TYPE_LOADBALANCER, c.AGENT_BINARY,
+                                        self.settings.agent_down_time)
+            return agents.agent_dict(agent, self.settings.agent_down_time)
+
+    def get_ready_devices(self, host: str) -> list[str]:
+        with self.db.session(read_only=True) as s:
+            return callbacks.get_ready_devices(s, host)
+
+    def get_events(self, host: str, after: int, timeout: float) -> plugin_api.Events:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.db.session(read_only=True) as s:
+                found = callbacks.changes_since(s, host, after)
+            if found is not None:
+                return plugin_api.Events(revision=found[0], pool_ids=found[1])
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return plugin_api.Events(revision=after, pool_ids=[])
+            with self.db.changed:
+                self.db.changed.wait(min(remaining, POLL_SECONDS))
+
+    def logical_device(self, pool_id: str) -> dict[str, Any]:
+        with self.db.session(read_only=True) as s:
+            return callbacks.get_logical_device(s, pool_id)
+
+    def get_logical_device(self, pool_id: str) -> dict[str, Any]:
+        try:
+            return self.logical_device(pool_id)
+        except errors.PoolNotFound:
+            raise plugin_api.PoolNotFound(pool_id) from None
+
+    def pool_deployed(self, pool_id: str) -> None:
+        with self.db.session() as s:
+            callbacks.pool_deployed(s, pool_id)
+
+    def pool_destroyed(self, pool_id: str) -> None:
+        with self.db.session() as s:
+            callbacks.pool_destroyed(s, pool_id)
+
+    def strict_update_status(self, obj_type: str, obj_id: str, status: str,
+                             status_description: str | None = None) -> None:
+        with self.db.session() as s:
+            callbacks.update_status(s, obj_type, obj_id, status, status_description)
+
+    def update_status(self, obj_type: str, obj_id: str, status: str,
+                      status_description: str | None = None) -> None:
+        try:
+            self.strict_update_status(obj_type, obj_id, status, status_description)
+        except errors.NotFound:
+            pass  # deleted meanwhile: nothing left to report on
+
+    def plug_vip_port(self, port_id: str, host: str) -> None:
+        with self.db.session() as s:
+            callbacks.plug_vip_port(s, port_id, host)
+
+    def unplug_vip_port(self, port_id: str, host: str) -> None:
+        with self.db.session() as s:
+            callbacks.unplug_vip_port(s, port_id, host)
+
+    def update_pool_stats(self, pool_id: str, stats: dict[str, Any], host: str) -> None:
+        try:
+            with self.db.session() as s:
+                callbacks.update_pool_stats(s, pool_id, stats, host)
+        except errors.PoolNotFound:
+            pass  # the pool was deleted since the agent collected its stats

@@ -1,0 +1,147 @@
+"""Agents: heartbeats, liveness, scheduling pools to hosts, and the host revision that
+agents long-poll on."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from lbaas.common import constants as c
+from lbaas.server import errors
+from lbaas.server.db import models as m
+
+
+def is_alive(agent: m.Agent, down_time: int) -> bool:
+    return agent.heartbeat_timestamp > m.utcnow() - dt.timedelta(seconds=down_time)
+
+
+def agent_dict(agent: m.Agent, down_time: int) -> dict[str, Any]:
+    return {
+        "id": agent.id, "host": agent.host, "agent_type": agent.agent_type,
+        "binary": agent.binary, "topic": agent.topic,
+        "admin_state_up": agent.admin_state_up, "alive": is_alive(agent, down_time),
+        "configurations": agent.configurations,
+        "created_at": agent.created_at.isoformat(sep=" ", timespec="seconds"),
+        "started_at": agent.started_at.isoformat(sep=" ", timespec="seconds"),
+        "heartbeat_timestamp": agent.heartbeat_timestamp.isoformat(sep=" ",
+                                                                   timespec="seconds"),
+        "description": None,
+    }
+
+
+def physnet_of(pool: m.Pool) -> str:
+    return pool.subnet.network.provider_physical_network
+
+
+def maps_physnet(agent: m.Agent, physnet: str) -> bool:
+    mappings = agent.configurations.get("bridge_mappings") or {}
+    if isinstance(mappings, list):  # ["physnet:bridge", ...]
+        mappings = dict(e.split(":", 1) for e in mappings if ":" in e)
+    # An OVS agent plugs unmapped networks into its integration bridge.
+    return physnet in mappings or agent.configurations.get("interface_driver") == "ovs"
+
+
+def bump(session: Session, agent_id: str) -> int:
+    """Next revision of the host: every change to one of its pools gets one."""
+    session.execute(update(m.Agent).where(m.Agent.id == agent_id)
+                    .values(revision=m.Agent.revision + 1))
+    rev = session.scalar(select(m.Agent.revision).where(m.Agent.id == agent_id))
+    assert rev is not None
+    session.info.setdefault("changed_hosts", set()).add(agent_id)
+    return rev
+
+
+def waiting_reason(physnet: str) -> str:
+    return (f"waiting for a live lbaas agent that maps physical network '{physnet}'")
+
+
+def schedule(session: Session, pool: m.Pool, down_time: int) -> m.Agent | None:
+    """Bind the pool to the alive, admin-up agent that maps its physical network and has
+    the fewest pools; None when there is none (the pool waits for one)."""
+    physnet = physnet_of(pool)
+    counts = dict(session.execute(
+        select(m.PoolAgentBinding.agent_id, func.count())
+        .group_by(m.PoolAgentBinding.agent_id)).tuples().all())
+    candidates = [a for a in session.scalars(select(m.Agent).where(
+        m.Agent.admin_state_up.is_(True), m.Agent.agent_type == c.AGENT_TYPE_LOADBALANCER))
+        if is_alive(a, down_time) and maps_physnet(a, physnet)]
+    if not candidates:
+        return None
+    agent = min(candidates, key=lambda a: (counts.get(a.id, 0), a.created_at, a.id))
+    binding = m.PoolAgentBinding(pool_id=pool.id, agent_id=agent.id, revision=0)
+    session.add(binding)
+    pool.binding = binding
+    session.flush()
+    binding.revision = bump(session, agent.id)
+    return agent
+
+
+def touch_pool(session: Session, pool: m.Pool, down_time: int) -> bool:
+    """Tell the pool's host that it changed (scheduling it first if it has none yet).
+    Returns False when no agent can take it: the caller marks the object waiting."""
+    if pool.binding is None:
+        return schedule(session, pool, down_time) is not None
+    pool.binding.revision = bump(session, pool.binding.agent_id)
+    return True
+
+
+def report_state(session: Session, host: str, configurations: dict[str, Any],
+                 start_flag: bool, agent_type: str, binary: str,
+                 down_time: int) -> m.Agent:
+    agent = session.scalar(select(m.Agent).where(m.Agent.host == host))
+    now = m.utcnow()
+    if agent is None:
+        agent = m.Agent(host=host, agent_type=agent_type, binary=binary,
+                        configurations=configurations, created_at=now, started_at=now,
+                        heartbeat_timestamp=now, revision=0)
+        session.add(agent)
+        session.flush()
+    else:
+        agent.configurations = configurations
+        agent.heartbeat_timestamp = now
+        if start_flag:
+            agent.started_at = now
+    if agent.admin_state_up:
+        _schedule_waiting(session, agent, down_time)
+    return agent
+
+
+def _schedule_waiting(session: Session, agent: m.Agent, down_time: int) -> None:
+    """Pools that waited for an agent are scheduled as soon as one reports."""
+    waiting = session.scalars(select(m.Pool).outerjoin(m.PoolAgentBinding)
+                              .where(m.PoolAgentBinding.pool_id.is_(None))).all()
+    for pool in waiting:
+        if pool.status == c.PENDING_DELETE:
+            _delete_pool_now(session, pool)
+            continue
+        if maps_physnet(agent, physnet_of(pool)) and schedule(session, pool, down_time):
+            for obj in _pool_objects(pool):
+                if obj.status_description and obj.status_description.startswith(
+                        "waiting for a live lbaas agent"):
+                    obj.status_description = None
+
+
+def _pool_objects(pool: m.Pool) -> list[Any]:
+    return [pool, *pool.members, *([pool.vip] if pool.vip else [])]
+
+
+def _delete_pool_now(session: Session, pool: m.Pool) -> None:
+    from lbaas.server.plugin import loadbalancer
+    loadbalancer.delete_pool_rows(session, pool)
+
+
+def get_agent(session: Session, agent_id: str) -> m.Agent:
+    agent = session.get(m.Agent, agent_id)
+    if agent is None:
+        raise errors.AgentNotFound(id=agent_id)
+    return agent
+
+
+def agent_by_host(session: Session, host: str) -> m.Agent:
+    agent = session.scalar(select(m.Agent).where(m.Agent.host == host))
+    if agent is None:
+        raise errors.AgentNotFound(id=host)
+    return agent

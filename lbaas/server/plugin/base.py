@@ -1,0 +1,54 @@
+"""Helpers every part of the plugin uses: visibility, lookups, quotas, status."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lbaas.common import constants as c
+from lbaas.server import errors
+from lbaas.server.context import Context
+
+M = TypeVar("M")
+
+
+def get_visible(session: Session, ctx: Context, model: type[M], obj_id: str,
+                not_found: type[errors.NotFound], shared_ok: bool = False) -> M:
+    """The object, or ``not_found`` (404) when it doesn't exist or isn't the caller's:
+    a non-admin can't tell another project's object from a missing one."""
+    obj = session.get(model, obj_id)
+    if obj is None:
+        raise not_found(id=obj_id)
+    tenant_id: str = obj.tenant_id
+    if not ctx.owns(tenant_id) and not (shared_ok and _is_shared(obj)):
+        raise not_found(id=obj_id)
+    return obj
+
+
+def _is_shared(obj: Any) -> bool:
+    network = getattr(obj, "network", None)
+    return bool(getattr(obj, "shared", False) or (network is not None and network.shared))
+
+
+def visible_query(ctx: Context, model: Any) -> Any:
+    q = select(model)
+    if not ctx.is_admin:
+        q = q.where(model.tenant_id == ctx.project_id)
+    return q.order_by(model.created_at, model.id)
+
+
+def check_quota(session: Session, conf: Any, model: Any, tenant_id: str, resource: str) -> None:
+    limit = getattr(conf.quotas, f"quota_{resource}")
+    if limit < 0:
+        return
+    count = session.scalar(select(func.count()).select_from(model)
+                           .where(model.tenant_id == tenant_id)) or 0
+    if count >= limit:
+        raise errors.OverQuota(resource=resource)
+
+
+def refuse_pending_delete(obj: Any) -> None:
+    if obj.status == c.PENDING_DELETE:
+        raise errors.StateConflict(state=obj.status, id=obj.id)

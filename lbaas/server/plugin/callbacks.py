@@ -1,0 +1,191 @@
+"""What agents call (v1's LoadBalancerCallbacks): ready devices, logical devices, and the
+confirmations that move objects out of PENDING_*."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lbaas.common import constants as c
+from lbaas.server import errors
+from lbaas.server.db import models as m
+from lbaas.server.plugin import agents, core, loadbalancer
+
+LOG = logging.getLogger(__name__)
+
+_MODELS: dict[str, tuple[Any, type[errors.NotFound]]] = {
+    c.OBJ_POOL: (m.Pool, errors.PoolNotFound),
+    c.OBJ_VIP: (m.Vip, errors.VipNotFound),
+    c.OBJ_MEMBER: (m.Member, errors.MemberNotFound),
+}
+
+
+def get_ready_devices(session: Session, host: str) -> list[str]:
+    agent = agents.agent_by_host(session, host)
+    return list(session.scalars(select(m.PoolAgentBinding.pool_id)
+                                .where(m.PoolAgentBinding.agent_id == agent.id)
+                                .order_by(m.PoolAgentBinding.pool_id)))
+
+
+def changes_since(session: Session, host: str, after: int) -> tuple[int, list[str]] | None:
+    """(revision, changed pool ids) when the host is past ``after``; None otherwise.
+    A caller ahead of the server (its database was replaced) gets every bound pool."""
+    agent = agents.agent_by_host(session, host)
+    if agent.revision == after:
+        return None
+    q = select(m.PoolAgentBinding.pool_id).where(m.PoolAgentBinding.agent_id == agent.id)
+    if after < agent.revision:
+        q = q.where(m.PoolAgentBinding.revision > after)
+    return agent.revision, sorted(session.scalars(q))
+
+
+def get_logical_device(session: Session, pool_id: str) -> dict[str, Any]:
+    pool = session.get(m.Pool, pool_id)
+    if pool is None:
+        raise errors.PoolNotFound(id=pool_id)
+    vip = None
+    if pool.vip is not None:
+        port = pool.vip.port
+        vip = loadbalancer.vip_dict(pool.vip)
+        port_d = core.port_dict(port)
+        port_d["fixed_ips"] = [
+            {"subnet_id": a.subnet_id, "ip_address": a.ip_address,
+             "subnet": core.subnet_dict(a.subnet)} for a in port.fixed_ips]
+        port_d["network"] = core.network_dict(port.network)
+        vip["port"] = port_d
+    members = [loadbalancer.member_dict(mem) for mem in pool.members
+               if mem.status != c.PENDING_DELETE]
+    monitors = []
+    for assoc in pool.monitors:
+        if assoc.status == c.PENDING_DELETE:
+            continue
+        hm = loadbalancer.health_monitor_dict(assoc.monitor)
+        hm.update(http_method=assoc.monitor.http_method, url_path=assoc.monitor.url_path,
+                  expected_codes=assoc.monitor.expected_codes, status=assoc.status,
+                  status_description=assoc.status_description)
+        monitors.append(hm)
+    return {"pool": loadbalancer.pool_dict(pool), "vip": vip, "members": members,
+            "healthmonitors": monitors, "driver": c.DRIVER_HAPROXY_NS}
+
+
+def _activate(obj: Any) -> None:
+    # INACTIVE is HAProxy's word on a member's health: the deploy doesn't overrule it.
+    if obj.status in (c.PENDING_CREATE, c.PENDING_UPDATE, c.ERROR):
+        obj.status = c.ACTIVE
+    obj.status_description = None
+
+
+def pool_deployed(session: Session, pool_id: str) -> None:
+    """The agent realized the pool as the logical device described it."""
+    pool = session.get(m.Pool, pool_id)
+    if pool is None or pool.status == c.PENDING_DELETE:
+        return
+    _activate(pool)
+    for member in list(pool.members):
+        if member.status == c.PENDING_DELETE:
+            session.delete(member)
+        else:
+            _activate(member)
+    used_one = False
+    for assoc in list(pool.monitors):
+        if assoc.status == c.PENDING_DELETE:
+            session.delete(assoc)
+            continue
+        # HAProxy checks with one monitor: the first admin-up one.
+        if assoc.monitor.admin_state_up and not used_one:
+            used_one = True
+            assoc.status, assoc.status_description = c.ACTIVE, None
+        else:
+            assoc.status = c.INACTIVE
+            assoc.status_description = ("not used: HAProxy checks with the pool's first "
+                                        "admin-up health monitor" if assoc.monitor
+                                        .admin_state_up else "health monitor is admin-down")
+    if pool.vip is not None:
+        if pool.vip.status == c.PENDING_DELETE:
+            loadbalancer._delete_vip_rows(session, pool.vip)
+        else:
+            _activate(pool.vip)
+
+
+def pool_destroyed(session: Session, pool_id: str) -> None:
+    pool = session.get(m.Pool, pool_id)
+    if pool is None:
+        return
+    if pool.status == c.PENDING_DELETE:
+        loadbalancer.delete_pool_rows(session, pool)
+    elif pool.vip is not None and pool.vip.status == c.PENDING_DELETE:
+        loadbalancer._delete_vip_rows(session, pool.vip)
+
+
+def update_status(session: Session, obj_type: str, obj_id: str, status: str,
+                  description: str | None) -> None:
+    if obj_type == c.OBJ_HEALTH_MONITOR:
+        pool_id, _, monitor_id = obj_id.partition("/")
+        obj: Any = session.get(m.PoolMonitorAssociation,
+                               {"pool_id": pool_id, "monitor_id": monitor_id})
+        if obj is None:
+            raise errors.PoolMonitorAssociationNotFound(monitor_id=monitor_id,
+                                                        pool_id=pool_id)
+    else:
+        if obj_type not in _MODELS:
+            raise errors.InvalidInput(error_message=f"unknown obj_type {obj_type!r}")
+        model, not_found = _MODELS[obj_type]
+        obj = session.get(model, obj_id)
+        if obj is None:
+            raise not_found(id=obj_id)
+    if obj.status == c.PENDING_DELETE:
+        return  # the delete still has to be confirmed; a late report must not undo it
+    obj.status = status
+    obj.status_description = (description or None) and description[:255]
+
+
+def plug_vip_port(session: Session, port_id: str, host: str) -> None:
+    port = session.get(m.Port, port_id)
+    if port is None:
+        raise errors.PortNotFound(id=port_id)
+    port.admin_state_up, port.status, port.binding_host_id = True, c.ACTIVE, host
+
+
+def unplug_vip_port(session: Session, port_id: str, host: str) -> None:
+    port = session.get(m.Port, port_id)
+    if port is None:
+        return  # the VIP (and its port) went away first: nothing left to unbind
+    port.status, port.binding_host_id = c.DOWN, ""
+
+
+def update_pool_stats(session: Session, pool_id: str, stats: dict[str, Any],
+                      host: str) -> None:
+    """HAProxy's counters restart with every new process: add the delta since the last
+    report of the same ``epoch``, or the whole value for a new epoch, so the totals the
+    API shows never go backwards."""
+    pool = session.get(m.Pool, pool_id)
+    if pool is None:
+        raise errors.PoolNotFound(id=pool_id)
+    st = pool.stats
+    if st is None:
+        st = m.PoolStatistics(pool_id=pool.id, bytes_in=0, bytes_out=0,
+                              active_connections=0, total_connections=0, last_epoch="",
+                              last_raw={})
+        session.add(st)
+        pool.stats = st
+    epoch = str(stats.get("epoch", ""))
+    same = epoch == st.last_epoch and epoch != ""
+    raw: dict[str, int] = {}
+    for key in ("bytes_in", "bytes_out", "total_connections"):
+        value = max(0, int(stats.get(key, 0)))
+        last = int(st.last_raw.get(key, 0)) if same else 0
+        delta = value - last if value >= last else value
+        setattr(st, key, getattr(st, key) + delta)
+        raw[key] = value
+    st.active_connections = max(0, int(stats.get("active_connections", 0)))
+    st.last_epoch, st.last_raw = epoch, raw
+    for member_id, info in (stats.get("members") or {}).items():
+        member = session.get(m.Member, member_id)
+        if member is None or member.pool_id != pool.id:
+            continue
+        status = info.get("status") if isinstance(info, dict) else None
+        if status in (c.ACTIVE, c.INACTIVE) and member.status in (c.ACTIVE, c.INACTIVE):
+            member.status = status

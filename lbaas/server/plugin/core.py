@@ -1,0 +1,413 @@
+"""The small part of Neutron's core API that VIPs need: networks, subnets, ports, IPAM."""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lbaas.common import constants as c
+from lbaas.server import errors
+from lbaas.server.context import Context
+from lbaas.server.db import models as m
+from lbaas.server.plugin.base import get_visible, visible_query
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+# --- networks ---------------------------------------------------------------------------
+
+def network_dict(n: m.Network) -> dict[str, Any]:
+    return {
+        "id": n.id, "tenant_id": n.tenant_id, "project_id": n.tenant_id, "name": n.name,
+        "admin_state_up": n.admin_state_up, "shared": n.shared, "status": n.status,
+        "subnets": [s.id for s in n.subnets], "mtu": n.mtu,
+        "provider:physical_network": n.provider_physical_network,
+        "provider:network_type": n.provider_network_type,
+        "provider:segmentation_id": n.provider_segmentation_id,
+    }
+
+
+def create_network(session: Session, ctx: Context, body: dict[str, Any]) -> m.Network:
+    net_type = body.get("provider:network_type", "flat")
+    physnet = body.get("provider:physical_network", "default")
+    seg = body.get("provider:segmentation_id")
+    if net_type == "vlan" and seg is None:
+        raise errors.InvalidInput(error_message="provider:segmentation_id is required for "
+                                                "a vlan network")
+    if net_type == "flat" and seg is not None:
+        raise errors.InvalidInput(error_message="provider:segmentation_id is not allowed "
+                                                "for a flat network")
+    if seg is not None and session.scalar(select(m.Network.id).where(
+            m.Network.provider_physical_network == physnet,
+            m.Network.provider_segmentation_id == seg)):
+        raise errors.VlanIdInUse(vlan_id=seg, physical_network=physnet)
+    net = m.Network(tenant_id=body["tenant_id"], name=body.get("name", ""),
+                    admin_state_up=body.get("admin_state_up", True),
+                    shared=body.get("shared", False), status=c.ACTIVE,
+                    provider_physical_network=physnet, provider_network_type=net_type,
+                    provider_segmentation_id=seg, mtu=body.get("mtu", 1500))
+    session.add(net)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise errors.VlanIdInUse(vlan_id=seg, physical_network=physnet) from None
+    return net
+
+
+def get_network(session: Session, ctx: Context, net_id: str) -> m.Network:
+    return get_visible(session, ctx, m.Network, net_id, errors.NetworkNotFound,
+                       shared_ok=True)
+
+
+def list_networks(session: Session, ctx: Context) -> list[m.Network]:
+    q = select(m.Network).order_by(m.Network.created_at, m.Network.id)
+    if not ctx.is_admin:
+        q = q.where((m.Network.tenant_id == ctx.project_id) | m.Network.shared.is_(True))
+    return list(session.scalars(q))
+
+
+def update_network(session: Session, ctx: Context, net_id: str,
+                   body: dict[str, Any]) -> m.Network:
+    net = get_visible(session, ctx, m.Network, net_id, errors.NetworkNotFound)
+    for key in ("name", "admin_state_up", "shared", "mtu"):
+        if key in body:
+            setattr(net, key, body[key])
+    return net
+
+
+def delete_network(session: Session, ctx: Context, net_id: str) -> None:
+    net = get_visible(session, ctx, m.Network, net_id, errors.NetworkNotFound)
+    if session.scalar(select(m.Port.id).where(m.Port.network_id == net.id).limit(1)):
+        raise errors.NetworkInUse(id=net.id)
+    for subnet in list(net.subnets):
+        _refuse_subnet_in_use(session, subnet)
+        session.delete(subnet)
+    session.delete(net)
+
+
+# --- subnets ----------------------------------------------------------------------------
+
+def subnet_dict(s: m.Subnet) -> dict[str, Any]:
+    return {
+        "id": s.id, "tenant_id": s.tenant_id, "project_id": s.tenant_id, "name": s.name,
+        "network_id": s.network_id, "ip_version": s.ip_version, "cidr": s.cidr,
+        "gateway_ip": s.gateway_ip, "allocation_pools": s.allocation_pools,
+        "host_routes": s.host_routes, "dns_nameservers": s.dns_nameservers,
+        "enable_dhcp": s.enable_dhcp,
+    }
+
+
+def _bad(msg: str) -> errors.InvalidInput:
+    return errors.InvalidInput(error_message=msg)
+
+
+def _parse_cidr(cidr: str, ip_version: int) -> IPNetwork:
+    try:
+        net = ipaddress.ip_network(cidr, strict=True)
+    except ValueError as e:
+        raise _bad(f"'{cidr}' is not a valid CIDR ({e})") from None
+    if net.version != ip_version:
+        raise _bad(f"cidr {cidr} does not match ip_version {ip_version}")
+    if net.num_addresses < 4 and net.version == 4:
+        raise _bad(f"cidr {cidr} is too small: it leaves no address to allocate")
+    return net
+
+
+def _host_range(net: IPNetwork) -> tuple[IPAddr, IPAddr]:
+    first = net.network_address + 1
+    last = net.broadcast_address - 1 if net.version == 4 else net.broadcast_address
+    return first, last
+
+
+def _default_pools(net: IPNetwork, gateway: IPAddr | None) -> list[dict[str, str]]:
+    first, last = _host_range(net)
+    if gateway is None or not first <= gateway <= last:
+        return [{"start": str(first), "end": str(last)}]
+    pools = []
+    if gateway > first:
+        pools.append({"start": str(first), "end": str(gateway - 1)})
+    if gateway < last:
+        pools.append({"start": str(gateway + 1), "end": str(last)})
+    return pools
+
+
+def _validate_pools(net: IPNetwork, pools: list[dict[str, str]],
+                    gateway: IPAddr | None) -> list[dict[str, str]]:
+    ranges: list[tuple[IPAddr, IPAddr]] = []
+    for p in pools:
+        try:
+            start, end = ipaddress.ip_address(p["start"]), ipaddress.ip_address(p["end"])
+        except (KeyError, ValueError):
+            raise _bad(f"allocation pool {p} needs valid 'start' and 'end' addresses") from None
+        if start not in net or end not in net:
+            raise _bad(f"allocation pool {start}-{end} is not inside {net}")
+        if start > end:
+            raise _bad(f"allocation pool {start}-{end}: start is after end")
+        if gateway is not None and start <= gateway <= end:
+            raise errors.Conflict(f"Gateway ip {gateway} conflicts with allocation pool "
+                                  f"{start}-{end}.")
+        ranges.append((start, end))
+    ranges.sort()
+    for (s1, e1), (s2, e2) in zip(ranges, ranges[1:], strict=False):
+        if s2 <= e1:
+            raise _bad(f"allocation pools {s1}-{e1} and {s2}-{e2} overlap")
+    return [{"start": str(s), "end": str(e)} for s, e in ranges]
+
+
+def _validate_routes(net: IPNetwork, routes: list[dict[str, str]]) -> list[dict[str, str]]:
+    out = []
+    for r in routes:
+        try:
+            dest = ipaddress.ip_network(r["destination"], strict=True)
+            nexthop = ipaddress.ip_address(r["nexthop"])
+        except (KeyError, ValueError):
+            raise _bad(f"host route {r} needs a valid 'destination' cidr and "
+                       "'nexthop' address") from None
+        if dest.version != net.version or nexthop.version != net.version:
+            raise _bad(f"host route {r} is not IPv{net.version}")
+        out.append({"destination": str(dest), "nexthop": str(nexthop)})
+    return out
+
+
+def create_subnet(session: Session, ctx: Context, body: dict[str, Any]) -> m.Subnet:
+    net = get_visible(session, ctx, m.Network, body["network_id"], errors.NetworkNotFound)
+    cidr = _parse_cidr(body["cidr"], body.get("ip_version", 4))
+    for other in net.subnets:
+        if ipaddress.ip_network(other.cidr).overlaps(cidr):
+            raise _bad(f"Requested subnet with cidr: {cidr} for network: {net.id} "
+                       f"overlaps with another subnet")
+    gateway: IPAddr | None
+    if "gateway_ip" in body:
+        gateway = None if body["gateway_ip"] is None else ipaddress.ip_address(
+            body["gateway_ip"])
+        if gateway is not None and (gateway not in cidr or gateway == cidr.network_address
+                                    or (cidr.version == 4
+                                        and gateway == cidr.broadcast_address)):
+            raise _bad(f"gateway_ip {gateway} is not a host address of {cidr}")
+    else:
+        gateway = cidr.network_address + 1
+    if "allocation_pools" in body and body["allocation_pools"] is not None:
+        pools = _validate_pools(cidr, body["allocation_pools"], gateway)
+    else:
+        pools = _default_pools(cidr, gateway)
+    subnet = m.Subnet(
+        tenant_id=body["tenant_id"], network_id=net.id, name=body.get("name", ""),
+        ip_version=cidr.version, cidr=str(cidr),
+        gateway_ip=None if gateway is None else str(gateway),
+        enable_dhcp=body.get("enable_dhcp", True), allocation_pools=pools,
+        host_routes=_validate_routes(cidr, body.get("host_routes") or []),
+        dns_nameservers=list(body.get("dns_nameservers") or []))
+    session.add(subnet)
+    session.flush()
+    return subnet
+
+
+def get_subnet(session: Session, ctx: Context, subnet_id: str) -> m.Subnet:
+    return get_visible(session, ctx, m.Subnet, subnet_id, errors.SubnetNotFound,
+                       shared_ok=True)
+
+
+def list_subnets(session: Session, ctx: Context) -> list[m.Subnet]:
+    q = select(m.Subnet).order_by(m.Subnet.created_at, m.Subnet.id)
+    if not ctx.is_admin:
+        q = q.join(m.Network).where((m.Subnet.tenant_id == ctx.project_id)
+                                    | m.Network.shared.is_(True))
+    return list(session.scalars(q))
+
+
+def update_subnet(session: Session, ctx: Context, subnet_id: str,
+                  body: dict[str, Any]) -> m.Subnet:
+    subnet = get_visible(session, ctx, m.Subnet, subnet_id, errors.SubnetNotFound)
+    cidr = ipaddress.ip_network(subnet.cidr)
+    for key in ("name", "enable_dhcp"):
+        if key in body:
+            setattr(subnet, key, body[key])
+    if "dns_nameservers" in body:
+        subnet.dns_nameservers = list(body["dns_nameservers"] or [])
+    if "host_routes" in body:
+        subnet.host_routes = _validate_routes(cidr, body["host_routes"] or [])
+    if "gateway_ip" in body:
+        gw = body["gateway_ip"]
+        if gw is not None and ipaddress.ip_address(gw) not in cidr:
+            raise _bad(f"gateway_ip {gw} is not inside {cidr}")
+        subnet.gateway_ip = gw
+    return subnet
+
+
+def _refuse_subnet_in_use(session: Session, subnet: m.Subnet) -> None:
+    if session.scalar(select(m.IPAllocation.port_id)
+                      .where(m.IPAllocation.subnet_id == subnet.id).limit(1)):
+        raise errors.SubnetInUse(id=subnet.id, reason="one or more ports have an IP "
+                                                      "allocation from this subnet")
+    for model, what in ((m.Pool, "pools"), (m.Vip, "VIPs")):
+        if session.scalar(select(model.id).where(model.subnet_id == subnet.id).limit(1)):
+            raise errors.SubnetInUse(id=subnet.id, reason=f"{what} use this subnet")
+
+
+def delete_subnet(session: Session, ctx: Context, subnet_id: str) -> None:
+    subnet = get_visible(session, ctx, m.Subnet, subnet_id, errors.SubnetNotFound)
+    _refuse_subnet_in_use(session, subnet)
+    session.delete(subnet)
+
+
+# --- ports and IPAM ---------------------------------------------------------------------
+
+def port_dict(p: m.Port) -> dict[str, Any]:
+    return {
+        "id": p.id, "tenant_id": p.tenant_id, "project_id": p.tenant_id, "name": p.name,
+        "network_id": p.network_id, "mac_address": p.mac_address,
+        "fixed_ips": [{"subnet_id": a.subnet_id, "ip_address": a.ip_address}
+                      for a in p.fixed_ips],
+        "admin_state_up": p.admin_state_up, "status": p.status, "device_id": p.device_id,
+        "device_owner": p.device_owner, "binding:host_id": p.binding_host_id,
+    }
+
+
+def _random_mac() -> str:
+    return "fa:16:3e:%02x:%02x:%02x" % tuple(random.randrange(256) for _ in range(3))
+
+
+def _allocate_ip(session: Session, subnet: m.Subnet) -> str:
+    used = set(session.scalars(select(m.IPAllocation.ip_address)
+                               .where(m.IPAllocation.subnet_id == subnet.id)))
+    for pool in subnet.allocation_pools:
+        addr = ipaddress.ip_address(pool["start"])
+        end = ipaddress.ip_address(pool["end"])
+        while addr <= end:
+            if str(addr) not in used:
+                return str(addr)
+            addr += 1
+    raise errors.IpAddressGenerationFailure(net_id=subnet.network_id)
+
+
+def _fixed_ips(session: Session, ctx: Context, net: m.Network,
+               requested: list[dict[str, Any]] | None,
+               forbid_gateway: bool = False) -> list[tuple[m.Subnet, str]]:
+    """Resolve ``[{subnet_id?, ip_address?}]`` against the network: each address checked
+    (inside the subnet, free) or allocated from the subnet's pools."""
+    if not requested:
+        if not net.subnets:
+            raise _bad(f"network {net.id} has no subnet to allocate an address from")
+        requested = [{"subnet_id": net.subnets[0].id}]
+    result: list[tuple[m.Subnet, str]] = []
+    for fip in requested:
+        subnet: m.Subnet | None = None
+        if fip.get("subnet_id"):
+            subnet = session.get(m.Subnet, fip["subnet_id"])
+            if subnet is None or subnet.network_id != net.id:
+                raise _bad(f"subnet {fip['subnet_id']} is not on network {net.id}")
+        ip = fip.get("ip_address")
+        if ip is not None:
+            try:
+                addr = ipaddress.ip_address(ip)
+            except ValueError:
+                raise _bad(f"'{ip}' is not a valid IP address") from None
+            if subnet is None:
+                subnet = next((s for s in net.subnets
+                               if addr in ipaddress.ip_network(s.cidr)), None)
+                if subnet is None:
+                    raise _bad(f"IP address {ip} is not in any subnet of network {net.id}")
+            elif addr not in ipaddress.ip_network(subnet.cidr):
+                raise _bad(f"IP address {ip} is not a valid IP for the specified subnet")
+            cidr = ipaddress.ip_network(subnet.cidr)
+            if addr == cidr.network_address or (cidr.version == 4
+                                                and addr == cidr.broadcast_address):
+                raise _bad(f"IP address {ip} is the network or broadcast address of "
+                           f"{cidr}")
+            if forbid_gateway and subnet.gateway_ip == str(addr):
+                raise errors.IpAddressInUse(net_id=net.id, ip=str(addr))
+            if session.scalar(select(m.IPAllocation.port_id).where(
+                    m.IPAllocation.subnet_id == subnet.id,
+                    m.IPAllocation.ip_address == str(addr))):
+                raise errors.IpAddressInUse(net_id=net.id, ip=str(addr))
+            result.append((subnet, str(addr)))
+        else:
+            assert subnet is not None
+            result.append((subnet, _allocate_ip(session, subnet)))
+    return result
+
+
+def create_port(session: Session, ctx: Context, body: dict[str, Any],
+                forbid_gateway: bool = False) -> m.Port:
+    net = get_visible(session, ctx, m.Network, body["network_id"], errors.NetworkNotFound,
+                      shared_ok=True)
+    ips = _fixed_ips(session, ctx, net, body.get("fixed_ips"), forbid_gateway)
+    mac = body.get("mac_address")
+    if mac is not None and session.scalar(select(m.Port.id).where(m.Port.mac_address == mac)):
+        raise errors.Conflict(f"Unable to complete operation for network {net.id}. The "
+                              f"mac address {mac} is in use.")
+    for _ in range(16):
+        candidate = mac or _random_mac()
+        if mac or not session.scalar(select(m.Port.id)
+                                     .where(m.Port.mac_address == candidate)):
+            mac = candidate
+            break
+    else:
+        raise errors.MacAddressGenerationFailure(net_id=net.id)
+    port = m.Port(tenant_id=body["tenant_id"], network_id=net.id, name=body.get("name", ""),
+                  mac_address=mac, admin_state_up=body.get("admin_state_up", True),
+                  status=c.DOWN, device_id=body.get("device_id", ""),
+                  device_owner=body.get("device_owner", ""),
+                  binding_host_id=body.get("binding:host_id", ""))
+    port.fixed_ips = [m.IPAllocation(subnet_id=s.id, ip_address=ip, position=i)
+                      for i, (s, ip) in enumerate(ips)]
+    session.add(port)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        # Another request took the same address (or MAC) between our check and insert.
+        raise errors.IpAddressInUse(net_id=net.id, ip=", ".join(ip for _, ip in ips)) from None
+    return port
+
+
+def get_port(session: Session, ctx: Context, port_id: str) -> m.Port:
+    return get_visible(session, ctx, m.Port, port_id, errors.PortNotFound)
+
+
+def list_ports(session: Session, ctx: Context) -> list[m.Port]:
+    return list(session.scalars(visible_query(ctx, m.Port)))
+
+
+def _refuse_owned(port: m.Port) -> None:
+    if port.device_owner == c.DEVICE_OWNER_LOADBALANCER:
+        raise errors.PortInUse(id=port.id, owner="VIP", device_id=port.device_id)
+
+
+def update_port(session: Session, ctx: Context, port_id: str,
+                body: dict[str, Any]) -> m.Port:
+    port = get_visible(session, ctx, m.Port, port_id, errors.PortNotFound)
+    if port.device_owner == c.DEVICE_OWNER_LOADBALANCER and (
+            "fixed_ips" in body or "device_owner" in body or "device_id" in body):
+        _refuse_owned(port)
+    for key, attr in (("name", "name"), ("admin_state_up", "admin_state_up"),
+                      ("device_id", "device_id"), ("device_owner", "device_owner"),
+                      ("binding:host_id", "binding_host_id")):
+        if key in body:
+            setattr(port, attr, body[key])
+    if "fixed_ips" in body:
+        # Release the old addresses first, so asking for one of them again works.
+        port.fixed_ips = []
+        session.flush()
+        ips = _fixed_ips(session, ctx, port.network, body["fixed_ips"])
+        port.fixed_ips = [m.IPAllocation(subnet_id=s.id, ip_address=ip, position=i)
+                          for i, (s, ip) in enumerate(ips)]
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:
+            raise errors.IpAddressInUse(net_id=port.network_id,
+                                        ip=", ".join(ip for _, ip in ips)) from None
+    return port
+
+
+def delete_port(session: Session, ctx: Context, port_id: str) -> None:
+    port = get_visible(session, ctx, m.Port, port_id, errors.PortNotFound)
+    _refuse_owned(port)
+    session.delete(port)
