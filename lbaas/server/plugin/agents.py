@@ -125,7 +125,7 @@ def _schedule_waiting(session: Session, agent: m.Agent, down_time: int) -> None:
 
 
 def _pool_objects(pool: m.Pool) -> list[Any]:
-    return [pool, *pool.members, *([pool.vip] if pool.vip else [])]
+    return [pool, *pool.members, *pool.monitors, *([pool.vip] if pool.vip else [])]
 
 
 def _delete_pool_now(session: Session, pool: m.Pool) -> None:
