@@ -66,7 +66,10 @@ class HttpPluginApi(PluginApi):
         read_timeout = timeout + POLL_MARGIN
         body = self._call(
             "GET", f"/agent/v1/hosts/{host}/events",
-            params={"after": after, "timeout": timeout},
+            # An integral timeout goes as "25", not "25.0": a server declaring the
+            # parameter as int must not answer 422.
+            params={"after": after,
+                    "timeout": int(timeout) if float(timeout).is_integer() else timeout},
             timeout=httpx.Timeout(self._timeout, read=read_timeout))
         try:
             revision = int(body["revision"])

@@ -48,7 +48,7 @@ class Driver(Protocol):
     def undeploy_instance(self, pool_id: str) -> None: ...
     def exists(self, pool_id: str) -> bool: ...
     def get_stats(self, pool_id: str) -> dict[str, Any]: ...
-    def remove_orphans(self, known_pool_ids: list[str]) -> None: ...
+    def remove_orphans(self, known_pool_ids: list[str]) -> object: ...
     def list_instances(self) -> list[str]: ...
     def ensure_running(self, pool_id: str) -> bool: ...
 
@@ -101,7 +101,8 @@ class LbaasAgentManager:
         self._threads: list[threading.Thread] = []
         self._resync = threading.Event()
 
-        # Guards _pools, _requested, _pruning; _gate is signalled when pruning ends.
+        # Guards _pools, _requested, _pruning; _gate is signalled when pruning ends
+        # and when a pool's refreshes end.
         self._mutex = threading.Lock()
         self._gate = threading.Condition(self._mutex)
         self._pools: dict[str, _PoolState] = {}
@@ -145,6 +146,12 @@ class LbaasAgentManager:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until stop() has finished; True if it did."""
         return self._stopped.wait(timeout)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no refresh is queued or running; True if so within timeout."""
+        with self._gate:
+            return self._gate.wait_for(
+                lambda: not any(s.scheduled for s in self._pools.values()), timeout)
 
     @property
     def stopping(self) -> bool:
@@ -194,6 +201,7 @@ class LbaasAgentManager:
             # Executor shut down: the agent is stopping.
             with self._mutex:
                 state.scheduled = False
+                self._gate.notify_all()
 
     def refresh_device(self, pool_id: str) -> None:
         """v1's ``_refresh_device``: fetch the pool's logical device, make the host
@@ -240,13 +248,18 @@ class LbaasAgentManager:
             # v1's gate said no (no VIP, VIP PENDING_DELETE, something admin down):
             # nothing may serve, and pool_deployed confirms the pending states
             # (the VIP's delete among them).
-            if self.driver.exists(pool_id):
+            if self._has_instance(pool_id):
                 LOG.info("pool %s is not to be served: undeploying", pool_id)
                 self.driver.undeploy_instance(pool_id)
         self._confirm(self.plugin_rpc.pool_deployed, pool_id)
 
+    def _has_instance(self, pool_id: str) -> bool:
+        # exists() is true only while HAProxy answers; a dead one's namespace and
+        # state files are an instance too, and must go with it.
+        return self.driver.exists(pool_id) or pool_id in self.driver.list_instances()
+
     def _destroy_pool(self, pool_id: str) -> None:
-        if self.driver.exists(pool_id):
+        if self._has_instance(pool_id):
             self.driver.undeploy_instance(pool_id)
         self._confirm(self.plugin_rpc.pool_destroyed, pool_id)
 
@@ -281,6 +294,7 @@ class LbaasAgentManager:
             with self._mutex:
                 if not state.again or self._stop.is_set():
                     state.scheduled = False
+                    self._gate.notify_all()
                     return
 
     def _refresh_reporting_errors(self, pool_id: str) -> None:
@@ -403,11 +417,18 @@ class LbaasAgentManager:
                 if self.driver.ensure_running(pool_id):
                     LOG.warning("pool %s: HAProxy was not running, restarted", pool_id)
                 stats = self.driver.get_stats(pool_id)
+            except self.options.deploy_errors as exc:
+                LOG.warning("pool %s: HAProxy cannot be restarted: %s", pool_id,
+                            getattr(exc, "reason", exc))
+                continue
             except Exception:
                 LOG.exception("pool %s: liveness check or stats failed", pool_id)
                 continue
             finally:
                 state.lock.release()
+            if not stats:
+                # HAProxy did not answer: nothing to report this period.
+                continue
             try:
                 self.plugin_rpc.update_pool_stats(pool_id, stats, self.host)
             except PoolNotFound:

@@ -9,15 +9,27 @@ upgrade is invisible to clients) and the next agent adopts them in its sync_stat
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 import threading
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from oslo_config import cfg
 
+from lbaas.agent.drivers.haproxy.namespace_driver import (
+    DeployError,
+    HaproxyNSDriver,
+    HaproxyOptions,
+)
 from lbaas.agent.host_checks import HostCheckError, check_host
+from lbaas.agent.http_plugin_api import HttpPluginApi
+from lbaas.agent.linux.interface import (
+    InterfaceDriverError,
+    InterfaceOptions,
+    get_interface_driver,
+)
 from lbaas.agent.manager import AgentOptions, LbaasAgentManager
 from lbaas.agent.plugin_api import PluginApi
 from lbaas.common import config, constants
@@ -66,6 +78,7 @@ def read_settings(conf: cfg.ConfigOpts) -> AgentSettings:
             "bridge_mappings": bridge_mappings,
             "interface_driver": conf.interface_driver,
         },
+        deploy_errors=(DeployError,),
     )
     return AgentSettings(host=conf.host, interface=interface, haproxy=haproxy,
                          agent=agent)
@@ -73,27 +86,13 @@ def read_settings(conf: cfg.ConfigOpts) -> AgentSettings:
 
 def build_agent(conf: cfg.ConfigOpts, plugin_rpc: PluginApi) -> LbaasAgentManager:
     """The agent of this host over ``plugin_rpc``: HTTP for lbaas-agent, in-process
-    for the all-in-one. Not started."""
-    # Imported here: the data-plane modules need pyroute2 and the host's tools, and
-    # a configuration error should be reported before any of that is touched.
-    from lbaas.agent.drivers.haproxy.namespace_driver import (
-        DeployError,
-        HaproxyNSDriver,
-        HaproxyOptions,
-    )
-    from lbaas.agent.linux.interface import InterfaceOptions, get_interface_driver
-
+    for the all-in-one. Not started. Raises cfg.Error / ValueError /
+    InterfaceDriverError on a bad configuration."""
     settings = read_settings(conf)
     vif_driver = get_interface_driver(InterfaceOptions(**settings.interface))
-    # Only the options the driver declares: the [haproxy] group may carry more than
-    # one driver version knows.
-    known = {f.name for f in fields(HaproxyOptions)}
-    haproxy_options = HaproxyOptions(
-        **{k: v for k, v in settings.haproxy.items() if k in known})
-    driver = HaproxyNSDriver(haproxy_options, plugin_rpc, vif_driver, settings.host)
-    options = settings.agent
-    options.deploy_errors = (DeployError,)
-    return LbaasAgentManager(plugin_rpc, driver, settings.host, options)
+    driver = HaproxyNSDriver(HaproxyOptions(**settings.haproxy), plugin_rpc, vif_driver,
+                             settings.host)
+    return LbaasAgentManager(plugin_rpc, driver, settings.host, settings.agent)
 
 
 def load_config(argv: list[str] | None) -> cfg.ConfigOpts:
@@ -110,15 +109,19 @@ def setup_logging(debug: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
 
 
-def main(argv: list[str] | None = None) -> int:
-    from lbaas.agent.http_plugin_api import HttpPluginApi
+def _config_error(exc: Exception) -> str:
+    # oslo.config names the file as "from LocationInfo(location=..., detail='<file>')".
+    text = re.sub(r"from LocationInfo\(.*?detail='([^']*)'\)", r"in \1", str(exc))
+    return f"lbaas-agent: configuration error: {' '.join(text.split())}"
 
+
+def main(argv: list[str] | None = None) -> int:
     try:
         conf = load_config(argv)
         settings = read_settings(conf)
         setup_logging(conf.debug)
     except (cfg.Error, ValueError) as exc:
-        print(f"lbaas-agent: configuration error: {exc}", file=sys.stderr)
+        print(_config_error(exc), file=sys.stderr)
         return EXIT_CONFIG
 
     try:
@@ -131,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         try:
             agent = build_agent(conf, plugin_rpc)
-        except (cfg.Error, ValueError) as exc:
-            print(f"lbaas-agent: configuration error: {exc}", file=sys.stderr)
+        except (cfg.Error, ValueError, InterfaceDriverError) as exc:
+            print(_config_error(exc), file=sys.stderr)
             return EXIT_CONFIG
         except OSError as exc:
             print(f"lbaas-agent: {exc}", file=sys.stderr)

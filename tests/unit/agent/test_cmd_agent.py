@@ -1,0 +1,135 @@
+"""lbaas-agent's command: configuration, errors, and stopping on a signal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import pytest
+
+from lbaas.agent.drivers.haproxy.namespace_driver import DeployError, HaproxyNSDriver
+from lbaas.agent.host_checks import HostCheckError
+from lbaas.agent.manager import AgentOptions, LbaasAgentManager
+from lbaas.cmd import agent as cmd_agent
+
+
+def _ini(tmp_path, text: str) -> str:
+    path = tmp_path / "agent.ini"
+    path.write_text(text)
+    return str(path)
+
+
+def _run(argv, capsys):
+    code = cmd_agent.main(argv)
+    err = capsys.readouterr().err
+    return code, err
+
+
+@pytest.mark.parametrize("ini, expected", [
+    ("[DEFAULT]\nperiodic_interval = often\n", "periodic_interval"),
+    ("[DEFAULT]\nbridge_mappings = physnet1\n", "physnet1"),
+    ("[DEFAULT]\ninterface_driver = macvtap\n", "interface_driver"),
+    ("[haproxy]\nsend_gratuitous_arp = -1\n", "send_gratuitous_arp"),
+    ("[DEFAULT\nhost = a\n", "agent.ini"),
+])
+def test_bad_configuration_is_one_line_and_exit_code_2(tmp_path, capsys, ini, expected):
+    code, err = _run(["--config-file", _ini(tmp_path, ini)], capsys)
+
+    assert code == 2
+    assert err.startswith("lbaas-agent: configuration error:")
+    assert expected in err
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_missing_config_file_is_exit_code_2(tmp_path, capsys):
+    code, err = _run(["--config-file", str(tmp_path / "absent.ini")], capsys)
+    assert code == 2
+    assert "absent.ini" in err
+
+
+def test_host_check_failure_is_reported_without_traceback(tmp_path, capsys,
+                                                          monkeypatch):
+    def no_haproxy(**_kwargs):
+        raise HostCheckError("haproxy not found: apt-get install haproxy")
+
+    monkeypatch.setattr(cmd_agent, "check_host", no_haproxy)
+    code, err = _run(["--config-file", _ini(tmp_path, "[DEFAULT]\n")], capsys)
+    assert code == 1
+    assert err == "lbaas-agent: haproxy not found: apt-get install haproxy\n"
+
+
+def test_settings_come_from_every_config_file_in_order(tmp_path):
+    first = tmp_path / "lbaas.conf"
+    first.write_text("[DEFAULT]\nhost = net-7\nperiodic_interval = 9\n")
+    second = tmp_path / "agent.ini"
+    second.write_text("[DEFAULT]\nperiodic_interval = 2\ndeploy_workers = 8\n"
+                      "bridge_mappings = physnet1:br-eth1, default:br-lbaas\n"
+                      "interface_driver = ovs\novs_use_veth = false\n"
+                      "[haproxy]\nloadbalancer_state_path = /tmp/x\nuser_group = haproxy\n")
+    conf = cmd_agent.load_config(["--config-file", str(first),
+                                  "--config-file", str(second)])
+    settings = cmd_agent.read_settings(conf)
+
+    assert settings.host == "net-7"
+    assert settings.agent.periodic_interval == 2
+    assert settings.agent.deploy_workers == 8
+    assert settings.agent.deploy_errors == (DeployError,)
+    assert settings.agent.configurations == {
+        "device_drivers": ["haproxy_ns"],
+        "bridge_mappings": {"physnet1": "br-eth1", "default": "br-lbaas"},
+        "interface_driver": "ovs",
+    }
+    assert settings.interface["ovs_use_veth"] is False
+    assert settings.interface["bridge_mappings"] == {"physnet1": "br-eth1",
+                                                     "default": "br-lbaas"}
+    assert settings.haproxy["loadbalancer_state_path"] == "/tmp/x"
+    assert settings.haproxy["user_group"] == "haproxy"
+
+
+def test_build_agent_wires_the_haproxy_driver_to_the_given_plugin_api(tmp_path, rpc):
+    conf = cmd_agent.load_config(["--config-file", _ini(
+        tmp_path, f"[DEFAULT]\nhost = net-1\n[haproxy]\n"
+                  f"loadbalancer_state_path = {tmp_path}/lbs\n")])
+    manager = cmd_agent.build_agent(conf, rpc)
+    try:
+        assert manager.host == "net-1"
+        assert manager.plugin_rpc is rpc
+        assert isinstance(manager.driver, HaproxyNSDriver)
+        assert manager.driver.plugin_rpc is rpc
+        assert str(manager.driver.state_path) == f"{tmp_path}/lbs"
+    finally:
+        manager.stop(timeout=1)
+
+
+def test_sigterm_stops_the_agent_and_leaves_load_balancers(tmp_path, capsys, monkeypatch,
+                                                           rpc, driver, recorder, device):
+    rpc.ready = ["p1"]
+    rpc.devices = {"p1": device("p1")}
+    built = []
+
+    def fake_build(conf, plugin_rpc):
+        manager = LbaasAgentManager(rpc, driver, conf.host,
+                                    AgentOptions(poll_timeout=60, report_interval=3600))
+        built.append(manager)
+        return manager
+
+    monkeypatch.setattr(cmd_agent, "check_host", lambda **_kwargs: None)
+    monkeypatch.setattr(cmd_agent, "build_agent", fake_build)
+
+    def terminate_once_deployed() -> None:
+        recorder.wait_for(lambda: recorder.named("pool_deployed") == [("p1",)])
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    killer = threading.Thread(target=terminate_once_deployed, daemon=True)
+    killer.start()
+    before = signal.getsignal(signal.SIGTERM)
+    code = cmd_agent.main(["--config-file", _ini(tmp_path, "[DEFAULT]\nhost = h1\n")])
+    killer.join(5)
+
+    assert code == 0
+    assert built[0].wait(0)
+    assert recorder.named("undeploy_instance") == []
+    assert driver.instances == {"p1"}
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -1,0 +1,212 @@
+"""HttpPluginApi against a small HTTP server on 127.0.0.1 that records each request."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from lbaas.agent.http_plugin_api import HttpPluginApi
+from lbaas.agent.plugin_api import Events, PluginApiError, PoolNotFound
+
+
+class FakeServer:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        # (method, path) -> (status, body, delay seconds)
+        self.routes: dict[tuple[str, str], tuple[int, Any, float]] = {}
+        self.lock = threading.Lock()
+
+
+def _handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive
+
+        def _serve(self) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            with state.lock:
+                state.requests.append({
+                    "method": self.command, "path": url.path,
+                    "query": {k: v[0] for k, v in parse_qs(url.query).items()},
+                    "headers": dict(self.headers),
+                    "body": json.loads(raw) if raw else None,
+                    "client_port": self.client_address[1],
+                })
+                status, body, delay = state.routes.get(
+                    (self.command, url.path),
+                    (404, {"NeutronError": {"type": "NotFound",
+                                            "message": "no route"}}, 0.0))
+            if delay:
+                time.sleep(delay)
+            payload = b"" if body is None else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = _serve
+        do_POST = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[FakeServer, str]]:
+    state = FakeServer()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state, f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def api(server) -> Iterator[HttpPluginApi]:
+    client = HttpPluginApi(server[1] + "/", token="tok-agent", timeout=5)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def test_every_call_uses_the_agent_api_paths_and_bodies(server, api):
+    state, _ = server
+    for method, path in [("POST", "/agent/v1/agents"),
+                         ("POST", "/agent/v1/pools/p1/deployed"),
+                         ("POST", "/agent/v1/pools/p1/destroyed"),
+                         ("POST", "/agent/v1/status"),
+                         ("POST", "/agent/v1/ports/port1/plug"),
+                         ("POST", "/agent/v1/ports/port1/unplug"),
+                         ("POST", "/agent/v1/pools/p1/stats")]:
+        state.routes[(method, path)] = (200, {}, 0.0)
+    state.routes[("POST", "/agent/v1/agents")] = (200, {"agent": {"id": "a1"}}, 0.0)
+    stats = {"bytes_in": 1, "bytes_out": 2, "active_connections": 0,
+             "total_connections": 4, "epoch": "e", "members": {"m1": {"status": "ACTIVE"}}}
+
+    assert api.report_state("host-a", {"instances": 2}, start_flag=True) == {"id": "a1"}
+    api.pool_deployed("p1")
+    api.pool_destroyed("p1")
+    api.update_status("vip", "v1", "ERROR", "bad config")
+    api.plug_vip_port("port1", "host-a")
+    api.unplug_vip_port("port1", "host-a")
+    api.update_pool_stats("p1", stats, "host-a")
+
+    seen = [(r["method"], r["path"], r["body"]) for r in state.requests]
+    assert seen == [
+        ("POST", "/agent/v1/agents",
+         {"host": "host-a", "configurations": {"instances": 2}, "start_flag": True,
+          "agent_type": "Loadbalancer agent"}),
+        ("POST", "/agent/v1/pools/p1/deployed", {}),
+        ("POST", "/agent/v1/pools/p1/destroyed", {}),
+        ("POST", "/agent/v1/status",
+         {"obj_type": "vip", "obj_id": "v1", "status": "ERROR",
+          "status_description": "bad config"}),
+        ("POST", "/agent/v1/ports/port1/plug", {"host": "host-a"}),
+        ("POST", "/agent/v1/ports/port1/unplug", {"host": "host-a"}),
+        ("POST", "/agent/v1/pools/p1/stats", {"stats": stats, "host": "host-a"}),
+    ]
+    assert {r["headers"].get("X-Auth-Token") for r in state.requests} == {"tok-agent"}
+    # One kept-alive connection for all of them.
+    assert len({r["client_port"] for r in state.requests}) == 1
+
+
+def test_no_token_sends_no_auth_header(server):
+    state, url = server
+    state.routes[("GET", "/agent/v1/hosts/h/ready_devices")] = (200, {"pool_ids": []}, 0)
+    with HttpPluginApi(url) as api:
+        assert api.get_ready_devices("h") == []
+    assert "X-Auth-Token" not in state.requests[0]["headers"]
+
+
+def test_ready_devices_and_logical_device(server, api):
+    state, _ = server
+    device = {"pool": {"id": "p1"}, "vip": None, "members": [], "healthmonitors": [],
+              "driver": "haproxy_ns"}
+    state.routes[("GET", "/agent/v1/hosts/host-a/ready_devices")] = (
+        200, {"pool_ids": ["p1", "p2"]}, 0)
+    state.routes[("GET", "/agent/v1/logical_devices/p1")] = (200, device, 0)
+
+    assert api.get_ready_devices("host-a") == ["p1", "p2"]
+    assert api.get_logical_device("p1") == device
+
+
+def test_unknown_pool_is_pool_not_found(server, api):
+    with pytest.raises(PoolNotFound, match="p404"):
+        api.get_logical_device("p404")
+
+
+def test_events_long_poll_waits_past_the_ordinary_timeout(server):
+    state, url = server
+    state.routes[("GET", "/agent/v1/hosts/host-a/events")] = (
+        200, {"revision": 8, "pool_ids": ["p3"]}, 1.0)
+    # Ordinary calls give up after 0.3 s; the poll may take its timeout plus margin.
+    with HttpPluginApi(url, timeout=0.3) as api:
+        assert api.get_events("host-a", after=7, timeout=1.0) == Events(8, ["p3"])
+        with pytest.raises(PluginApiError, match="no answer in time"):
+            state.routes[("GET", "/agent/v1/hosts/host-a/ready_devices")] = (
+                200, {"pool_ids": []}, 1.0)
+            api.get_ready_devices("host-a")
+    assert state.requests[0]["query"] == {"after": "7", "timeout": "1"}
+
+
+def test_server_error_names_the_call_and_the_servers_message(server, api):
+    state, url = server
+    state.routes[("POST", "/agent/v1/pools/p1/deployed")] = (
+        500, {"NeutronError": {"type": "InternalError", "message": "db is locked"}}, 0)
+    with pytest.raises(PluginApiError) as info:
+        api.pool_deployed("p1")
+    assert not isinstance(info.value, PoolNotFound)
+    message = str(info.value)
+    assert "HTTP 500" in message
+    assert "db is locked" in message
+    assert "/agent/v1/pools/p1/deployed" in message
+
+
+def test_refused_token_says_to_check_agent_token(server, api):
+    state, _ = server
+    state.routes[("GET", "/agent/v1/hosts/h/ready_devices")] = (401, {"detail": "no"}, 0)
+    with pytest.raises(PluginApiError, match="agent_token"):
+        api.get_ready_devices("h")
+
+
+def test_malformed_answer_is_plugin_api_error(server, api):
+    state, _ = server
+    state.routes[("GET", "/agent/v1/hosts/h/ready_devices")] = (200, {"pools": []}, 0)
+    with pytest.raises(PluginApiError, match="malformed"):
+        api.get_ready_devices("h")
+
+
+def test_connection_refused_is_plugin_api_error():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # Nothing listens on port now.
+    with HttpPluginApi(f"http://127.0.0.1:{port}", timeout=2) as api:
+        with pytest.raises(PluginApiError, match="cannot reach lbaas-server"):
+            api.get_ready_devices("h")
+
+
+def test_calls_after_close_fail_cleanly(server):
+    _, url = server
+    api = HttpPluginApi(url)
+    api.close()
+    with pytest.raises(PluginApiError):
+        api.pool_deployed("p1")
