@@ -45,6 +45,12 @@ class Progress:
             self._stream.flush()
         self._last = (status, description)
 
+    def clear(self) -> None:
+        """Before an error line: on a terminal the status line goes, the error says it all."""
+        if self._tty:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+
     def done(self, status: str) -> None:
         if self._tty:
             self._stream.write(f"\r\x1b[K{self._label}: {status}\n")
@@ -74,14 +80,14 @@ def follow(fetch: Fetch, label: str, *, until_gone: bool, timeout: float, stream
         status = str(obj.get("status") or "")
         description = one_line(obj.get("status_description") or "")
         if status == constants.ERROR:
-            progress.done(status)
+            progress.clear()
             raise ClientError(f"{label} is in ERROR: {description or 'no reason given'}")
         if not until_gone and status not in constants.PENDING_STATUSES:
             # No status at all (networks, monitors) means nothing to wait for.
             progress.done(status or "done")
             return obj
         if elapsed >= timeout:
-            progress.done(f"still {status}")
+            progress.clear()
             why = f" ({description})" if description else ""
             raise ClientError(f"timed out after {timeout:g} s waiting for {label}: "
                               f"still {status}{why}")
