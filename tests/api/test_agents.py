@@ -1,0 +1,484 @@
+"""The agent API (DESIGN.md's v1 plugin RPC over HTTP), scheduling, and /v2.0/agents.
+
+Every test's agents map only the test's own physical network, so the pools they see are
+the test's own; the other tests' pools (on physnet "default") stay unbound.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.api.builders import (
+    UUID_RE,
+    FakeAgent,
+    assert_error,
+    associate,
+    bound_host,
+    make_member,
+    make_monitor,
+    make_network,
+    make_pool,
+    make_subnet,
+    make_vip,
+    wait_for,
+)
+from tests.helpers.server import Api, ServerProcess
+
+
+def agent_pools(api: Api, agent: FakeAgent) -> list[str]:
+    resp = api.get(f"/agents/{agent.record['id']}/loadbalancer-pools")
+    assert resp.status_code == 200, resp.text
+    return [p["id"] for p in resp.json()["pools"]]
+
+
+# -- registration ------------------------------------------------------------------------
+
+
+def test_heartbeat_registers_an_agent(api: Api, physnet: str) -> None:
+    agent = FakeAgent(api, [physnet])
+    resp = agent.heartbeat(start_flag=True, instances=0)
+    assert resp.status_code in (200, 201), resp.text
+    record = agent.record
+    assert record["host"] == agent.host
+    assert record["alive"] is True
+    assert record["admin_state_up"] is True
+    assert record["agent_type"] == "Loadbalancer agent"
+    assert record["configurations"]["bridge_mappings"] == {physnet: "br-0"}
+    assert record["configurations"]["device_drivers"] == ["haproxy_ns"]
+    assert re.match(UUID_RE, record["id"])
+    shown = api.get(f"/agents/{record['id']}")
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["agent"]["host"] == agent.host
+
+
+def test_heartbeat_refreshes_instead_of_duplicating(api: Api, physnet: str) -> None:
+    agent = FakeAgent(api, [physnet]).register()
+    first = agent.record
+    assert agent.heartbeat(instances=3).status_code in (200, 201)
+    again = agent.record  # asserts there is exactly one
+    assert again["id"] == first["id"]
+    assert again["configurations"]["instances"] == 3
+
+
+def test_agent_admin_state_update(api: Api, agent: FakeAgent) -> None:
+    resp = api.put(f"/agents/{agent.record['id']}", {"agent": {"admin_state_up": False}})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["agent"]["admin_state_up"] is False
+    assert agent.record["admin_state_up"] is False
+
+
+def test_missing_agent_is_404(api: Api) -> None:
+    assert_error(api.get("/agents/5a0b9f8c-0000-4000-8000-000000000000"), 404)
+
+
+@pytest.mark.parametrize("body", [
+    {}, {"host": ""}, {"host": "h\nx", "configurations": {}},
+    {"host": "ok", "configurations": "not-a-dict"}, ["host"],
+], ids=["empty", "empty-host", "newline-host", "bad-configurations", "list"])
+def test_bad_heartbeat_rejected(api: Api, body: Any) -> None:
+    assert_error(api.post("/agent/v1/agents", body), 400)
+
+
+# -- scheduling --------------------------------------------------------------------------
+
+
+def test_pool_bound_to_the_agent_mapping_its_physnet(api: Api, physnet: str) -> None:
+    mine = FakeAgent(api, [physnet]).register()
+    FakeAgent(api, [physnet + "-other"]).register()
+    pool = make_pool(api, physnet=physnet)
+    assert bound_host(api, pool["id"]) == mine.host
+    assert agent_pools(api, mine) == [pool["id"]]
+    assert mine.ready_devices() == [pool["id"]]
+
+
+def test_pool_goes_to_the_agent_with_fewest_pools(api: Api, physnet: str) -> None:
+    a = FakeAgent(api, [physnet]).register()
+    busy = make_pool(api, physnet=physnet)
+    first_host = bound_host(api, busy["id"])
+    b = FakeAgent(api, [physnet]).register()
+    idle = b if first_host == a.host else a
+    # The agent without a pool takes the next one, then they alternate.
+    pool2 = make_pool(api, physnet=physnet)
+    assert bound_host(api, pool2["id"]) == idle.host
+    for _ in range(4):
+        make_pool(api, physnet=physnet)
+    assert len(agent_pools(api, a)) == len(agent_pools(api, b)) == 3
+
+
+def test_admin_down_agent_gets_no_pools(api: Api, physnet: str) -> None:
+    down = FakeAgent(api, [physnet]).register()
+    api.put(f"/agents/{down.record['id']}", {"agent": {"admin_state_up": False}})
+    up = FakeAgent(api, [physnet]).register()
+    for _ in range(3):
+        pool = make_pool(api, physnet=physnet)
+        assert bound_host(api, pool["id"]) == up.host
+    assert agent_pools(api, down) == []
+
+
+def test_pool_without_agent_is_scheduled_when_one_reports(api: Api, physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    assert bound_host(api, pool["id"]) is None
+    shown = api.show("pool", pool["id"])
+    assert shown["status"] == "PENDING_CREATE"
+    assert "agent" in (shown["status_description"] or "").lower(), shown
+    member = make_member(api, pool["id"])
+    assert "agent" in (api.show("member", member["id"])["status_description"] or "").lower()
+
+    agent = FakeAgent(api, [physnet]).register()
+    wait_for(lambda: bound_host(api, pool["id"]) == agent.host, timeout=10)
+    assert pool["id"] in agent.ready_devices()
+    agent.deployed(pool["id"])
+    assert api.show("pool", pool["id"])["status"] == "ACTIVE"
+    assert api.show("member", member["id"])["status"] == "ACTIVE"
+
+
+def test_pool_agent_and_agent_pools_views(api: Api, agent: FakeAgent, physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    resp = api.get(f"/lb/pools/{pool['id']}/loadbalancer-agent")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["agent"]["id"] == agent.record["id"]
+    resp = api.get(f"/agents/{agent.record['id']}/loadbalancer-pools")
+    assert resp.status_code == 200, resp.text
+    [listed] = resp.json()["pools"]
+    assert listed["id"] == pool["id"] and listed["name"] == pool["name"]
+
+
+def test_ready_devices_lists_only_this_hosts_pools(api: Api, physnet: str) -> None:
+    a = FakeAgent(api, [physnet]).register()
+    pool_a = make_pool(api, physnet=physnet)
+    b = FakeAgent(api, [physnet]).register()
+    pool_b = make_pool(api, physnet=physnet)
+    assert a.ready_devices() == [pool_a["id"]]
+    assert b.ready_devices() == [pool_b["id"]]
+    assert FakeAgent(api, [physnet]).ready_devices() == []
+
+
+# -- events long-poll --------------------------------------------------------------------
+
+
+def test_events_return_at_once_when_behind(api: Api, agent: FakeAgent, physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    start = time.monotonic()
+    ev = agent.events(after=0, timeout=20)
+    assert time.monotonic() - start < 5
+    assert ev["revision"] > 0
+    assert pool["id"] in ev["pool_ids"]
+
+
+def test_events_wait_when_up_to_date(api: Api, agent: FakeAgent, physnet: str) -> None:
+    make_pool(api, physnet=physnet)
+    rev = agent.events(after=0, timeout=0)["revision"]
+    start = time.monotonic()
+    ev = agent.events(after=rev, timeout=1.5)
+    elapsed = time.monotonic() - start
+    assert 1.2 <= elapsed < 10, elapsed
+    assert ev["revision"] == rev
+    assert ev["pool_ids"] == []
+
+
+def test_events_wake_on_a_change(api: Api, agent: FakeAgent, physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    rev = agent.events(after=0, timeout=0)["revision"]
+    got: dict[str, Any] = {}
+
+    def poll() -> None:
+        # Its own client: httpx clients are not shared across threads.
+        other = FakeAgent(api.as_(project=api.project), host=agent.host)
+        got["ev"] = other.events(after=rev, timeout=20)
+        got["at"] = time.monotonic()
+        other.api.close()
+
+    waiter = threading.Thread(target=poll, daemon=True)
+    waiter.start()
+    time.sleep(0.5)
+    assert waiter.is_alive(), "the poll returned before anything changed"
+    changed_at = time.monotonic()
+    make_member(api, pool["id"])
+    waiter.join(15)
+    assert not waiter.is_alive()
+    assert got["at"] - changed_at < 5
+    assert got["ev"]["revision"] > rev
+    assert got["ev"]["pool_ids"] == [pool["id"]]
+
+
+@pytest.mark.parametrize("change", ["update_pool", "member", "monitor", "vip", "delete"])
+def test_every_change_bumps_the_revision(api: Api, agent: FakeAgent, physnet: str,
+                                         change: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    rev = agent.events(after=0, timeout=0)["revision"]
+    if change == "update_pool":
+        api.update("pool", pool["id"], lb_method="SOURCE_IP")
+    elif change == "member":
+        make_member(api, pool["id"])
+    elif change == "monitor":
+        assert associate(api, pool["id"], make_monitor(api)["id"]).status_code == 201
+    elif change == "vip":
+        make_vip(api, pool)
+    else:
+        api.remove("pool", pool["id"])
+    ev = agent.events(after=rev, timeout=5)
+    assert ev["revision"] > rev
+    assert pool["id"] in ev["pool_ids"]
+
+
+def test_monitor_update_bumps_the_revision_of_its_pools(api: Api, agent: FakeAgent,
+                                                        physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    hm = make_monitor(api)
+    assert associate(api, pool["id"], hm["id"]).status_code == 201
+    rev = agent.events(after=0, timeout=0)["revision"]
+    api.update("health_monitor", hm["id"], delay=9)
+    ev = agent.events(after=rev, timeout=5)
+    assert ev["revision"] > rev and pool["id"] in ev["pool_ids"]
+
+
+@pytest.mark.parametrize("params", [{"after": "x", "timeout": 1}, {"after": 0, "timeout": -1},
+                                    {"after": 0, "timeout": "long"}])
+def test_bad_events_parameters_rejected(api: Api, agent: FakeAgent, params: dict) -> None:
+    assert_error(api.get(f"/agent/v1/hosts/{agent.host}/events", params=params), 400)
+
+
+# -- logical device ------------------------------------------------------------------------
+
+
+def test_logical_device_shape(api: Api, agent: FakeAgent, physnet: str) -> None:
+    net = make_network(api, **{"provider:physical_network": physnet,
+                               "provider:network_type": "vlan",
+                               "provider:segmentation_id": 123})
+    routes = [{"destination": "0.0.0.0/0", "nexthop": "10.100.0.254"}]
+    sub = make_subnet(api, net["id"], cidr="10.100.0.0/24", host_routes=routes)
+    pool = make_pool(api, sub["id"], protocol="HTTP", lb_method="LEAST_CONNECTIONS")
+    m1 = make_member(api, pool["id"], address="10.100.0.11", weight=3)
+    m2 = make_member(api, pool["id"], address="10.100.0.12", admin_state_up=False)
+    hm = make_monitor(api, type="HTTP", url_path="/healthz")
+    assert associate(api, pool["id"], hm["id"]).status_code == 201
+    vip = make_vip(api, pool, protocol_port=8080,
+                   session_persistence={"type": "APP_COOKIE", "cookie_name": "SID"})
+
+    ld = agent.logical_device(pool["id"])
+    assert ld["driver"] == "haproxy_ns"
+    assert ld["pool"]["id"] == pool["id"]
+    assert ld["pool"]["lb_method"] == "LEAST_CONNECTIONS"
+    assert ld["pool"]["protocol"] == "HTTP"
+
+    v = ld["vip"]
+    assert v["id"] == vip["id"]
+    assert v["address"] == vip["address"]
+    assert v["protocol_port"] == 8080
+    assert v["session_persistence"] == {"type": "APP_COOKIE", "cookie_name": "SID"}
+    port = v["port"]
+    api_port = api.show("port", vip["port_id"])
+    assert port["id"] == vip["port_id"]
+    assert port["mac_address"] == api_port["mac_address"]
+    assert port["network_id"] == net["id"]
+    assert isinstance(port["admin_state_up"], bool)
+    [fixed] = port["fixed_ips"]
+    assert fixed["subnet_id"] == sub["id"]
+    assert fixed["ip_address"] == vip["address"]
+    assert fixed["subnet"]["id"] == sub["id"]
+    assert fixed["subnet"]["cidr"] == "10.100.0.0/24"
+    assert fixed["subnet"]["ip_version"] == 4
+    assert fixed["subnet"]["gateway_ip"] == "10.100.0.1"
+    assert fixed["subnet"]["host_routes"] == routes
+    assert port["network"]["id"] == net["id"]
+    assert port["network"]["provider:physical_network"] == physnet
+    assert port["network"]["provider:network_type"] == "vlan"
+    assert port["network"]["provider:segmentation_id"] == 123
+
+    members = {m["id"]: m for m in ld["members"]}
+    assert set(members) == {m1["id"], m2["id"]}
+    assert members[m1["id"]]["weight"] == 3
+    assert members[m1["id"]]["address"] == "10.100.0.11"
+    assert members[m2["id"]]["admin_state_up"] is False
+
+    [mon] = ld["healthmonitors"]
+    assert mon["id"] == hm["id"]
+    assert mon["type"] == "HTTP"
+    assert mon["url_path"] == "/healthz"
+
+
+def test_logical_device_without_vip(api: Api, agent: FakeAgent, physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    ld = agent.logical_device(pool["id"])
+    assert ld["pool"]["id"] == pool["id"]
+    assert not ld.get("vip")
+    assert ld["members"] == [] and ld["healthmonitors"] == []
+
+
+def test_logical_device_of_missing_pool_is_404(api: Api) -> None:
+    assert_error(api.get("/agent/v1/logical_devices/5a0b9f8c-0000-4000-8000-000000000001"), 404)
+
+
+# -- confirmations ---------------------------------------------------------------------------
+
+
+def test_pool_deployed_activates_everything_pending(api: Api, agent: FakeAgent,
+                                                    physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    member = make_member(api, pool["id"])
+    hm = make_monitor(api)
+    assert associate(api, pool["id"], hm["id"]).status_code == 201
+    vip = make_vip(api, pool)
+    agent.deployed(pool["id"])
+    assert api.show("pool", pool["id"])["status"] == "ACTIVE"
+    assert api.show("vip", vip["id"])["status"] == "ACTIVE"
+    assert api.show("member", member["id"])["status"] == "ACTIVE"
+    [st] = api.show("pool", pool["id"])["health_monitors_status"]
+    assert st["status"] == "ACTIVE"
+
+
+def test_pool_destroyed_deletes_a_pending_delete_pool(api: Api, agent: FakeAgent,
+                                                      physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    member = make_member(api, pool["id"])
+    agent.deployed(pool["id"])
+    api.remove("pool", pool["id"])
+    assert api.show("pool", pool["id"])["status"] == "PENDING_DELETE"
+    # Still bound until it is gone: the agent must learn about it.
+    assert pool["id"] in agent.ready_devices()
+    agent.destroyed(pool["id"])
+    assert_error(api.get(f"/lb/pools/{pool['id']}"), 404)
+    assert_error(api.get(f"/lb/members/{member['id']}"), 404)
+    assert pool["id"] not in agent.ready_devices()
+    assert agent_pools(api, agent) == []
+
+
+def test_pool_destroyed_keeps_a_live_pool(api: Api, agent: FakeAgent, physnet: str) -> None:
+    # An agent reporting it has nothing left (e.g. after a host reboot) deletes nothing.
+    pool = make_pool(api, physnet=physnet)
+    agent.deployed(pool["id"])
+    agent.destroyed(pool["id"])
+    assert api.show("pool", pool["id"])["id"] == pool["id"]
+
+
+@pytest.mark.parametrize("body", [
+    {"obj_type": "listener", "obj_id": "x", "status": "ACTIVE"},
+    {"obj_type": "pool", "status": "ACTIVE"},
+    {"obj_type": "pool", "obj_id": "5a0b9f8c-0000-4000-8000-000000000002", "status": "HAPPY"},
+], ids=["bad-type", "no-id", "bad-status"])
+def test_bad_update_status_rejected(api: Api, body: dict) -> None:
+    assert_error(api.post("/agent/v1/status", body), 400)
+
+
+# -- stats -------------------------------------------------------------------------------------
+
+
+def stats_of(api: Api, pool_id: str) -> dict[str, int]:
+    resp = api.get(f"/lb/pools/{pool_id}/stats")
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json()["stats"])
+
+
+def test_stats_accumulate_across_epochs(api: Api, agent: FakeAgent, physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    agent.deployed(pool["id"])
+    e1, e2 = uuid.uuid4().hex, uuid.uuid4().hex
+    agent.stats(pool["id"], epoch=e1, bytes_in=100, bytes_out=200, active_connections=3,
+                total_connections=10)
+    assert stats_of(api, pool["id"]) == {"bytes_in": 100, "bytes_out": 200,
+                                         "active_connections": 3, "total_connections": 10}
+    # Same epoch: HAProxy's counters grew; the server adds the difference.
+    agent.stats(pool["id"], epoch=e1, bytes_in=150, bytes_out=260, active_connections=1,
+                total_connections=12)
+    assert stats_of(api, pool["id"]) == {"bytes_in": 150, "bytes_out": 260,
+                                         "active_connections": 1, "total_connections": 12}
+    # New epoch (a new HAProxy process, counters from zero): nothing is lost.
+    agent.stats(pool["id"], epoch=e2, bytes_in=30, bytes_out=40, active_connections=2,
+                total_connections=5)
+    assert stats_of(api, pool["id"]) == {"bytes_in": 180, "bytes_out": 300,
+                                         "active_connections": 2, "total_connections": 17}
+    agent.stats(pool["id"], epoch=e2, bytes_in=50, bytes_out=50, active_connections=0,
+                total_connections=6)
+    assert stats_of(api, pool["id"]) == {"bytes_in": 200, "bytes_out": 310,
+                                         "active_connections": 0, "total_connections": 18}
+    # The same report twice counts once.
+    agent.stats(pool["id"], epoch=e2, bytes_in=50, bytes_out=50, active_connections=0,
+                total_connections=6)
+    assert stats_of(api, pool["id"])["bytes_in"] == 200
+
+
+def test_stats_counters_are_64_bit(api: Api, agent: FakeAgent, physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    big = 2**40 + 7
+    agent.stats(pool["id"], epoch="e", bytes_in=big, bytes_out=big * 2,
+                total_connections=2**33)
+    got = stats_of(api, pool["id"])
+    assert (got["bytes_in"], got["bytes_out"], got["total_connections"]) == (
+        big, big * 2, 2**33)
+
+
+def test_stats_carry_member_health(api: Api, agent: FakeAgent, physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    m1 = make_member(api, pool["id"], address="10.0.0.21")
+    m2 = make_member(api, pool["id"], address="10.0.0.22")
+    agent.deployed(pool["id"])
+    agent.stats(pool["id"], epoch="e", members={m1["id"]: {"status": "INACTIVE"},
+                                                  m2["id"]: {"status": "ACTIVE"}})
+    assert api.show("member", m1["id"])["status"] == "INACTIVE"
+    assert api.show("member", m2["id"])["status"] == "ACTIVE"
+    agent.stats(pool["id"], epoch="e", members={m1["id"]: {"status": "ACTIVE"}})
+    assert api.show("member", m1["id"])["status"] == "ACTIVE"
+
+
+@pytest.mark.parametrize("stats", [
+    {"bytes_in": -1, "epoch": "e"}, {"bytes_in": "lots", "epoch": "e"}, "not-a-dict",
+], ids=["negative", "string", "not-object"])
+def test_bad_stats_rejected(api: Api, agent: FakeAgent, physnet: str, stats: Any) -> None:
+    pool = make_pool(api, physnet=physnet)
+    resp = api.post(f"/agent/v1/pools/{pool['id']}/stats", {"stats": stats, "host": agent.host})
+    assert_error(resp, 400)
+
+
+# -- VIP port binding --------------------------------------------------------------------------
+
+
+def test_plug_and_unplug_bind_the_vip_port(api: Api, agent: FakeAgent, physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    vip = make_vip(api, pool)
+    agent.plug(vip["port_id"])
+    port = api.show("port", vip["port_id"])
+    assert port["binding:host_id"] == agent.host
+    assert port["admin_state_up"] is True
+    agent.unplug(vip["port_id"])
+    assert api.show("port", vip["port_id"])["binding:host_id"] in ("", None)
+
+
+def test_plug_missing_port_is_404(api: Api, agent: FakeAgent) -> None:
+    resp = api.post("/agent/v1/ports/5a0b9f8c-0000-4000-8000-000000000004/plug",
+                    {"host": agent.host})
+    assert_error(resp, 404)
+
+
+# -- agent_down_time ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def short_lived_server(backend: str, server_factory: Any) -> Iterator[ServerProcess]:
+    srv = server_factory(backend, conf={"agent": {"agent_down_time": 2}})
+    yield srv
+    srv.cleanup()
+
+
+def test_agent_is_down_after_agent_down_time(short_lived_server: ServerProcess,
+                                             physnet: str) -> None:
+    api = Api(short_lived_server.url, project="downtime")
+    agent = FakeAgent(api, [physnet]).register()
+    assert agent.record["alive"] is True
+    time.sleep(3.5)
+    assert agent.record["alive"] is False
+    # A dead agent gets no new pools; they wait, saying so.
+    pool = make_pool(api, physnet=physnet)
+    assert bound_host(api, pool["id"]) is None
+    assert "agent" in (api.show("pool", pool["id"])["status_description"] or "").lower()
+    # Back to life: it is alive again and the waiting pool is scheduled to it.
+    agent.heartbeat()
+    assert agent.record["alive"] is True
+    wait_for(lambda: bound_host(api, pool["id"]) == agent.host, timeout=10)
+    api.close()

@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites: a real lbaas-server process and an HTTP client."""
