@@ -198,14 +198,14 @@ class HaproxyNSDriver:
         self.plugin_rpc.plug_vip_port(port["id"], self.host)
         interface_name = self.vif_driver.get_device_name(port)
         ip_lib.ensure_namespace(namespace)
-        if _device_present(interface_name, namespace):
-            if not reuse_existing:
-                raise interface.PreexistingDeviceFailure(
-                    f"device {interface_name} already exists in {namespace}")
-        else:
-            network = port.get("network") or {}
-            self.vif_driver.plug(network, port["id"], interface_name, port["mac_address"],
-                                 namespace=namespace, mtu=network.get("mtu"))
+        if not reuse_existing and _device_present(interface_name, namespace):
+            raise interface.PreexistingDeviceFailure(
+                f"device {interface_name} already exists in {namespace}")
+        # plug() creates the device when absent and converges a reused one (MAC, MTU,
+        # bridge, VLAN). The MTU is the interface driver's choice: network_device_mtu,
+        # else the network's.
+        self.vif_driver.plug(port.get("network") or {}, port["id"], interface_name,
+                             port["mac_address"], namespace=namespace)
         # Remembered before anything else can fail, so an undeploy still unplugs it.
         self._save_instance(namespace[len(NS_PREFIX):], port["id"], interface_name)
         self._configure_l3(namespace, interface_name, port, announce=True)
@@ -298,7 +298,9 @@ class HaproxyNSDriver:
             process.check_config(self.options.haproxy_binary, candidate)
         except process.HaproxyError as exc:
             candidate.unlink(missing_ok=True)
-            raise DeployError(exc.reason) from exc
+            # The reason reaches the tenant as the status description: name the file
+            # as HAProxy knows it, not by the host's state path.
+            raise DeployError(exc.reason.replace(str(candidate), "haproxy.cfg")) from exc
 
         if running:
             try:
@@ -400,8 +402,7 @@ class HaproxyNSDriver:
         shutil.rmtree(paths.dir, ignore_errors=True)
 
     def _unplug(self, namespace: str, port_id: str, device_name: str) -> None:
-        if ip_lib.namespace_exists(namespace):
-            self.vif_driver.unplug(device_name, namespace=namespace)
+        self.vif_driver.unplug(device_name, namespace=namespace)
         try:
             self.plugin_rpc.unplug_vip_port(port_id, self.host)
         except plugin_api_mod.PluginApiError as exc:

@@ -1,0 +1,290 @@
+"""The HAProxy namespace driver against real namespaces, veths, a Linux bridge, real
+HAProxy and real HTTP backends (see conftest.py for the topology)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import time
+from typing import Any
+
+import pytest
+from haproxy_topology import (
+    BRIDGE,
+    DriverHarness,
+    Topology,
+    make_logical_device,
+    run,
+    wait_for,
+)
+
+from lbaas.agent.drivers.haproxy import cfg, process
+from lbaas.agent.drivers.haproxy.namespace_driver import DeployError
+from lbaas.agent.drivers.haproxy.runtime import RuntimeApi
+from lbaas.agent.linux import ip_lib
+
+pytestmark = pytest.mark.functional
+
+
+def deploy(h: DriverHarness, ld: dict[str, Any]) -> str:
+    pool_id = ld["pool"]["id"]
+    h.deployed.add(pool_id)
+    assert h.driver.deploy_instance(ld) is True
+    return pool_id
+
+
+def haproxy_pid(h: DriverHarness, pool_id: str) -> int:
+    pids = process.read_pids(h.state_path / pool_id / "pid")
+    assert len(pids) == 1
+    return pids[0]
+
+
+def runtime(h: DriverHarness, pool_id: str) -> RuntimeApi:
+    return RuntimeApi(str(h.state_path / pool_id / "sock"))
+
+
+def uptime(h: DriverHarness, pool_id: str) -> int:
+    return int(runtime(h, pool_id).show_info()["Uptime_sec"])
+
+
+def test_vip_answers_and_round_robin_spreads(topology: Topology, harness: DriverHarness):
+    ld = make_logical_device(["thbe1", "thbe2"])
+    pool_id = deploy(harness, ld)
+
+    result = topology.requests(40)
+    assert result["failures"] == 0, result["errors"]
+    assert result["counts"] == {"thbe1": 20, "thbe2": 20}
+    assert harness.driver.exists(pool_id)
+    assert ("plug", ld["vip"]["port"]["id"], "th-host") in harness.plugin_rpc.calls
+    # The VIP's device sits in the pool's namespace, its peer on the bridge.
+    tap = "tap" + ld["vip"]["port"]["id"][:11]
+    assert f"master {BRIDGE}" in run("ip", "link", "show", tap).stdout
+    routes = run("ip", "netns", "exec", f"qlbaas-{pool_id}", "ip", "route").stdout
+    assert "default via 10.92.0.1" in routes
+
+
+def test_new_member_is_a_seamless_reload(topology: Topology, harness: DriverHarness):
+    pool_id = deploy(harness, make_logical_device(["thbe1", "thbe2"]))
+    old_pid = haproxy_pid(harness, pool_id)
+
+    loop = topology.start_client_loop(count=3000, seconds=12)
+    try:
+        time.sleep(1.0)
+        harness.driver.deploy_instance(
+            make_logical_device(["thbe1", "thbe2", "thbe3"], pool_id=pool_id))
+        time.sleep(1.0)
+        # And once more, back and forth, while the client keeps connecting.
+        harness.driver.deploy_instance(
+            make_logical_device(["thbe1", "thbe3"], pool_id=pool_id))
+        time.sleep(1.0)
+        harness.driver.deploy_instance(
+            make_logical_device(["thbe1", "thbe2", "thbe3"], pool_id=pool_id))
+        out, err = loop.communicate(timeout=60)
+    finally:
+        if loop.poll() is None:
+            loop.kill()
+            loop.wait()
+    result = json.loads(out)
+    assert result["requests"] > 100, result
+    assert result["failures"] == 0, result["errors"]
+    assert haproxy_pid(harness, pool_id) != old_pid
+    # The old process finished its connections and left.
+    assert wait_for(lambda: not process.pid_alive(old_pid), timeout=30)
+    assert set(topology.requests(30)["counts"]) == {"thbe1", "thbe2", "thbe3"}
+
+
+def test_weight_change_applies_without_reload(topology: Topology, harness: DriverHarness):
+    pool_id = deploy(harness, make_logical_device(["thbe1", "thbe2"]))
+    pid = haproxy_pid(harness, pool_id)
+    time.sleep(1.1)
+    uptime_before = uptime(harness, pool_id)
+    assert uptime_before >= 1
+
+    harness.driver.deploy_instance(
+        make_logical_device(["thbe1", "thbe2"], weights={"thbe1": 9, "thbe2": 1},
+                            pool_id=pool_id))
+
+    assert haproxy_pid(harness, pool_id) == pid
+    assert uptime(harness, pool_id) >= uptime_before
+    counts = topology.requests(100)["counts"]
+    assert counts.get("thbe1", 0) >= 85, counts
+    # The file on disk describes what runs, for the next reload or an agent restart.
+    assert "weight 9" in (harness.state_path / pool_id / "conf").read_text()
+
+
+def test_member_admin_down_applies_without_reload(topology: Topology,
+                                                  harness: DriverHarness):
+    ld = make_logical_device(["thbe1", "thbe2"])
+    pool_id = deploy(harness, ld)
+    pid = haproxy_pid(harness, pool_id)
+
+    ld["members"][1]["admin_state_up"] = False
+    harness.driver.deploy_instance(ld)
+    assert haproxy_pid(harness, pool_id) == pid
+    assert topology.requests(20)["counts"] == {"thbe1": 20}
+    assert "thbe2" not in harness.driver.get_stats(pool_id)["members"]
+
+    ld["members"][1]["admin_state_up"] = True
+    harness.driver.deploy_instance(ld)
+    assert haproxy_pid(harness, pool_id) == pid
+    assert topology.requests(20)["counts"] == {"thbe1": 10, "thbe2": 10}
+
+
+def test_runtime_admin_state_does_not_survive_a_reload_against_the_config(
+        topology: Topology, harness: DriverHarness):
+    # Disabled through the runtime API, then enabled together with a change that needs a
+    # reload: the saved server state must not bring the maintenance back.
+    ld = make_logical_device(["thbe1", "thbe2"])
+    pool_id = deploy(harness, ld)
+    ld["members"][1]["admin_state_up"] = False
+    harness.driver.deploy_instance(ld)
+    pid = haproxy_pid(harness, pool_id)
+
+    ld = make_logical_device(["thbe1", "thbe2", "thbe3"], pool_id=pool_id)
+    harness.driver.deploy_instance(ld)
+    assert haproxy_pid(harness, pool_id) != pid
+    assert set(topology.requests(30)["counts"]) == {"thbe1", "thbe2", "thbe3"}
+
+
+def test_rejected_config_keeps_the_old_one_serving(topology: Topology,
+                                                   harness: DriverHarness):
+    ld = make_logical_device(["thbe1", "thbe2"])
+    pool_id = deploy(harness, ld)
+    conf = harness.state_path / pool_id / "conf"
+    good = conf.read_text()
+    pid = haproxy_pid(harness, pool_id)
+
+    # A value the view model lets through but HAProxy refuses: a group that does not exist.
+    harness.driver.options = dataclasses.replace(harness.driver.options,
+                                                 user_group="thnosuchgroup")
+    with pytest.raises(DeployError) as excinfo:
+        harness.driver.deploy_instance(make_logical_device(["thbe1", "thbe2", "thbe3"],
+                                                           pool_id=pool_id))
+    assert "thnosuchgroup" in excinfo.value.reason
+    assert conf.read_text() == good
+    assert haproxy_pid(harness, pool_id) == pid
+    assert topology.requests(20)["counts"] == {"thbe1": 10, "thbe2": 10}
+
+
+def test_invalid_value_forced_into_the_view_is_rejected_by_haproxy(
+        topology: Topology, harness: DriverHarness, monkeypatch: pytest.MonkeyPatch):
+    ld = make_logical_device(["thbe1"])
+    pool_id = deploy(harness, ld)
+    conf = harness.state_path / pool_id / "conf"
+    good = conf.read_text()
+    real_build = cfg.build_view
+
+    def broken_build(*args: Any, **kwargs: Any) -> cfg.ConfigView:
+        view = real_build(*args, **kwargs)
+        return dataclasses.replace(view, backend=dataclasses.replace(
+            view.backend, balance="thbogus"))
+
+    monkeypatch.setattr(cfg, "build_view", broken_build)
+    with pytest.raises(DeployError) as excinfo:
+        harness.driver.deploy_instance(make_logical_device(["thbe1", "thbe2"],
+                                                           pool_id=pool_id))
+    assert "balance only supports" in excinfo.value.reason
+    assert "haproxy.cfg" in excinfo.value.reason
+    assert conf.read_text() == good
+    assert topology.requests(10)["counts"] == {"thbe1": 10}
+
+
+def test_killed_haproxy_is_restarted_by_ensure_running(topology: Topology,
+                                                       harness: DriverHarness):
+    pool_id = deploy(harness, make_logical_device(["thbe1", "thbe2"]))
+    assert harness.driver.ensure_running(pool_id) is False
+    pid = haproxy_pid(harness, pool_id)
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: not process.pid_alive(pid))
+    assert not harness.driver.exists(pool_id)
+
+    assert harness.driver.ensure_running(pool_id) is True
+    assert haproxy_pid(harness, pool_id) != pid
+    assert harness.driver.exists(pool_id)
+    assert topology.requests(10)["failures"] == 0
+
+
+def test_restarted_agent_adopts_the_instance_without_reload(topology: Topology,
+                                                            harness: DriverHarness):
+    ld = make_logical_device(["thbe1", "thbe2"])
+    pool_id = deploy(harness, ld)
+    pid = haproxy_pid(harness, pool_id)
+
+    fresh = harness.make_driver()
+    assert fresh.list_instances() == [pool_id]
+    assert fresh.deploy_instance(ld) is True
+    assert haproxy_pid(harness, pool_id) == pid
+    assert topology.requests(10)["failures"] == 0
+
+
+def test_stats_count_traffic_and_member_health(topology: Topology, harness: DriverHarness):
+    ld = make_logical_device(["thbe1", "thbe2"])
+    ld["healthmonitors"] = [{"id": "th-hm", "type": "HTTP", "delay": 1, "timeout": 1,
+                             "max_retries": 1, "http_method": "GET", "url_path": "/",
+                             "expected_codes": "200", "admin_state_up": True,
+                             "status": "ACTIVE"}]
+    pool_id = deploy(harness, ld)
+    assert topology.requests(10)["failures"] == 0
+    stats = harness.driver.get_stats(pool_id)
+    assert stats["total_connections"] >= 10
+    assert stats["bytes_in"] > 0 and stats["bytes_out"] > 0
+    assert stats["members"] == {"thbe1": {"status": "ACTIVE"}, "thbe2": {"status": "ACTIVE"}}
+    epoch = stats["epoch"]
+
+    topology.stop_backend("thbe2")
+    try:
+        assert wait_for(lambda: harness.driver.get_stats(pool_id)["members"]
+                        .get("thbe2") == {"status": "INACTIVE"}, timeout=20)
+        assert topology.requests(10)["counts"] == {"thbe1": 10}
+    finally:
+        topology.start_backend("thbe2")
+    assert harness.driver.get_stats(pool_id)["epoch"] == epoch
+    # A reload is a new process: counters restart, and the epoch says so.
+    harness.driver.deploy_instance(make_logical_device(["thbe1", "thbe2", "thbe3"],
+                                                       pool_id=pool_id))
+    assert harness.driver.get_stats(pool_id)["epoch"] != epoch
+
+
+def test_admin_down_vip_stays_deployed_but_stops_serving(topology: Topology,
+                                                         harness: DriverHarness):
+    ld = make_logical_device(["thbe1"])
+    pool_id = deploy(harness, ld)
+    ld["vip"]["admin_state_up"] = False
+    assert harness.driver.deploy_instance(ld) is True
+    result = topology.requests(3, seconds=10)
+    assert result["failures"] == 3
+    assert ip_lib.namespace_exists(f"qlbaas-{pool_id}")
+
+
+def test_undeploy_leaves_nothing_behind(topology: Topology, harness: DriverHarness):
+    ld = make_logical_device(["thbe1", "thbe2"])
+    pool_id = deploy(harness, ld)
+    # A reload leaves an old process finishing its connections: it must go too.
+    loop = topology.start_client_loop(count=200, seconds=3)
+    harness.driver.deploy_instance(make_logical_device(["thbe1"], pool_id=pool_id))
+    loop.communicate(timeout=30)
+    pid = haproxy_pid(harness, pool_id)
+    tap = "tap" + ld["vip"]["port"]["id"][:11]
+
+    harness.driver.undeploy_instance(pool_id)
+
+    assert not ip_lib.namespace_exists(f"qlbaas-{pool_id}")
+    assert not ip_lib.device_exists(tap)
+    assert not (harness.state_path / pool_id).exists()
+    assert not process.pid_alive(pid)
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(harness.state_path / pool_id) not in ps
+    assert ("unplug", ld["vip"]["port"]["id"], "th-host") in harness.plugin_rpc.calls
+    assert harness.driver.list_instances() == []
+    assert topology.requests(2, seconds=10)["failures"] == 2
+
+
+def test_remove_orphans_undeploys_unknown_pools(topology: Topology, harness: DriverHarness):
+    pool_id = deploy(harness, make_logical_device(["thbe1"]))
+    assert harness.driver.remove_orphans([pool_id]) == []
+    assert harness.driver.exists(pool_id)
+    assert harness.driver.remove_orphans([]) == [pool_id]
+    assert not ip_lib.namespace_exists(f"qlbaas-{pool_id}")
