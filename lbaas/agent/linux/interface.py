@@ -99,8 +99,9 @@ class LinuxInterfaceDriver(abc.ABC):
         """plug_new when the device is absent, else converge MAC, MTU, switch port, up."""
         bridge = self.get_bridge(network)
         mtu = self._mtu(network, mtu)
-        ip_lib.ensure_namespace(namespace)
-        if ip_lib.device_exists(self.namespace_device_name(device_name), namespace):
+        created = ip_lib.ensure_namespace(namespace)
+        if not created and ip_lib.device_exists(self.namespace_device_name(device_name),
+                                                namespace):
             self.plug_existing(network, port_id, device_name, mac_address, namespace,
                                bridge, mtu)
         else:
@@ -138,9 +139,6 @@ class LinuxInterfaceDriver(abc.ABC):
 
     def _new_veth(self, device_name: str, namespace: str, mac: str, mtu: int | None) -> str:
         ns_dev = self.namespace_device_name(device_name)
-        # A root-side tap left without its peer (crash mid-plug, namespace deleted
-        # behind our back) would make the veth creation fail with EEXIST.
-        ip_lib.delete_device(device_name)
         ip_lib.create_veth(device_name, ns_dev, namespace, peer_mac=mac, mtu=mtu)
         return ns_dev
 
@@ -182,16 +180,8 @@ class BridgeInterfaceDriver(LinuxInterfaceDriver):
         self._converge_ns_end(ns_dev, namespace, mac_address, mtu)
 
     def _attach(self, network: dict, tap: str, bridge: str) -> None:
-        ip_lib.set_device(tap, master=bridge, up=True)
-        vid = _vlan_id(network)
         try:
-            if vid is not None:
-                ip_lib.set_bridge_vlan_filtering(bridge, True)
-                ip_lib.set_port_access_vlan(tap, vid)
-            elif ip_lib.list_bridge_vlans(tap):
-                # Filtering is on (another network uses VLANs): a flat port is an
-                # access port of the default VLAN 1, e.g. after a vlan→flat change.
-                ip_lib.set_port_access_vlan(tap, 1)
+            ip_lib.attach_to_bridge(tap, bridge, access_vlan=_vlan_id(network))
         except ip_lib.IpLibError as exc:
             raise InterfaceDriverError(str(exc)) from exc
 
