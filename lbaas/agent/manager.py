@@ -64,8 +64,12 @@ class AgentOptions:
     # Below a proxy's or load balancer's idle timeout (commonly 30-60 s), so an
     # unanswered long-poll is never cut in the middle.
     poll_timeout: float = 25.0
-    # Full resync every this many periods even when nothing went wrong (60 s at 5 s).
+    # A cheap resync (ready list against the instances on the host) every this many
+    # periods even when nothing went wrong: 60 s at 5 s.
     resync_periods: int = 12
+    # A pool whose refresh failed is retried after this long, doubling to the maximum.
+    retry_delay: float = 5.0
+    retry_delay_max: float = 60.0
     # Exception types the driver raises when the backend rejects a configuration
     # (HaproxyNSDriver's DeployError): the object goes ERROR with the exception's
     # ``reason`` and the old configuration keeps serving.
@@ -100,6 +104,7 @@ class LbaasAgentManager:
         self._stopped = threading.Event()
         self._threads: list[threading.Thread] = []
         self._resync = threading.Event()
+        self._first_report_done = threading.Event()
 
         # Guards _pools, _requested, _pruning; _gate is signalled when pruning ends
         # and when a pool's refreshes end.
@@ -110,6 +115,10 @@ class LbaasAgentManager:
         self._sequence = itertools.count(1)
         self._pruning = False
         self._sync_lock = threading.Lock()
+        # Pools whose last refresh failed: pool -> (monotonic time of the retry, delay).
+        self._retry: dict[str, tuple[float, float]] = {}
+        # Ready pools confirmed as not to be served (no VIP...): no instance is right.
+        self._not_served: set[str] = set()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -159,9 +168,14 @@ class LbaasAgentManager:
 
     # -- reconcile ----------------------------------------------------------------------
 
-    def sync_state(self) -> None:
-        """Make the host match the server: refresh every ready pool, destroy every
+    def sync_state(self, full: bool = True) -> None:
+        """Make the host match the server: refresh the ready pools, destroy every
         instance of a pool that is not ready here, remove orphaned leftovers.
+
+        ``full`` refreshes every ready pool (at start and after the event stream
+        broke: anything may have changed). Otherwise only ready pools without an
+        instance are refreshed: the event stream carries changes, this only catches
+        drift on the host, and costs one call however many pools there are.
 
         A pool asked for (by an event) after ``get_ready_devices`` answered may be
         newer than that answer; it is protected from the destroy phase and its own
@@ -170,9 +184,16 @@ class LbaasAgentManager:
             with self._mutex:
                 mark = next(self._sequence)
             ready = self.plugin_rpc.get_ready_devices(self.host)
-            LOG.info("sync_state: %d pools ready on %s", len(ready), self.host)
+            instances = set(self.driver.list_instances())
+            LOG.log(logging.INFO if full else logging.DEBUG,
+                    "sync_state: %d pools ready on %s, %d instances", len(ready),
+                    self.host, len(instances))
+            with self._mutex:
+                self._not_served.intersection_update(ready)
+                skip = set() if full else instances | self._not_served
             for pool_id in ready:
-                self.request_refresh(pool_id)
+                if pool_id not in skip:
+                    self.request_refresh(pool_id)
             with self._pruning_gate():
                 with self._mutex:
                     protected = set(ready)
@@ -239,11 +260,17 @@ class LbaasAgentManager:
             raise
         except Exception as exc:
             LOG.exception("pool %s: deploy failed", pool_id)
-            self._resync.set()
+            self._failed(pool_id)
             self.plugin_rpc.update_status(
                 obj_type, obj_id, constants.ERROR,
                 _short(f"agent on {self.host}: {exc.__class__.__name__}: {exc}"))
             return
+        with self._mutex:
+            self._retry.pop(pool_id, None)
+            if deployed:
+                self._not_served.discard(pool_id)
+            else:
+                self._not_served.add(pool_id)
         if not deployed:
             # v1's gate said no (no VIP, VIP PENDING_DELETE, something admin down):
             # nothing may serve, and pool_deployed confirms the pending states
@@ -261,7 +288,31 @@ class LbaasAgentManager:
     def _destroy_pool(self, pool_id: str) -> None:
         if self._has_instance(pool_id):
             self.driver.undeploy_instance(pool_id)
+        with self._mutex:
+            self._retry.pop(pool_id, None)
+            self._not_served.discard(pool_id)
         self._confirm(self.plugin_rpc.pool_destroyed, pool_id)
+
+    def _failed(self, pool_id: str) -> None:
+        """Schedule a retry of the pool's refresh, later each time it fails again,
+        and a resync of the host."""
+        with self._mutex:
+            _, delay = self._retry.get(pool_id, (0.0, 0.0))
+            delay = (min(delay * 2, self.options.retry_delay_max) if delay
+                     else self.options.retry_delay)
+            self._retry[pool_id] = (time.monotonic() + delay, delay)
+        self._resync.set()
+
+    def _retry_due(self) -> list[str]:
+        """Pools to retry now; each is not due again before its next failure or
+        its delay, so a retry still queued is not asked for twice."""
+        now = time.monotonic()
+        with self._mutex:
+            due = sorted(p for p, (when, _) in self._retry.items() if when <= now)
+            for pool_id in due:
+                _, delay = self._retry[pool_id]
+                self._retry[pool_id] = (now + delay, delay)
+            return due
 
     def _destroy_reporting_errors(self, pool_id: str) -> None:
         with self._pool_state(pool_id).lock:
@@ -303,11 +354,11 @@ class LbaasAgentManager:
         except PluginApiError as exc:
             # The server, not the pool, is the problem: no ERROR status (it would not
             # get through either); the resync retries once the server answers.
-            LOG.warning("pool %s: refresh failed, server unreachable: %s", pool_id, exc)
-            self._resync.set()
+            LOG.warning("pool %s: refresh failed, server call failed: %s", pool_id, exc)
+            self._failed(pool_id)
         except Exception as exc:
             LOG.exception("pool %s: refresh failed", pool_id)
-            self._resync.set()
+            self._failed(pool_id)
             try:
                 self.plugin_rpc.update_status(
                     constants.OBJ_POOL, pool_id, constants.ERROR,
@@ -350,10 +401,16 @@ class LbaasAgentManager:
                 start_flag = False
             except Exception as exc:
                 LOG.warning("heartbeat failed: %s", exc)
+            self._first_report_done.set()
             if self._stop.wait(self.options.report_interval):
                 return
 
     def _event_loop(self) -> None:
+        # The server knows a host once it has reported; asking for its pools before
+        # that only fails. Waits for the first attempt, not its success.
+        while not self._first_report_done.wait(0.2):
+            if self._stop.is_set():
+                return
         revision: int | None = None
         backoff = self.options.error_backoff
         while not self._stop.is_set():
@@ -394,10 +451,12 @@ class LbaasAgentManager:
         while not self._stop.wait(self.options.periodic_interval):
             periods += 1
             self.collect_stats()
+            for pool_id in self._retry_due():
+                self.request_refresh(pool_id)
             if self._resync.is_set() or periods % self.options.resync_periods == 0:
                 self._resync.clear()
                 try:
-                    self.sync_state()
+                    self.sync_state(full=False)
                 except Exception as exc:
                     LOG.warning("periodic resync failed: %s", exc)
                     self._resync.set()

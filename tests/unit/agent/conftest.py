@@ -204,7 +204,7 @@ def make_manager(rpc: FakePluginApi, driver: FakeDriver
             "configurations": {"device_drivers": [constants.DRIVER_HAPROXY_NS]},
             "poll_timeout": 0.2, "resync_periods": 10_000,
             "deploy_errors": (FakeDeployError,), "error_backoff": 0.01,
-            "error_backoff_max": 0.05,
+            "error_backoff_max": 0.05, "retry_delay": 0.01, "retry_delay_max": 0.05,
         }
         values.update(overrides)
         manager = LbaasAgentManager(rpc, driver, HOST, AgentOptions(**values))

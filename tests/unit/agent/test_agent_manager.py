@@ -362,3 +362,79 @@ def test_heartbeat_says_start_first_then_counts_instances(make_manager, rpc, dri
     assert host == "host-a"
     assert configurations["instances"] == 3
     assert configurations["device_drivers"] == ["haproxy_ns"]
+
+
+def test_cheap_resync_only_refreshes_ready_pools_missing_on_the_host(
+        make_manager, rpc, driver, recorder, device):
+    rpc.ready = ["p1", "p2"]
+    rpc.devices = {"p1": device("p1"), "p2": device("p2")}
+    driver.instances = {"p1", "p3"}
+    manager = make_manager()
+
+    manager.sync_state(full=False)
+    assert manager.wait_idle(10)
+
+    assert recorder.named("get_logical_device") == [("p2",)]
+    assert recorder.named("undeploy_instance") == [("p3",)]
+    assert driver.instances == {"p1", "p2"}
+
+
+def test_cheap_resync_does_not_refetch_pools_confirmed_as_not_served(
+        make_manager, rpc, recorder, device):
+    rpc.ready = ["p1"]
+    rpc.devices = {"p1": device("p1", vip=False)}
+    manager = make_manager()
+    manager.sync_state()
+    assert manager.wait_idle(10)
+
+    manager.sync_state(full=False)
+    assert manager.wait_idle(10)
+
+    assert recorder.named("get_logical_device") == [("p1",)]
+
+
+def test_failed_refresh_of_a_running_pool_is_retried(make_manager, rpc, driver,
+                                                     recorder, device):
+    rpc.ready = ["p1"]
+    rpc.devices = {"p1": device("p1")}
+    driver.instances = {"p1"}
+    failures = iter([OSError("netlink: Device or resource busy")])
+
+    def fail_once() -> None:
+        exc = next(failures, None)
+        if exc is not None:
+            raise exc
+
+    driver.deploy_hooks["p1"] = fail_once
+    manager = make_manager(periodic_interval=0.05)
+    manager.start()
+
+    recorder.wait_for(lambda: recorder.named("pool_deployed") == [("p1",)])
+    assert len(recorder.named("deploy_instance")) >= 2
+    assert [s[:3] for s in recorder.named("update_status")] == [("vip", "vip-p1", "ERROR")]
+
+
+def test_first_heartbeat_precedes_the_first_sync(make_manager, rpc, recorder, device):
+    rpc.ready = ["p1"]
+    rpc.devices = {"p1": device("p1")}
+    manager = make_manager()
+    manager.start()
+    recorder.wait_for(lambda: recorder.named("pool_deployed") == [("p1",)])
+
+    names = [c[0] for c in recorder.calls]
+    assert names.index("report_state") < names.index("get_events")
+
+
+def test_server_revision_going_back_triggers_a_full_resync(make_manager, rpc, recorder,
+                                                           device):
+    # The server's database was replaced: its revision restarts below ours.
+    rpc.revision = 40
+    rpc.ready = ["p1"]
+    rpc.devices = {"p1": device("p1")}
+    manager = make_manager()
+    manager.start()
+    recorder.wait_for(lambda: recorder.named("pool_deployed") == [("p1",)])
+
+    rpc.events.put(Events(3, ["p1"]))
+    recorder.wait_for(lambda: len(recorder.named("get_ready_devices")) >= 2)
+    recorder.wait_for(lambda: any(c[1] == 3 for c in recorder.named("get_events")))
