@@ -140,14 +140,16 @@ class Topology:
             proc.kill()
             proc.wait(timeout=10)
 
-    def client_cmd(self, count: int, seconds: float, port: int = 80) -> list[str]:
+    def client_cmd(self, count: int, seconds: float, address: str = VIP_ADDRESS,
+                   port: int = 80) -> list[str]:
         return ["ip", "netns", "exec", CLIENT[0], sys.executable,
-                str(self.scripts / "client.py"), VIP_ADDRESS, str(port), str(count),
+                str(self.scripts / "client.py"), address, str(port), str(count),
                 str(seconds)]
 
-    def requests(self, count: int, seconds: float = 30.0) -> dict[str, Any]:
+    def requests(self, count: int, seconds: float = 30.0,
+                 address: str = VIP_ADDRESS) -> dict[str, Any]:
         """``count`` requests from the client namespace, each on a new connection."""
-        out = subprocess.run(self.client_cmd(count, seconds), capture_output=True,
+        out = subprocess.run(self.client_cmd(count, seconds, address), capture_output=True,
                              text=True, timeout=seconds + 30, check=True)
         result: dict[str, Any] = json.loads(out.stdout)
         return result
@@ -199,7 +201,8 @@ class FakePluginApi:
 
 
 def make_logical_device(members: list[str], weights: dict[str, int] | None = None,
-                        pool_id: str | None = None) -> dict[str, Any]:
+                        pool_id: str | None = None, vip_address: str = VIP_ADDRESS,
+                        mac_address: str = "fa:16:3e:92:00:10") -> dict[str, Any]:
     """The logical device of an HTTP round-robin pool whose members are ``members``
     (backend namespace names, used as member ids too so responses name the member)."""
     pool_id = pool_id or f"th-{uuid.uuid4().hex[:12]}"
@@ -211,13 +214,13 @@ def make_logical_device(members: list[str], weights: dict[str, int] | None = Non
         "pool": {"id": pool_id, "tenant_id": "th", "name": "th", "protocol": "HTTP",
                  "lb_method": "ROUND_ROBIN", "admin_state_up": True, "status": "ACTIVE",
                  "subnet_id": "th-subnet", "vip_id": f"{pool_id}-vip"},
-        "vip": {"id": f"{pool_id}-vip", "address": VIP_ADDRESS, "protocol_port": 80,
+        "vip": {"id": f"{pool_id}-vip", "address": vip_address, "protocol_port": 80,
                 "protocol": "HTTP", "connection_limit": -1, "session_persistence": None,
                 "admin_state_up": True, "status": "ACTIVE", "port_id": port_id,
                 "port": {"id": port_id, "network_id": "th-net",
-                         "mac_address": "fa:16:3e:92:00:10", "admin_state_up": True,
+                         "mac_address": mac_address, "admin_state_up": True,
                          "fixed_ips": [{"subnet_id": "th-subnet",
-                                        "ip_address": VIP_ADDRESS, "subnet": subnet}],
+                                        "ip_address": vip_address, "subnet": subnet}],
                          "network": {"id": "th-net", "provider:physical_network": PHYSNET,
                                      "provider:network_type": "flat",
                                      "provider:segmentation_id": None}}},

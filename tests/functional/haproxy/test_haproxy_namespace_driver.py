@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -288,3 +289,17 @@ def test_remove_orphans_undeploys_unknown_pools(topology: Topology, harness: Dri
     assert harness.driver.exists(pool_id)
     assert harness.driver.remove_orphans([]) == [pool_id]
     assert not ip_lib.namespace_exists(f"qlbaas-{pool_id}")
+
+
+def test_pools_deploy_in_parallel_each_in_its_own_namespace(topology: Topology,
+                                                            harness: DriverHarness):
+    lds = [make_logical_device([member], vip_address=f"10.92.0.{20 + i}",
+                               mac_address=f"fa:16:3e:92:00:{20 + i:02x}")
+           for i, member in enumerate(["thbe1", "thbe2", "thbe3"])]
+    harness.deployed.update(ld["pool"]["id"] for ld in lds)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        assert list(pool.map(harness.driver.deploy_instance, lds)) == [True] * 3
+
+    for i, member in enumerate(["thbe1", "thbe2", "thbe3"]):
+        assert topology.requests(5, address=f"10.92.0.{20 + i}")["counts"] == {member: 5}
+    assert sorted(harness.driver.list_instances()) == sorted(ld["pool"]["id"] for ld in lds)

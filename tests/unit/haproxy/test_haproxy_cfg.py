@@ -363,7 +363,8 @@ def test_weight_and_member_admin_changes_are_runtime_only(logical_device):
     lambda ld: ld["pool"].update(lb_method="LEAST_CONNECTIONS"),
     lambda ld: ld["pool"].update(admin_state_up=False),
     lambda ld: ld["vip"].update(connection_limit=5),
-])
+], ids=["member-added", "member-removed", "member-port", "lb-method", "pool-admin-down",
+        "connection-limit"])
 def test_other_changes_need_a_reload(logical_device, mutate):
     old = build(logical_device())
     ld = logical_device()

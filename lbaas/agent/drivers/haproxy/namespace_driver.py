@@ -175,7 +175,9 @@ class HaproxyNSDriver:
     def create(self, logical_config: dict[str, Any]) -> None:
         pool_id = logical_config["pool"]["id"]
         namespace = get_ns_name(pool_id)
-        self._plug(namespace, logical_config["vip"]["port"])
+        port = logical_config["vip"]["port"]
+        self._unplug_replaced_port(pool_id, port)
+        self._plug(namespace, port)
         self._spawn(logical_config)
 
     def update(self, logical_config: dict[str, Any]) -> None:
@@ -184,15 +186,19 @@ class HaproxyNSDriver:
         port = logical_config["vip"]["port"]
         instance = self._load_instance(pool_id)
         if instance is None or instance.get("port_id") != port["id"]:
-            # The VIP was replaced (deleted and re-created) while the pool stayed: the
-            # old port's device must go before the new one is plugged.
-            if instance is not None:
-                self._unplug(namespace, instance["port_id"], instance["device_name"])
+            self._unplug_replaced_port(pool_id, port)
             self._plug(namespace, port)
         else:
             # Reconcile L3 (addresses, routes): cheap and idempotent.
             self._configure_l3(namespace, instance["device_name"], port, announce=False)
         self._spawn(logical_config)
+
+    def _unplug_replaced_port(self, pool_id: str, port: dict[str, Any]) -> None:
+        """The VIP was replaced (deleted and re-created) while the pool stayed: the old
+        port's device, which may hold the same address, goes before the new one comes."""
+        instance = self._load_instance(pool_id)
+        if instance is not None and instance.get("port_id") != port["id"]:
+            self._unplug(get_ns_name(pool_id), instance["port_id"], instance["device_name"])
 
     def _plug(self, namespace: str, port: dict[str, Any], reuse_existing: bool = True) -> str:
         self.plugin_rpc.plug_vip_port(port["id"], self.host)
@@ -375,12 +381,22 @@ class HaproxyNSDriver:
         if pids:
             process.stop(pids)
         LOG.warning("HAProxy of pool %s is not running; restarting it", pool_id)
+        # The saved server state is from the last reload, not from the process that
+        # died: stale health would mislead until the next checks. Start clean.
+        paths.server_state.unlink(missing_ok=True)
         try:
             process.start(self.options.haproxy_binary, ip_lib.netns_exec_argv(namespace, []),
                           paths.conf, paths.pid)
         except process.HaproxyError as exc:
             raise DeployError(exc.reason) from exc
-        self._wait_socket(self._runtime(pool_id))
+        runtime = self._runtime(pool_id)
+        self._wait_socket(runtime)
+        view = self._load_view(paths)
+        if view is not None:
+            try:
+                self._apply_runtime_state(runtime, view)
+            except RuntimeApiError as exc:
+                LOG.warning("could not align runtime state of %s: %s", namespace, exc)
         return True
 
     # ----------------------------------------------------------------- teardown

@@ -1,0 +1,256 @@
+"""HaproxyNSDriver's decisions, with the kernel and HAProxy replaced by recorders: the
+deploy gate, what _plug asks of the linux layer, stats parsing, orphan removal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from haproxy_sample_device import MEMBER_IDS, POOL_ID, VIP_ID
+
+from lbaas.agent.drivers.haproxy import namespace_driver as nd
+from lbaas.agent.drivers.haproxy.runtime import RuntimeApi
+from lbaas.agent.linux import interface
+
+
+class RecordingVifDriver:
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def get_device_name(self, port: dict[str, Any]) -> str:
+        return "tap" + port["id"][:11]
+
+    def plug(self, network: dict[str, Any], port_id: str, device_name: str,
+             mac_address: str, namespace: str, mtu: int | None = None) -> None:
+        self.calls.append(("plug", network["id"], port_id, device_name, mac_address,
+                           namespace))
+
+    def unplug(self, device_name: str, namespace: str) -> None:
+        self.calls.append(("unplug", device_name, namespace))
+
+    def init_l3(self, device_name: str, cidrs: list[str], namespace: str) -> None:
+        self.calls.append(("init_l3", device_name, cidrs, namespace))
+
+
+class RecordingPluginApi:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    def plug_vip_port(self, port_id: str, host: str) -> None:
+        self.calls.append(("plug_vip_port", port_id, host))
+
+    def unplug_vip_port(self, port_id: str, host: str) -> None:
+        self.calls.append(("unplug_vip_port", port_id, host))
+
+
+@pytest.fixture
+def linux(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
+    """ip_lib and arping replaced by recorders."""
+    rec: dict[str, list[Any]] = {"routes": [], "garp": [], "namespaces": [],
+                                 "devices": [], "deleted": []}
+    monkeypatch.setattr(nd.ip_lib, "ensure_namespace", rec["namespaces"].append)
+    monkeypatch.setattr(nd.ip_lib, "namespace_exists", lambda ns: ns in rec["namespaces"])
+    monkeypatch.setattr(nd.ip_lib, "list_namespaces", lambda: list(rec["namespaces"]))
+    monkeypatch.setattr(nd.ip_lib, "delete_namespace", rec["deleted"].append)
+
+    def resolve_device(name: str, namespace: str) -> str:
+        if name not in rec["devices"]:
+            raise nd.ip_lib.DeviceNotFound(name)
+        return name
+
+    monkeypatch.setattr(nd.ip_lib, "resolve_device", resolve_device)
+    monkeypatch.setattr(nd.ip_lib, "set_l3_routes",
+                        lambda ns, dev, gw, routes: rec["routes"].append((ns, dev, gw, routes)))
+    monkeypatch.setattr(nd.arping, "send_garp",
+                        lambda ns, dev, addrs, count: rec["garp"].append((ns, dev, addrs, count)))
+    return rec
+
+
+@pytest.fixture
+def driver(tmp_path: Path, linux: dict[str, list[Any]]) -> nd.HaproxyNSDriver:
+    options = nd.HaproxyOptions(loadbalancer_state_path=str(tmp_path / "state"),
+                                send_gratuitous_arp=3)
+    return nd.HaproxyNSDriver(options, RecordingPluginApi(),  # type: ignore[arg-type]
+                              RecordingVifDriver(), "host-1")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ the gate
+
+
+@pytest.mark.parametrize("mutate, expected", [
+    (lambda ld: None, True),
+    (lambda ld: ld.update(vip=None), False),
+    (lambda ld: ld["vip"].update(status="PENDING_DELETE"), False),
+    (lambda ld: ld["pool"].update(status="PENDING_DELETE"), False),
+    (lambda ld: ld["pool"].update(status="ERROR"), True),
+    (lambda ld: ld["vip"].update(status="ERROR"), True),
+    (lambda ld: ld["vip"].update(status="PENDING_CREATE"), True),
+    (lambda ld: ld["vip"].update(admin_state_up=False), True),
+    (lambda ld: ld["pool"].update(admin_state_up=False), True),
+], ids=["active", "no-vip", "vip-deleting", "pool-deleting", "pool-error", "vip-error",
+        "vip-pending", "vip-admin-down", "pool-admin-down"])
+def test_deploy_gate(driver, logical_device, monkeypatch, mutate, expected):
+    ld = logical_device()
+    mutate(ld)
+    done: list[str] = []
+    monkeypatch.setattr(driver, "exists", lambda pool_id: False)
+    monkeypatch.setattr(driver, "create", lambda config: done.append("create"))
+    assert driver.deploy_instance(ld) is expected
+    assert done == (["create"] if expected else [])
+
+
+def test_existing_instance_is_updated_not_created(driver, logical_device, monkeypatch):
+    done: list[str] = []
+    monkeypatch.setattr(driver, "exists", lambda pool_id: pool_id == POOL_ID)
+    monkeypatch.setattr(driver, "create", lambda config: done.append("create"))
+    monkeypatch.setattr(driver, "update", lambda config: done.append("update"))
+    assert driver.deploy_instance(logical_device())
+    assert done == ["update"]
+
+
+# ------------------------------------------------------------------ _plug
+
+
+def test_plug_binds_port_plugs_device_and_sets_l3(driver, logical_device, linux):
+    port = logical_device()["vip"]["port"]
+    namespace = nd.get_ns_name(POOL_ID)
+    device = driver._plug(namespace, port)
+
+    assert namespace == f"qlbaas-{POOL_ID}"
+    assert device == "tap" + port["id"][:11]
+    assert driver.plugin_rpc.calls == [("plug_vip_port", port["id"], "host-1")]
+    assert driver.vif_driver.calls == [
+        ("plug", "net-1", port["id"], device, "fa:16:3e:00:00:01", namespace),
+        ("init_l3", device, ["10.92.0.10/24"], namespace),
+    ]
+    assert linux["routes"] == [(namespace, device, "10.92.0.1", [])]
+    assert linux["garp"] == [(namespace, device, ["10.92.0.10"], 3)]
+    # Remembered on disk for the unplug after an agent restart.
+    assert driver._load_instance(POOL_ID) == {"pool_id": POOL_ID, "port_id": port["id"],
+                                              "device_name": device,
+                                              "namespace": namespace}
+
+
+def test_gateway_from_default_host_route_and_other_routes_kept(driver, logical_device,
+                                                                linux):
+    port = logical_device()["vip"]["port"]
+    subnet = port["fixed_ips"][0]["subnet"]
+    subnet["gateway_ip"] = None
+    subnet["host_routes"] = [{"destination": "10.93.0.0/16", "nexthop": "10.92.0.254"},
+                             {"destination": "0.0.0.0/0", "nexthop": "10.92.0.253"}]
+    driver._plug(nd.get_ns_name(POOL_ID), port)
+    (_, _, gateway, routes), = linux["routes"]
+    assert gateway == "10.92.0.253"
+    assert routes == [{"destination": "10.93.0.0/16", "nexthop": "10.92.0.254"}]
+
+
+def test_every_fixed_ip_gets_its_subnet_prefix(driver, logical_device, linux):
+    port = logical_device()["vip"]["port"]
+    port["fixed_ips"].append({"subnet_id": "sub-6", "ip_address": "fd00:92::10",
+                              "subnet": {"id": "sub-6", "cidr": "fd00:92::/64",
+                                         "ip_version": 6, "gateway_ip": None,
+                                         "host_routes": []}})
+    driver._plug(nd.get_ns_name(POOL_ID), port)
+    init_l3 = [c for c in driver.vif_driver.calls if c[0] == "init_l3"]
+    assert init_l3[0][2] == ["10.92.0.10/24", "fd00:92::10/64"]
+    # No ARP for IPv6.
+    assert linux["garp"][0][2] == ["10.92.0.10"]
+
+
+def test_no_gratuitous_arp_when_disabled(driver, logical_device, linux):
+    driver.options.send_gratuitous_arp = 0
+    driver._plug(nd.get_ns_name(POOL_ID), logical_device()["vip"]["port"])
+    assert linux["garp"] == []
+
+
+def test_existing_device_refused_when_reuse_is_off(driver, logical_device, linux):
+    port = logical_device()["vip"]["port"]
+    linux["devices"].append("tap" + port["id"][:11])
+    with pytest.raises(interface.PreexistingDeviceFailure):
+        driver._plug(nd.get_ns_name(POOL_ID), port, reuse_existing=False)
+    # Reused by default (plug converges it).
+    driver._plug(nd.get_ns_name(POOL_ID), port)
+
+
+def test_replaced_vip_port_unplugs_the_old_device_first(driver, logical_device, linux,
+                                                        monkeypatch):
+    monkeypatch.setattr(driver, "_spawn", lambda config: None)
+    ld = logical_device()
+    driver.create(ld)
+    old_port_id = ld["vip"]["port"]["id"]
+    ld["vip"]["port"]["id"] = ld["vip"]["port_id"] = "77777777-0000-4000-8000-000000000000"
+    driver.update(ld)
+    assert ("unplug", "tap" + old_port_id[:11], nd.get_ns_name(POOL_ID)) in \
+        driver.vif_driver.calls
+    assert ("unplug_vip_port", old_port_id, "host-1") in driver.plugin_rpc.calls
+    assert driver._load_instance(POOL_ID)["port_id"] == ld["vip"]["port"]["id"]
+
+
+# ------------------------------------------------------------------ stats
+
+SHOW_STAT = (
+    "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,"
+    "wretr,wredis,status,weight\n"
+    f"{VIP_ID},FRONTEND,,,3,5,2000,120,4096,8192,0,0,0,,,,,OPEN,\n"
+    f"{POOL_ID},{MEMBER_IDS[0]},0,0,1,2,,60,2048,4096,,0,,0,0,0,0,UP,1\n"
+    f"{POOL_ID},{MEMBER_IDS[1]},0,0,2,3,,60,2048,4096,,0,,0,0,0,0,DOWN,3\n"
+    f"{POOL_ID},m-maint,0,0,0,0,,0,0,0,,0,,0,0,0,0,MAINT,1\n"
+    f"{POOL_ID},BACKEND,0,0,3,5,200,120,4096,8192,0,0,,0,0,0,0,UP,4\n"
+)
+
+
+def test_stats_from_show_stat(driver, monkeypatch):
+    answers = {"show stat": SHOW_STAT, "show info": "Name: HAProxy\nPid: 4242\n"}
+    monkeypatch.setattr(RuntimeApi, "command", lambda self, line: answers[line])
+    monkeypatch.setattr(nd.process, "process_start_time", lambda pid: "777")
+    assert driver.get_stats(POOL_ID) == {
+        "bytes_in": 4096, "bytes_out": 8192, "active_connections": 3,
+        "total_connections": 120, "epoch": "4242-777",
+        "members": {MEMBER_IDS[0]: {"status": "ACTIVE"},
+                    MEMBER_IDS[1]: {"status": "INACTIVE"}},
+    }
+
+
+def test_no_stats_when_haproxy_does_not_answer(driver):
+    assert driver.get_stats(POOL_ID) == {}
+
+
+@pytest.mark.parametrize("status, expected", [
+    ("UP", "ACTIVE"), ("UP 1/3", "ACTIVE"), ("no check", "ACTIVE"), ("NOLB", "ACTIVE"),
+    ("DRAIN", "ACTIVE"), ("DOWN", "INACTIVE"), ("DOWN 1/2", "INACTIVE"),
+    ("MAINT", None), ("MAINT (via b/s)", None), ("MAINT (resolution)", None)])
+def test_member_status_mapping(status, expected):
+    assert nd.member_status(status) == expected
+
+
+# ------------------------------------------------------------------ orphans
+
+
+def test_remove_orphans_undeploys_only_unknown_instances(driver, linux, monkeypatch):
+    (driver.state_path / "pool-on-disk").mkdir(parents=True)
+    linux["namespaces"].extend(["qlbaas-pool-ns-only", "qlbaas-known", "thother"])
+    undeployed: list[str] = []
+    monkeypatch.setattr(driver, "undeploy_instance", undeployed.append)
+    assert driver.list_instances() == ["known", "pool-ns-only", "pool-on-disk"]
+    assert driver.remove_orphans(["known"]) == ["pool-ns-only", "pool-on-disk"]
+    assert undeployed == ["pool-ns-only", "pool-on-disk"]
+
+
+def test_undeploy_unplugs_and_removes_state(driver, logical_device, linux, monkeypatch):
+    monkeypatch.setattr(driver, "_spawn", lambda config: None)
+    monkeypatch.setattr(nd.process, "namespace_pids", lambda ns: [])
+    ld = logical_device()
+    driver.create(ld)
+    driver.undeploy_instance(POOL_ID)
+    port_id = ld["vip"]["port"]["id"]
+    assert ("unplug", "tap" + port_id[:11], nd.get_ns_name(POOL_ID)) in driver.vif_driver.calls
+    assert ("unplug_vip_port", port_id, "host-1") in driver.plugin_rpc.calls
+    assert linux["deleted"] == [nd.get_ns_name(POOL_ID)]
+    assert not (driver.state_path / POOL_ID).exists()
+
+
+@pytest.mark.parametrize("bad", ["", "../etc", "a/b", ".hidden"])
+def test_pool_id_cannot_escape_the_state_path(driver, bad):
+    with pytest.raises(ValueError):
+        driver._paths(bad)
