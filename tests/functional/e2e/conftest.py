@@ -2,8 +2,8 @@
 network, a gateway namespace routing to a client namespace on another subnet, and three
 backend namespaces whose web servers answer with their names.
 
-        te-cl (10.93.1.10) ── te-gw (10.93.1.1 | 10.93.0.1) ── tebr0 ── te-b1..3 (10.93.0.11-13)
-                                                                  └── qlbaas-<pool> (VIPs 10.93.0.50-99)
+    te-cl 10.93.1.10 ── te-gw 10.93.1.1|10.93.0.1 ── tebr0 ── te-b1..3 10.93.0.11-13
+                                                       └── qlbaas-<pool> VIPs .50-.99
 
 Everything here is torn down at the end of the session, even when tests fail: the
 service, every HAProxy it started (by the PIDs in its state directory), every namespace
@@ -214,6 +214,67 @@ send_gratuitous_arp = 3
                 sh("ip", "netns", "del", f"qlbaas-{d.name}", check=False)
 
 
+class SplitService(Service):
+    """``lbaas-server`` and ``lbaas-agent`` as two processes talking HTTP, as on two
+    hosts: the agent can die and come back while the API takes changes."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.conf.write_text(self.conf.read_text().replace("host = te-host",
+                                                           "host = te-host2")
+                             + f"[DEFAULT]\nserver_url = {self.url}\n")
+        self.server: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        if self.server is None:
+            with open(self.log, "ab") as log:
+                self.server = subprocess.Popen(
+                    [PY, "-m", "lbaas.cmd.server", "--config-file", str(self.conf)],
+                    cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [PY, "-m", "lbaas.cmd.agent", "--config-file", str(self.conf)],
+                cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("agent exited:\n" + self.log.read_text()[-3000:])
+            try:
+                r = httpx.get(f"{self.url}/v2.0/agents", timeout=2)
+                if r.status_code == 200 and any(a["alive"] for a in r.json()["agents"]):
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("split service did not come up:\n" + self.log.read_text()[-3000:])
+
+    def stop_server(self) -> None:
+        if self.server is not None:
+            self.server.terminate()
+            try:
+                self.server.wait(20)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait(10)
+            self.server = None
+
+
+@pytest.fixture
+def split_service(topology: Topology) -> Iterator[SplitService]:
+    root = Path(tempfile.mkdtemp(prefix="lbaas-e2e-split-"))
+    svc = SplitService(root)
+    try:
+        svc.start()
+        yield svc
+    finally:
+        try:
+            svc.stop()
+            svc.stop_server()
+        finally:
+            svc.cleanup_data_plane()
+            shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def service(topology: Topology) -> Iterator[Service]:
     root = Path(tempfile.mkdtemp(prefix="lbaas-e2e-"))
@@ -285,9 +346,11 @@ class Tenant:
     """The tenant's view: the network, a subnet, and load balancers built through the
     REST API; everything it made is deleted at the end of the test."""
 
-    def __init__(self, api: Api, service: Service) -> None:
+    def __init__(self, api: Api, service: Service,
+                 pool_range: tuple[str, str] = ("10.93.0.50", "10.93.0.99")) -> None:
         self.api = api
         self.service = service
+        self.pool_range = pool_range
         self.network = api.post("/networks", {"network": {"name": "te-net"}})["network"]
         self.subnets: list[dict[str, Any]] = []
         self.subnet = self.add_subnet(TENANT_CIDR)
@@ -296,7 +359,8 @@ class Tenant:
 
     def add_subnet(self, cidr: str, **extra: Any) -> dict[str, Any]:
         body = {"network_id": self.network["id"], "cidr": cidr,
-                "allocation_pools": [{"start": "10.93.0.50", "end": "10.93.0.99"}], **extra}
+                "allocation_pools": [{"start": self.pool_range[0], "end": self.pool_range[1]}],
+                **extra}
         subnet = self.api.post("/subnets", {"subnet": body})["subnet"]
         self.subnets.append(subnet)
         return subnet
