@@ -31,8 +31,24 @@ class HostBody(BaseModel):
     host: str = Field(min_length=1, max_length=255)
 
 
+class MemberHealth(BaseModel):
+    status: str = Field(pattern=r"^(ACTIVE|INACTIVE|DOWN|ERROR)$")
+
+
+Counter = Field(0, ge=0, le=2**63 - 1)
+
+
+class PoolStats(BaseModel):
+    bytes_in: int = Counter
+    bytes_out: int = Counter
+    active_connections: int = Counter
+    total_connections: int = Counter
+    epoch: str = Field("", max_length=255)
+    members: dict[str, MemberHealth] = Field(default_factory=dict)
+
+
 class StatsBody(BaseModel):
-    stats: dict[str, Any]
+    stats: PoolStats
     host: str = Field(min_length=1, max_length=255)
 
 
@@ -99,5 +115,5 @@ def unplug_vip_port(request: Request, port_id: str, body: HostBody) -> Response:
 
 @router.post("/pools/{pool_id}/stats", status_code=204)
 def update_pool_stats(request: Request, pool_id: str, body: StatsBody) -> Response:
-    _api(request).update_pool_stats(pool_id, body.stats, body.host)
+    _api(request).update_pool_stats(pool_id, body.stats.model_dump(), body.host)
     return Response(status_code=204)
