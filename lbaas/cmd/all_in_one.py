@@ -11,8 +11,8 @@ import sys
 
 from oslo_config import cfg
 
-from lbaas.common import config
 from lbaas.cmd.server import setup_logging
+from lbaas.common import config
 
 LOG = logging.getLogger(__name__)
 
@@ -36,10 +36,13 @@ def load_config(argv: list[str] | None) -> cfg.ConfigOpts:
 
 def ensure_bridges(conf: cfg.ConfigOpts) -> None:
     """The one-machine setup creates the bridges it maps, so `make run` just works."""
-    from lbaas.agent.linux import interface
+    from lbaas.agent.linux.interface import InterfaceOptions, get_interface_driver
+    from lbaas.cmd.agent import read_settings
 
-    for bridge in config.parse_bridge_mappings(conf.bridge_mappings).values():
-        interface.ensure_bridge(conf.interface_driver, bridge)
+    settings = read_settings(conf)
+    vif_driver = get_interface_driver(InterfaceOptions(**settings.interface))
+    for bridge in settings.interface["bridge_mappings"].values():
+        vif_driver.ensure_bridge(bridge)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    from lbaas.agent.host_checks import HostCheckError
+    from lbaas.agent.host_checks import HostCheckError, check_host
+    from lbaas.agent.linux.interface import InterfaceDriverError
     from lbaas.cmd.agent import build_agent
     from lbaas.server.app import create_app
 
@@ -58,9 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lbaas all-in-one: cannot open the database: {e}", file=sys.stderr)
         return 1
     try:
+        check_host()
         ensure_bridges(conf)
         manager = build_agent(conf, app.state.local_api)
-    except (HostCheckError, OSError, ValueError, RuntimeError) as e:
+    except (HostCheckError, InterfaceDriverError, OSError, ValueError, cfg.Error) as e:
         print(f"lbaas all-in-one: {e}", file=sys.stderr)
         return 1
     manager.start()
