@@ -197,6 +197,9 @@ class OVSInterfaceDriver(LinuxInterfaceDriver):
     def __init__(self, options: InterfaceOptions, *, ovsdb: str | None = None) -> None:
         super().__init__(options)
         self.ovsdb = ovsdb
+        # bridge -> datapath type, refreshed by every get_bridge (the existence check
+        # and the userspace-datapath question are one ovs-vsctl exec).
+        self._datapath_types: dict[str, str] = {}
 
     @property
     def uses_veth(self) -> bool:
@@ -206,8 +209,13 @@ class OVSInterfaceDriver(LinuxInterfaceDriver):
         physnet = network.get("provider:physical_network")
         bridge = self.options.bridge_mappings.get(physnet) if physnet else None
         bridge = bridge or self.options.ovs_integration_bridge
-        if not ovs_lib.bridge_exists(bridge, self.ovsdb):
+        try:
+            datapath_type = ovs_lib.get_datapath_type(bridge, self.ovsdb)
+        except ovs_lib.OVSError as exc:
+            raise InterfaceDriverError(str(exc)) from exc
+        if datapath_type is None:
             raise InterfaceDriverError(f"OVS bridge {bridge} does not exist")
+        self._datapath_types[bridge] = datapath_type
         return bridge
 
     def ensure_bridge(self, name: str) -> None:
@@ -222,7 +230,10 @@ class OVSInterfaceDriver(LinuxInterfaceDriver):
         )
 
     def _userspace_fixups(self, bridge: str, ns_dev: str, namespace: str) -> None:
-        if ovs_lib.get_datapath_type(bridge, self.ovsdb) == "netdev":
+        datapath_type = self._datapath_types.get(bridge)
+        if datapath_type is None:
+            datapath_type = ovs_lib.get_datapath_type(bridge, self.ovsdb)
+        if datapath_type == "netdev":
             ip_lib.set_tx_checksum_offload(ns_dev, namespace, enabled=False)
 
     def plug_new(self, network: dict, port_id: str, device_name: str, mac_address: str,

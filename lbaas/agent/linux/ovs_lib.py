@@ -55,8 +55,14 @@ def delete_bridge(name: str, db: str | None = None) -> None:
     vsctl(["--if-exists", "del-br", name], db)
 
 
-def get_datapath_type(bridge: str, db: str | None = None) -> str:
-    return vsctl(["get", "Bridge", bridge, "datapath_type"], db).strip('"')
+def get_datapath_type(bridge: str, db: str | None = None) -> str | None:
+    """The bridge's datapath type ("" is the kernel's, "netdev" userspace); None if absent."""
+    try:
+        return vsctl(["get", "Bridge", bridge, "datapath_type"], db).strip('"')
+    except OVSError as exc:
+        if "no row" in str(exc):
+            return None
+        raise
 
 
 def list_ports(bridge: str, db: str | None = None) -> list[str]:
@@ -84,13 +90,10 @@ def add_port(
     """Add (or update) ``port`` on ``bridge`` in one transaction; idempotent.
 
     A port already on another bridge is moved, so a network remapped to a new bridge
-    converges on the next plug instead of failing.
+    converges on the next plug instead of failing. (That case is detected from the
+    error rather than asked first: one ovs-vsctl exec less on every plug.)
     """
-    current = port_bridge(port, db)
-    args: list[str] = []
-    if current is not None and current != bridge:
-        args += ["del-port", current, port, "--"]
-    args += ["--may-exist", "add-port", bridge, port]
+    args = ["--may-exist", "add-port", bridge, port]
     iface: list[str] = []
     if internal:
         iface.append("type=internal")
@@ -102,7 +105,13 @@ def add_port(
         args += ["--", "set", "Port", port, f"tag={tag}"]
     else:
         args += ["--", "clear", "Port", port, "tag"]
-    vsctl(args, db)
+    try:
+        vsctl(args, db)
+    except OVSError:
+        current = port_bridge(port, db)
+        if current is None or current == bridge:
+            raise
+        vsctl(["del-port", current, port, "--", *args], db)
 
 
 def delete_port(port: str, db: str | None = None) -> None:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from lbaas.agent.linux import interface, ip_lib
+from lbaas.agent.linux import arping, interface, ip_lib
 
 from .topology import can_arp, port_id, tcp_exchange
 
@@ -166,3 +166,19 @@ def test_vlan_network_without_kernel_support_fails_clearly(driver, namespaces):
             driver.plug(vlan_network(100), pid, dev, MAC, ns)
     finally:
         driver.unplug(dev, ns)
+
+
+def test_routes_and_garp_accept_the_tap_name_of_a_veth_port(plugged, bridge, wires):
+    _, dev, ns = plugged(cidrs=["10.91.1.10/24"])
+    ns_dev = "ns-" + dev[3:]
+    peer_ns, peer_dev = wires.host_on_linux_bridge(bridge, "10.91.1.20/24")
+    ip_lib.set_neighbour(peer_ns, peer_dev, "10.91.1.10", "fa:16:3e:de:ad:01")
+
+    ip_lib.set_l3_routes(ns, dev, "10.91.1.1", [])
+    thread = arping.send_garp(ns, dev, ["10.91.1.10"], count=1)
+    assert thread is not None
+    thread.join(timeout=10)
+
+    assert ip_lib.list_routes(ns_dev, ns) == [{"destination": "0.0.0.0/0", "nexthop": "10.91.1.1"}]
+    entries = {e["ip"]: e["mac"] for e in ip_lib.list_neighbours(peer_ns, peer_dev)}
+    assert entries["10.91.1.10"] == MAC

@@ -103,3 +103,26 @@ def test_internal_port_is_moved_into_the_namespace(plugged, ovs_bridge, private_
     inner = ip_lib.get_device(dev, ns)
     assert inner is not None and inner.up and inner.mac == "fa:16:3e:91:10:01"
     assert not ip_lib.device_exists(dev)
+
+
+def test_tcp_reaches_an_internal_port_namespace(plugged):
+    _, _, _, vip_ns = plugged(cidr="10.91.11.10/24", mac="fa:16:3e:91:11:01",
+                              ovs_use_veth=False)
+    _, _, _, client_ns = plugged(cidr="10.91.11.20/24", mac="fa:16:3e:91:11:02")
+    out = tcp_exchange(vip_ns, client_ns, "10.91.11.10")
+    assert out.startswith(f"{200_000 + len('hello from 10.91.11.10 ')} hello from 10.91.11.10")
+
+
+def test_port_follows_its_network_to_a_new_bridge(plugged, private_ovs, ovs_bridge):
+    other = ovs_bridge + "b"
+    ovs_lib.ensure_bridge(other, private_ovs.db)
+    try:
+        drv, pid, dev, ns = plugged()
+        moved = interface.OVSInterfaceDriver(
+            interface.InterfaceOptions(interface_driver="ovs", bridge_mappings={},
+                                       ovs_integration_bridge=other), ovsdb=private_ovs.db)
+        moved.plug(FLAT, pid, dev, "fa:16:3e:91:10:01", ns)
+        assert ovs_lib.port_bridge(dev, private_ovs.db) == other
+        assert ovs_lib.list_ports(ovs_bridge, private_ovs.db) == []
+    finally:
+        ovs_lib.delete_bridge(other, private_ovs.db)
