@@ -112,7 +112,6 @@ def print_list(objs: list[dict[str, Any]], default_columns: Sequence[str], fmt: 
         for o in objs:
             print(" ".join(format_value(o.get(c)).replace("\n", ",") for c in columns), file=out)
     else:
-        if not objs:
-            return
+        # An empty list still gets its header: the user sees the command worked.
         print(render_table(columns, [[format_value(o.get(c)) for c in columns] for o in objs]),
               file=out)
