@@ -33,7 +33,7 @@ import abc
 import logging
 from dataclasses import dataclass, field
 
-from lbaas.agent.linux import ip_lib, ovs_lib
+from lbaas.agent.linux import bridge_lib, ip_lib, ovs_lib
 
 LOG = logging.getLogger(__name__)
 
@@ -154,12 +154,12 @@ class BridgeInterfaceDriver(LinuxInterfaceDriver):
                 f"network {network.get('id')}: physical network {physnet!r} is not in "
                 f"bridge_mappings {self.options.bridge_mappings}"
             )
-        if not ip_lib.bridge_exists(bridge):
+        if not bridge_lib.bridge_exists(bridge):
             raise InterfaceDriverError(f"Linux bridge {bridge} does not exist")
         return bridge
 
     def ensure_bridge(self, name: str) -> None:
-        ip_lib.ensure_bridge(name)
+        bridge_lib.ensure_bridge(name)
 
     def plug_new(self, network: dict, port_id: str, device_name: str, mac_address: str,
                  namespace: str, bridge: str, mtu: int | None) -> None:
@@ -181,7 +181,7 @@ class BridgeInterfaceDriver(LinuxInterfaceDriver):
 
     def _attach(self, network: dict, tap: str, bridge: str) -> None:
         try:
-            ip_lib.attach_to_bridge(tap, bridge, access_vlan=_vlan_id(network))
+            bridge_lib.attach_to_bridge(tap, bridge, access_vlan=_vlan_id(network))
         except ip_lib.IpLibError as exc:
             raise InterfaceDriverError(str(exc)) from exc
 

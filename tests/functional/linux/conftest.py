@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from lbaas.agent.linux import ip_lib, ovs_lib
+from lbaas.agent.linux import bridge_lib, ip_lib, ovs_lib
 
 from .topology import Namespaces, PrivateOVS, Wires, unique
 
@@ -42,7 +42,7 @@ def namespaces() -> Iterator[Namespaces]:
 @pytest.fixture
 def bridge() -> Iterator[str]:
     name = unique("tlbr")
-    ip_lib.ensure_bridge(name)
+    bridge_lib.ensure_bridge(name)
     try:
         yield name
     finally:

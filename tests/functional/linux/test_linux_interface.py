@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from lbaas.agent.linux import arping, interface, ip_lib
+from lbaas.agent.linux import arping, bridge_lib, interface, ip_lib
 
 from .topology import can_arp, port_id, tcp_exchange
 
@@ -141,17 +141,17 @@ def test_unknown_driver_name_is_a_clear_error():
         interface.get_interface_driver(interface.InterfaceOptions(interface_driver="hub"))
 
 
-VLAN_FILTERING = os.geteuid() == 0 and ip_lib.bridge_vlan_filtering_supported()
+VLAN_FILTERING = os.geteuid() == 0 and bridge_lib.bridge_vlan_filtering_supported("tlvprobe")
 
 
 @pytest.mark.skipif(not VLAN_FILTERING, reason="kernel without bridge VLAN filtering")
 def test_vlan_ports_reach_their_vlan_only(plugged, bridge, wires):
     _, dev, ns = plugged(network=vlan_network(100), cidrs=["10.91.3.10/24"])
-    assert ip_lib.list_bridge_vlans(dev) == {100: 6}
+    assert bridge_lib.list_bridge_vlans(dev) == {100: 6}
     same_ns, same = wires.host_on_linux_bridge(bridge, "10.91.3.20/24")
     other_ns, other = wires.host_on_linux_bridge(bridge, "10.91.3.30/24")
-    ip_lib.set_port_access_vlan(wires.links[0], 100)
-    ip_lib.set_port_access_vlan(wires.links[1], 200)
+    bridge_lib.set_port_access_vlan(wires.links[0], 100)
+    bridge_lib.set_port_access_vlan(wires.links[1], 200)
     assert can_arp(same_ns, same, "10.91.3.10")
     assert not can_arp(other_ns, other, "10.91.3.10")
 
