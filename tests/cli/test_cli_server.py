@@ -10,75 +10,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lbaas.cli.main import main
+from tests.cli.conftest import Cli, TokenCli
 from tests.helpers.server import Api, ServerProcess, free_port
 
 LBAAS = str(Path(sys.executable).parent / "lbaas")
-
-
-@pytest.fixture
-def server() -> Iterator[ServerProcess]:
-    # A server per test: in noauth mode everyone is admin and sees every object, so a
-    # shared server would let one test's names make another's ambiguous.
-    with ServerProcess() as proc:
-        yield proc
-
-
-@pytest.fixture
-def project() -> str:
-    return "cli-project"
-
-
-class Cli:
-    """``lbaas`` in this process, against the test server, as one project."""
-
-    def __init__(self, url: str, project: str, capsys: pytest.CaptureFixture[str]) -> None:
-        self.url, self.project, self.capsys = url, project, capsys
-
-    def __call__(self, *argv: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        rc = main(["--os-url", self.url, "--os-project-id", self.project, *argv])
-        captured = self.capsys.readouterr()
-        return rc, captured.out, captured.err
-
-    def ok(self, *argv: str) -> str:
-        rc, out, err = self(*argv)
-        assert rc == 0, f"lbaas {' '.join(argv)} → {rc}: {err}"
-        assert "Traceback" not in err
-        return out
-
-    def json(self, *argv: str) -> Any:
-        return json.loads(self.ok(*argv, "-f", "json"))
-
-    def fails(self, *argv: str) -> str:
-        """The error line of a command that must fail with exit 1 (after any progress)."""
-        rc, out, err = self(*argv)
-        assert rc == 1, f"lbaas {' '.join(argv)} → {rc}, wanted 1: {out}{err}"
-        assert err.endswith("\n") and "Traceback" not in err, err
-        *progress, last = err.splitlines()
-        assert last.startswith("lbaas: error: "), err
-        assert all(line.startswith("waiting: ") for line in progress), err
-        return last[len("lbaas: error: "):]
-
-
-@pytest.fixture
-def lbaas(server: ServerProcess, project: str, capsys: pytest.CaptureFixture[str]) -> Cli:
-    for name in ("LBAAS_URL", "LBAAS_TOKEN", "LBAAS_PROJECT_ID"):
-        os.environ.pop(name, None)
-    return Cli(server.url, project, capsys)
-
-
-@pytest.fixture
-def api(server: ServerProcess, project: str) -> Iterator[Api]:
-    client = Api(server.url, project=project)
-    yield client
-    client.close()
 
 
 def _subnet(lbaas: Cli, net: str = "n1", cidr: str = "10.20.0.0/24") -> dict[str, Any]:
@@ -232,20 +172,6 @@ def test_tokens_select_the_project_whose_names_are_looked_up(
         assert b.json("pool", "list") == []
         # An unknown token: the server's 401 message, one line, exit 1.
         assert TokenCli(server.url, "nope", capsys).fails("pool", "list")
-
-
-class TokenCli(Cli):
-    """``lbaas`` with ``--os-token`` instead of a project header."""
-
-    def __init__(self, url: str, token: str, capsys: pytest.CaptureFixture[str]) -> None:
-        super().__init__(url, "", capsys)
-        self.token = token
-
-    def __call__(self, *argv: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        rc = main(["--os-url", self.url, "--os-token", self.token, *argv])
-        captured = self.capsys.readouterr()
-        return rc, captured.out, captured.err
 
 
 def test_the_console_script_in_a_subprocess(server: ServerProcess, project: str) -> None:

@@ -16,12 +16,6 @@ from lbaas.cli.main import main
 from tests.cli.fake_neutron import FakeNeutron
 
 
-@pytest.fixture(autouse=True)
-def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("LBAAS_URL", "LBAAS_TOKEN", "LBAAS_PROJECT_ID"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def neutron() -> FakeNeutron:
     return FakeNeutron()
