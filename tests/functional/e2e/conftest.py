@@ -5,7 +5,7 @@ backend namespaces whose web servers answer with their names.
     te-cl 10.93.1.10 ── te-gw 10.93.1.1|10.93.0.1 ── tebr0 ── te-b1..3 10.93.0.11-13
                                                        └── qlbaas-<pool> VIPs .50-.99
 
-Everything here is torn down at the end of the session, even when tests fail: the
+Everything here is torn down at the end of the package, even when tests fail: the
 service, every HAProxy it started (by the PIDs in its state directory), every namespace
 and link this file made.
 """
@@ -107,7 +107,7 @@ class Topology:
         sh("ip", "link", "del", BRIDGE, check=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def topology() -> Iterator[Topology]:
     topo = Topology()
     try:
@@ -220,9 +220,8 @@ class SplitService(Service):
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
-        self.conf.write_text(self.conf.read_text().replace("host = te-host",
-                                                           "host = te-host2")
-                             + f"[DEFAULT]\nserver_url = {self.url}\n")
+        self.conf.write_text(self.conf.read_text().replace(
+            "host = te-host", f"host = te-host2\nserver_url = {self.url}"))
         self.server: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -272,10 +271,12 @@ def split_service(topology: Topology) -> Iterator[SplitService]:
             svc.stop_server()
         finally:
             svc.cleanup_data_plane()
+            if os.environ.get("LBAAS_E2E_KEEP_LOG"):
+                shutil.copy(svc.log, os.environ["LBAAS_E2E_KEEP_LOG"])
             shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def service(topology: Topology) -> Iterator[Service]:
     root = Path(tempfile.mkdtemp(prefix="lbaas-e2e-"))
     svc = Service(root)
@@ -287,6 +288,8 @@ def service(topology: Topology) -> Iterator[Service]:
             svc.stop()
         finally:
             svc.cleanup_data_plane()
+            if os.environ.get("LBAAS_E2E_KEEP_LOG"):
+                shutil.copy(svc.log, os.environ["LBAAS_E2E_KEEP_LOG"])
             shutil.rmtree(root, ignore_errors=True)
 
 
