@@ -98,7 +98,10 @@ def print_object(obj: dict[str, Any], fmt: str, wanted: Sequence[str], out: Text
 
 def print_list(objs: list[dict[str, Any]], default_columns: Sequence[str], fmt: str,
                wanted: Sequence[str], out: TextIO) -> None:
-    if wanted:
+    if wanted and not objs:
+        # Nothing to check the names against: an empty list has every column.
+        columns = [c.replace("-", "_") for c in wanted]
+    elif wanted:
         available: list[str] = list(default_columns)
         for obj in objs:
             available.extend(k for k in obj if k not in available)

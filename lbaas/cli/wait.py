@@ -8,6 +8,7 @@ the time is up. ERROR ends the wait with the object's ``status_description``.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -38,12 +39,20 @@ class Progress:
         if self._tty:
             frame = SPINNER[self._tick % len(SPINNER)]
             self._tick += 1
-            self._stream.write(f"\r\x1b[K{frame} {text} [{elapsed:.0f}s]")
+            line = _fit(f"{frame} {text}", f" [{elapsed:.0f}s]", self._width())
+            self._stream.write(f"\r\x1b[K{line}")
             self._stream.flush()
         elif self._last != (status, description):
             self._stream.write(f"waiting: {text}\n")
             self._stream.flush()
         self._last = (status, description)
+
+    def _width(self) -> int:
+        try:
+            columns = os.get_terminal_size(self._stream.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            columns = 0
+        return columns or 80   # a pty nobody sized says 0
 
     def clear(self) -> None:
         """Before an error line: on a terminal the status line goes, the error says it all."""
@@ -57,6 +66,14 @@ class Progress:
         else:
             self._stream.write(f"{self._label}: {status}\n")
         self._stream.flush()
+
+
+def _fit(text: str, suffix: str, width: int) -> str:
+    """One terminal row: a wrapped line could not be rewritten in place by ``\\r``."""
+    room = max(width - 1 - len(suffix), 10)
+    if len(text) > room:
+        text = text[: room - 3] + "..."
+    return text + suffix
 
 
 def follow(fetch: Fetch, label: str, *, until_gone: bool, timeout: float, stream: TextIO,

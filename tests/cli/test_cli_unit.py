@@ -186,9 +186,9 @@ def test_connection_refused_names_the_url(capsys):
     import socket
 
     with socket.socket() as s:
+        # Bound but never listening: a connection to it is refused.
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    # Nothing listens on the port (bound, never listening): a refusal.
         rc = main(["--os-url", f"http://127.0.0.1:{port}", "pool", "list"])
     assert rc == 1
     err = capsys.readouterr().err
@@ -232,6 +232,23 @@ def test_show_table_lists_fields_sorted_with_lists_one_item_a_line(neutron, caps
     assert [f for f in fields if f] == ["allocation_pools", "cidr", "id", "name"]
     assert '{"end": "10.0.0.9", "start": "10.0.0.2"}' in lines[3]
     assert '{"end": "10.0.0.29", "start": "10.0.0.20"}' in lines[4]
+
+
+def test_columns_of_an_empty_list_are_not_refused(neutron, capsys):
+    assert run(neutron, "pool", "list", "-c", "subnet-id", "-f", "json") == 0
+    assert capsys.readouterr().out == "[]\n"
+    assert run(neutron, "pool", "list", "-c", "subnet_id") == 0
+    assert "| subnet_id |" in capsys.readouterr().out
+
+
+def test_port_create_resolves_the_subnet_of_a_fixed_ip(neutron):
+    net = neutron.add("networks", name="n1")
+    subnet = neutron.add("subnets", name="s1")
+    assert run(neutron, "port", "create", "n1", "--name", "p",
+               "--fixed-ip", "subnet=s1,ip_address=10.0.0.7", "--device-owner", "x") == 0
+    assert neutron.bodies("POST") == [{"port": {
+        "network_id": net["id"], "name": "p", "device_owner": "x",
+        "fixed_ips": [{"ip_address": "10.0.0.7", "subnet_id": subnet["id"]}]}}]
 
 
 def test_member_list_filters_by_pool_name(neutron, capsys):
@@ -296,13 +313,20 @@ def test_delete_wait_follows_until_gone(neutron, capsys):
 def test_progress_on_a_terminal_rewrites_one_line(neutron, capsys, monkeypatch):
     member = neutron.add("lb/members", status="ACTIVE")
     # The first GET is the CLI looking the member up, before its update.
-    neutron.status_script[member["id"]] = [{"status": "ACTIVE"}, {"status": "PENDING_UPDATE"},
-                                           {"status": "PENDING_UPDATE"}, {"status": "ACTIVE"}]
+    long = "waiting for a live lbaas agent " * 5
+    neutron.status_script[member["id"]] = [
+        {"status": "ACTIVE"}, {"status": "PENDING_UPDATE", "status_description": long},
+        {"status": "PENDING_UPDATE"}, {"status": "ACTIVE", "status_description": None}]
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     assert run(neutron, "member", "update", member["id"], "--weight", "2", "--wait") == 0
     err = capsys.readouterr().err
     assert "\r\x1b[K| member" in err and "\r\x1b[K/ member" in err
     assert "\n" not in err[:-1] and err.endswith(f"member {member['id']}: ACTIVE\n")
+    # Each rewrite fits one row (80 columns when the width is unknown), or \r could not
+    # erase it.
+    rewrites = err.split("\r\x1b[K")[1:-1]
+    assert rewrites and all(len(r) < 80 for r in rewrites)
+    assert any(r.endswith("... [0s]") for r in rewrites)
 
 
 def test_healthmonitor_associate_and_disassociate(neutron, capsys):
