@@ -67,6 +67,8 @@ class AgentOptions:
     # A cheap resync (ready list against the instances on the host) every this many
     # periods even when nothing went wrong: 60 s at 5 s.
     resync_periods: int = 12
+    # Unchanged stats (an idle load balancer) are sent again only after this long.
+    stats_resend_interval: float = 60.0
     # A pool whose refresh failed is retried after this long, doubling to the maximum.
     retry_delay: float = 5.0
     retry_delay_max: float = 60.0
@@ -119,6 +121,10 @@ class LbaasAgentManager:
         self._retry: dict[str, tuple[float, float]] = {}
         # Ready pools confirmed as not to be served (no VIP...): no instance is right.
         self._not_served: set[str] = set()
+        # Last stats reported per pool, and when.
+        self._last_stats: dict[str, tuple[dict[str, Any], float]] = {}
+        self._stats_executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.options.deploy_workers, thread_name_prefix="lbaas-stats")
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -146,6 +152,7 @@ class LbaasAgentManager:
             elif thread is not threading.current_thread():
                 thread.join(max(0.0, deadline - time.monotonic()))
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._stats_executor.shutdown(wait=True, cancel_futures=True)
         if events_thread is not None:
             # It may sit in a long-poll for poll_timeout more seconds; whatever comes
             # back is dropped, so give it only a moment (it is a daemon thread).
@@ -462,38 +469,62 @@ class LbaasAgentManager:
                     self._resync.set()
 
     def collect_stats(self) -> None:
-        """v1's ``collect_stats`` plus liveness: restart a dead HAProxy, then report
-        the pool's counters and member health."""
-        for pool_id in self.driver.list_instances():
-            if self._stop.is_set():
-                return
-            state = self._pool_state(pool_id)
-            # A pool being deployed right now is skipped: its HAProxy may be
-            # between processes, and stats come next period.
-            if not state.lock.acquire(blocking=False):
-                continue
-            try:
-                if self.driver.ensure_running(pool_id):
-                    LOG.warning("pool %s: HAProxy was not running, restarted", pool_id)
-                stats = self.driver.get_stats(pool_id)
-            except self.options.deploy_errors as exc:
-                LOG.warning("pool %s: HAProxy cannot be restarted: %s", pool_id,
-                            getattr(exc, "reason", exc))
-                continue
-            except Exception:
-                LOG.exception("pool %s: liveness check or stats failed", pool_id)
-                continue
-            finally:
-                state.lock.release()
-            if not stats:
-                # HAProxy did not answer: nothing to report this period.
-                continue
-            try:
-                self.plugin_rpc.update_pool_stats(pool_id, stats, self.host)
-            except PoolNotFound:
-                self._resync.set()
-            except PluginApiError as exc:
-                LOG.warning("pool %s: stats not reported: %s", pool_id, exc)
+        """v1's ``collect_stats`` plus liveness: for every instance, restart a dead
+        HAProxy, then report the pool's counters and member health. Pools are done
+        in parallel (it is socket and HTTP waiting): done one after the other, a
+        thousand pools would take longer than the period."""
+        pool_ids = self.driver.list_instances()
+        with self._mutex:
+            for gone in set(self._last_stats) - set(pool_ids):
+                del self._last_stats[gone]
+        try:
+            for _ in self._stats_executor.map(self._collect_pool_stats, pool_ids):
+                pass
+        except (RuntimeError, concurrent.futures.CancelledError):
+            # Stopping: the executor was shut down under us.
+            return
+
+    def _collect_pool_stats(self, pool_id: str) -> None:
+        if self._stop.is_set():
+            return
+        state = self._pool_state(pool_id)
+        # A pool being deployed right now is skipped: its HAProxy may be between
+        # processes, and stats come next period.
+        if not state.lock.acquire(blocking=False):
+            return
+        try:
+            if self.driver.ensure_running(pool_id):
+                LOG.warning("pool %s: HAProxy was not running, restarted", pool_id)
+            stats = self.driver.get_stats(pool_id)
+        except self.options.deploy_errors as exc:
+            LOG.warning("pool %s: HAProxy cannot be restarted: %s", pool_id,
+                        getattr(exc, "reason", exc))
+            return
+        except Exception:
+            LOG.exception("pool %s: liveness check or stats failed", pool_id)
+            return
+        finally:
+            state.lock.release()
+        if not stats:
+            # HAProxy did not answer: nothing to report this period.
+            return
+        now = time.monotonic()
+        with self._mutex:
+            last = self._last_stats.get(pool_id)
+        if (last is not None and last[0] == stats
+                and now - last[1] < self.options.stats_resend_interval):
+            # An idle load balancer: the server has these numbers already.
+            return
+        try:
+            self.plugin_rpc.update_pool_stats(pool_id, stats, self.host)
+        except PoolNotFound:
+            self._resync.set()
+            return
+        except PluginApiError as exc:
+            LOG.warning("pool %s: stats not reported: %s", pool_id, exc)
+            return
+        with self._mutex:
+            self._last_stats[pool_id] = (stats, now)
 
 
 def _short(text: str, limit: int = STATUS_DESCRIPTION_MAX) -> str:

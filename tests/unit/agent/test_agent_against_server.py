@@ -88,14 +88,16 @@ def test_vip_goes_active_reports_stats_and_deletes_through_the_agent(
         def vip_status() -> str:
             return str(client.get(f"/lb/vips/{vip['id']}").json()["vip"]["status"])
 
+        # Both, in either order: pool_deployed for the pool's creation may come back
+        # after the VIP was added and activate it before the VIP's own refresh ran.
         assert _eventually(lambda: vip_status() == "ACTIVE"), vip_status()
-        assert driver.instances == {pool["id"]}
+        assert _eventually(lambda: driver.instances == {pool["id"]}), recorder.calls
         assert _eventually(lambda: client.get(f"/lb/pools/{pool['id']}/stats")
                            .json()["stats"]["total_connections"] == 3)
 
         assert client.delete(f"/lb/vips/{vip['id']}").status_code == 204
         assert _eventually(lambda: client.get(f"/lb/vips/{vip['id']}").status_code == 404)
-        assert driver.instances == set()
+        assert _eventually(lambda: driver.instances == set())
 
         assert client.delete(f"/lb/pools/{pool['id']}").status_code == 204
         assert _eventually(

@@ -438,3 +438,29 @@ def test_server_revision_going_back_triggers_a_full_resync(make_manager, rpc, re
     rpc.events.put(Events(3, ["p1"]))
     recorder.wait_for(lambda: len(recorder.named("get_ready_devices")) >= 2)
     recorder.wait_for(lambda: any(c[1] == 3 for c in recorder.named("get_events")))
+
+
+def test_unchanged_stats_are_not_sent_again_until_the_resend_interval(
+        make_manager, driver, recorder):
+    driver.instances = {"p1"}
+    manager = make_manager(stats_resend_interval=3600)
+
+    manager.collect_stats()
+    manager.collect_stats()
+    assert len(recorder.named("update_pool_stats")) == 1
+    assert len(recorder.named("ensure_running")) == 2
+
+    original = driver.get_stats
+    driver.get_stats = lambda pool_id: {**original(pool_id), "total_connections": 4}
+    manager.collect_stats()
+    sent = recorder.named("update_pool_stats")
+    assert [s[1]["total_connections"] for s in sent] == [3, 4]
+
+
+def test_unchanged_stats_are_resent_after_the_interval(make_manager, driver, recorder):
+    driver.instances = {"p1"}
+    manager = make_manager(stats_resend_interval=0)
+
+    manager.collect_stats()
+    manager.collect_stats()
+    assert len(recorder.named("update_pool_stats")) == 2
