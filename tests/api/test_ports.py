@@ -25,8 +25,8 @@ def test_port_gets_an_address_and_a_mac(api: Api, project: str) -> None:
     assert len(port["fixed_ips"]) == 1
     fixed = port["fixed_ips"][0]
     assert fixed["subnet_id"] == sub["id"]
-    addr = ipaddress.ip_address(fixed["ip_address"])
-    assert ipaddress.ip_address("10.30.0.2") <= addr <= ipaddress.ip_address("10.30.0.254")
+    addr = ipaddress.IPv4Address(fixed["ip_address"])
+    assert ipaddress.IPv4Address("10.30.0.2") <= addr <= ipaddress.IPv4Address("10.30.0.254")
     assert port["admin_state_up"] is True
     assert port["device_id"] == ""
     assert port["device_owner"] == ""

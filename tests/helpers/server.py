@@ -208,6 +208,12 @@ class Api:
     def close(self) -> None:
         self.client.close()
 
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @staticmethod
     def _path(path: str) -> str:
         if path.startswith(("/v2.0", "/agent/", "/openapi")):

@@ -1,0 +1,212 @@
+"""Bad input is a 400 with Neutron's error body, never a 500; strings that can reach a
+configuration file carry no control characters and have a bounded length."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.builders import (
+    assert_error,
+    make_monitor,
+    make_network,
+    make_pool,
+    make_subnet,
+    make_vip,
+)
+from tests.helpers.server import COLLECTIONS, Api
+
+MISSING = "7c0b9f8c-0000-4000-8000-000000000000"
+
+
+@pytest.mark.parametrize("path", ["/lb/pools", "/lb/members", "/lb/health_monitors",
+                                  "/lb/vips", "/networks", "/subnets", "/ports"])
+def test_404_body(api: Api, path: str) -> None:
+    err = assert_error(api.get(f"{path}/{MISSING}"), 404)
+    assert "NotFound" in err["type"] or "not found" in err["message"].lower(), err
+    assert_error(api.put(f"{path}/{MISSING}", {path.rsplit("/", 1)[1][:-1]: {}}), 404)
+    assert_error(api.delete(f"{path}/{MISSING}"), 404)
+
+
+def test_404_for_a_non_uuid_id(api: Api) -> None:
+    assert_error(api.get("/lb/pools/not-a-uuid"), 404)
+
+
+def test_unknown_path_is_404_with_neutron_body(api: Api) -> None:
+    assert_error(api.get("/lb/balloons"), 404)
+
+
+def test_409_body(api: Api) -> None:
+    pool = make_pool(api)
+    make_vip(api, pool)
+    err = assert_error(api.delete(f"/lb/pools/{pool['id']}"), 409)
+    assert err["message"]
+
+
+def test_400_body(api: Api) -> None:
+    err = assert_error(api.post("/lb/pools", {"pool": {"protocol": "HTTP"}}), 400)
+    assert err["message"]
+
+
+@pytest.mark.parametrize("raw", [
+    b"{", b"not json", b"", b"null", b"[]", b'"pool"', b"42", b'{"pool": ',
+    b'{"pool": {"name": "\xff\xfe"}}', b'{"pool": []}', b'{"pool": null}', b'{"pool": "x"}',
+], ids=["open-brace", "text", "empty", "null", "list", "string", "number", "truncated",
+        "bad-utf8", "list-inside", "null-inside", "string-inside"])
+@pytest.mark.parametrize("path", ["/lb/pools", "/lb/members", "/lb/vips",
+                                  "/lb/health_monitors", "/networks", "/subnets", "/ports"])
+def test_malformed_body_rejected(api: Api, path: str, raw: bytes) -> None:
+    if path != "/lb/pools":
+        raw = raw.replace(b'"pool"', b'"' + path.rsplit("/", 1)[1][:-1].encode() + b'"')
+    assert_error(api.post(path, content=raw), 400)
+
+
+def test_malformed_body_on_update_rejected(api: Api) -> None:
+    pool = make_pool(api)
+    for raw in (b"{", b"[]", b'{"pool": 5}', b'{"vip": {"name": "x"}}', b"{}"):
+        assert_error(api.put(f"/lb/pools/{pool['id']}", content=raw), 400)
+
+
+@pytest.mark.parametrize("wrapper", ["pools", "member", "vip", "Pool", ""])
+def test_wrong_wrapper_rejected(api: Api, wrapper: str) -> None:
+    sub = make_subnet(api)
+    body = {wrapper: {"subnet_id": sub["id"], "protocol": "HTTP", "lb_method": "ROUND_ROBIN"}}
+    assert_error(api.post("/lb/pools", body), 400)
+
+
+def test_two_wrappers_rejected(api: Api) -> None:
+    sub = make_subnet(api)
+    pool = {"subnet_id": sub["id"], "protocol": "HTTP", "lb_method": "ROUND_ROBIN"}
+    assert_error(api.post("/lb/pools", {"pool": pool, "extra": {}}), 400)
+
+
+@pytest.mark.parametrize("resource", list(COLLECTIONS)[:-1])
+def test_unknown_attribute_rejected(api: Api, resource: str) -> None:
+    resp = api.post(COLLECTIONS[resource], {resource: {"colour": "blue"}})
+    err = assert_error(resp, 400)
+    assert "colour" in err["message"], err
+
+
+@pytest.mark.parametrize("attr,value", [
+    ("protocol_port", "8O"), ("protocol_port", 80.5), ("protocol_port", True),
+    ("protocol_port", None), ("protocol_port", [80]), ("connection_limit", {"max": 1}),
+    ("admin_state_up", None), ("admin_state_up", 2), ("name", None), ("name", 7),
+    ("description", {}), ("address", 10), ("pool_id", None), ("subnet_id", 5),
+    ("protocol_port", 2**70),
+])
+def test_wrong_types_rejected(api: Api, attr: str, value: Any) -> None:
+    pool = make_pool(api)
+    body = {"pool_id": pool["id"], "subnet_id": pool["subnet_id"], "protocol": "HTTP",
+            "protocol_port": 80, attr: value}
+    assert_error(api.post("/lb/vips", {"vip": body}), 400)
+
+
+# -- strings that end up in HAProxy's configuration or in logs -----------------------------------
+
+BAD_STRINGS = {
+    "newline": "a\nb",
+    "carriage-return": "a\rb",
+    "tab": "a\tb",
+    "nul": "a\x00b",
+    "escape": "a\x1b[31mb",
+    "del": "a\x7fb",
+    "c1": "a\x85b",
+    "overlong": "x" * 5000,
+}
+
+
+def _pool_body(api: Api) -> dict[str, Any]:
+    sub = make_subnet(api)
+    return {"subnet_id": sub["id"], "protocol": "HTTP", "lb_method": "ROUND_ROBIN"}
+
+
+def _vip_body(api: Api) -> dict[str, Any]:
+    pool = make_pool(api)
+    return {"pool_id": pool["id"], "subnet_id": pool["subnet_id"], "protocol": "HTTP",
+            "protocol_port": 80}
+
+
+def _hm_body(api: Api) -> dict[str, Any]:
+    return {"type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3}
+
+
+# (resource, attribute, base body builder, how the value sits in the body)
+STRING_FIELDS = [
+    ("network", "name", lambda api: {}),
+    ("subnet", "name", lambda api: {"network_id": make_network(api)["id"], "ip_version": 4,
+                                    "cidr": "10.150.0.0/24"}),
+    ("port", "name", lambda api: {"network_id": make_subnet(api)["network_id"]}),
+    ("port", "device_id", lambda api: {"network_id": make_subnet(api)["network_id"]}),
+    ("port", "device_owner", lambda api: {"network_id": make_subnet(api)["network_id"]}),
+    ("pool", "name", _pool_body),
+    ("pool", "description", _pool_body),
+    ("vip", "name", _vip_body),
+    ("vip", "description", _vip_body),
+    ("vip", "cookie_name", _vip_body),
+    ("health_monitor", "url_path", _hm_body),
+    ("health_monitor", "http_method", _hm_body),
+    ("health_monitor", "expected_codes", _hm_body),
+]
+
+
+def _with_value(resource: str, attr: str, base: dict[str, Any], value: str) -> dict[str, Any]:
+    body = dict(base)
+    if attr == "cookie_name":
+        body["session_persistence"] = {"type": "APP_COOKIE", "cookie_name": value}
+    elif attr == "url_path":
+        body[attr] = "/" + value
+    else:
+        body[attr] = value
+    return {resource: body}
+
+
+@pytest.mark.parametrize("kind", list(BAD_STRINGS))
+@pytest.mark.parametrize("resource,attr,base", STRING_FIELDS,
+                         ids=[f"{r}-{a}" for r, a, _ in STRING_FIELDS])
+def test_bad_strings_rejected_on_create(api: Api, resource: str, attr: str, base: Any,
+                                        kind: str) -> None:
+    body = _with_value(resource, attr, base(api), BAD_STRINGS[kind])
+    assert_error(api.post(COLLECTIONS[resource], body), 400)
+
+
+UPDATABLE = [("network", "name"), ("subnet", "name"), ("port", "name"), ("pool", "name"),
+             ("pool", "description"), ("vip", "name"), ("vip", "description"),
+             ("vip", "cookie_name"), ("health_monitor", "url_path"),
+             ("health_monitor", "http_method"), ("health_monitor", "expected_codes")]
+
+
+def _existing(api: Api, resource: str) -> dict[str, Any]:
+    if resource == "network":
+        return make_network(api)
+    if resource == "subnet":
+        return make_subnet(api)
+    if resource == "port":
+        return api.create("port", network_id=make_subnet(api)["network_id"])
+    if resource == "pool":
+        return make_pool(api)
+    if resource == "vip":
+        return make_vip(api, make_pool(api))
+    return make_monitor(api)
+
+
+@pytest.mark.parametrize("kind", ["newline", "nul", "escape", "overlong"])
+@pytest.mark.parametrize("resource,attr", UPDATABLE, ids=[f"{r}-{a}" for r, a in UPDATABLE])
+def test_bad_strings_rejected_on_update(api: Api, resource: str, attr: str,
+                                        kind: str) -> None:
+    obj = _existing(api, resource)
+    body = _with_value(resource, attr, {}, BAD_STRINGS[kind])
+    assert_error(api.put(f"{COLLECTIONS[resource]}/{obj['id']}", body), 400)
+    shown = api.show(resource, obj["id"])
+    key = "session_persistence" if attr == "cookie_name" else attr
+    assert shown[key] == obj[key]
+
+
+def test_reasonable_strings_accepted(api: Api) -> None:
+    sub = make_subnet(api)
+    pool = make_pool(api, sub["id"], name="web tier: café ünïcode ✓",
+                     description="x" * 255)
+    assert pool["name"] == "web tier: café ünïcode ✓"
+    assert pool["description"] == "x" * 255
+    vip = make_vip(api, pool, name="front door", description="a VIP, with 'quotes' & more")
+    assert vip["description"] == "a VIP, with 'quotes' & more"

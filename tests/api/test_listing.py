@@ -1,0 +1,183 @@
+"""Neutron's list features on every collection: filters, fields=, sorting, pagination.
+
+noauth makes every caller admin, and admins see every project, so each list below is
+filtered on this test's own tenant_id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.api.builders import (
+    assert_error,
+    make_member,
+    make_monitor,
+    make_network,
+    make_pool,
+    make_subnet,
+    make_vip,
+)
+from tests.helpers.server import COLLECTIONS, Api
+
+N = 5
+Maker = Callable[[Api, dict[str, Any], int], dict[str, Any]]
+
+
+def _subnet(api: Api, ctx: dict[str, Any]) -> dict[str, Any]:
+    if "subnet" not in ctx:
+        ctx["subnet"] = make_subnet(api, cidr="10.130.0.0/24")
+    return dict(ctx["subnet"])
+
+
+def _pool(api: Api, ctx: dict[str, Any]) -> dict[str, Any]:
+    if "pool" not in ctx:
+        ctx["pool"] = make_pool(api, _subnet(api, ctx)["id"])
+    return dict(ctx["pool"])
+
+
+# resource → (maker(api, ctx, i), sort/filter attribute, value of item i)
+MAKERS: dict[str, tuple[Maker, str, Callable[[int], Any]]] = {
+    "network": (lambda api, ctx, i: make_network(api, name=f"item-{i}"),
+                "name", lambda i: f"item-{i}"),
+    "subnet": (lambda api, ctx, i: make_subnet(api, cidr=f"10.131.{i}.0/24", name=f"item-{i}"),
+               "name", lambda i: f"item-{i}"),
+    "port": (lambda api, ctx, i: api.create("port", network_id=_subnet(api, ctx)["network_id"],
+                                            name=f"item-{i}"),
+             "name", lambda i: f"item-{i}"),
+    "pool": (lambda api, ctx, i: make_pool(api, _subnet(api, ctx)["id"], name=f"item-{i}"),
+             "name", lambda i: f"item-{i}"),
+    "vip": (lambda api, ctx, i: make_vip(api, make_pool(api, _subnet(api, ctx)["id"]),
+                                         name=f"item-{i}"),
+            "name", lambda i: f"item-{i}"),
+    "member": (lambda api, ctx, i: make_member(api, _pool(api, ctx)["id"],
+                                               protocol_port=8000 + i),
+               "protocol_port", lambda i: 8000 + i),
+    "health_monitor": (lambda api, ctx, i: make_monitor(api, delay=10 + i, timeout=1),
+                       "delay", lambda i: 10 + i),
+}
+
+
+def plural(resource: str) -> str:
+    return COLLECTIONS[resource].rsplit("/", 1)[1]
+
+
+@pytest.fixture(params=list(MAKERS))
+def items(request: pytest.FixtureRequest, api: Api) -> tuple[str, str, list[dict[str, Any]]]:
+    """Five objects of one resource in this test's project, in a shuffled creation
+    order so that sorting is not creation order by luck."""
+    resource = request.param
+    maker, key, _ = MAKERS[resource]
+    ctx: dict[str, Any] = {}
+    made = {i: maker(api, ctx, i) for i in (3, 0, 4, 1, 2)}
+    return resource, key, [made[i] for i in range(N)]
+
+
+def listing(api: Api, resource: str, params: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    resp = api.get(COLLECTIONS[resource], params=[("tenant_id", api.project), *params])
+    assert resp.status_code == 200, resp.text
+    return list(resp.json()[plural(resource)])
+
+
+def test_filter_by_attribute(api: Api, items: tuple) -> None:
+    resource, key, objs = items
+    got = listing(api, resource, [(key, objs[2][key])])
+    assert [o["id"] for o in got] == [objs[2]["id"]]
+
+
+def test_filter_with_several_values(api: Api, items: tuple) -> None:
+    resource, key, objs = items
+    got = listing(api, resource, [(key, objs[1][key]), (key, objs[3][key])])
+    assert sorted(o["id"] for o in got) == sorted([objs[1]["id"], objs[3]["id"]])
+
+
+def test_filter_matching_nothing(api: Api, items: tuple) -> None:
+    resource, key, objs = items
+    value = "nothing-like-this" if key == "name" else 1
+    assert listing(api, resource, [(key, value)]) == []
+
+
+def test_fields_select_attributes(api: Api, items: tuple) -> None:
+    resource, key, objs = items
+    got = listing(api, resource, [("fields", "id"), ("fields", key)])
+    assert len(got) == N
+    for o in got:
+        assert set(o) == {"id", key}, o
+    resp = api.get(f"{COLLECTIONS[resource]}/{objs[0]['id']}", params={"fields": key})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()[resource] == {key: objs[0][key]}
+
+
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_sorting(api: Api, items: tuple, direction: str) -> None:
+    resource, key, objs = items
+    got = listing(api, resource, [("sort_key", key), ("sort_dir", direction)])
+    expected = [o["id"] for o in objs]
+    if direction == "desc":
+        expected.reverse()
+    assert [o["id"] for o in got] == expected
+
+
+def test_limit_and_marker_page_through(api: Api, items: tuple) -> None:
+    resource, key, objs = items
+    sort = [("sort_key", key), ("sort_dir", "asc")]
+    page1 = listing(api, resource, [*sort, ("limit", 2)])
+    assert [o["id"] for o in page1] == [objs[0]["id"], objs[1]["id"]]
+    page2 = listing(api, resource, [*sort, ("limit", 2), ("marker", page1[-1]["id"])])
+    assert [o["id"] for o in page2] == [objs[2]["id"], objs[3]["id"]]
+    page3 = listing(api, resource, [*sort, ("limit", 2), ("marker", page2[-1]["id"])])
+    assert [o["id"] for o in page3] == [objs[4]["id"]]
+
+
+def test_next_link_on_a_full_page(api: Api, items: tuple) -> None:
+    resource, key, objs = items
+    resp = api.get(COLLECTIONS[resource], params=[
+        ("tenant_id", api.project), ("sort_key", key), ("limit", 2)])
+    assert resp.status_code == 200, resp.text
+    links = resp.json().get(f"{plural(resource)}_links")
+    assert links, resp.json()
+    [nxt] = [link for link in links if link["rel"] == "next"]
+    assert f"marker={objs[1]['id']}" in nxt["href"]
+
+
+def test_limit_without_sort_key_is_stable(api: Api, items: tuple) -> None:
+    resource, _, objs = items
+    seen: list[str] = []
+    marker: list[tuple[str, Any]] = []
+    for _ in range(N + 1):
+        page = listing(api, resource, [("limit", 2), *marker])
+        if not page:
+            break
+        seen.extend(o["id"] for o in page)
+        marker = [("marker", page[-1]["id"])]
+    assert sorted(seen) == sorted(o["id"] for o in objs)
+
+
+@pytest.mark.parametrize("params", [
+    {"sort_key": "no_such_attribute"}, {"sort_key": "name", "sort_dir": "sideways"},
+    {"limit": "many"}, {"limit": -1},
+], ids=["sort-key", "sort-dir", "limit-text", "limit-negative"])
+def test_bad_list_parameters_rejected(api: Api, params: dict) -> None:
+    assert_error(api.get("/lb/pools", params=params), 400)
+
+
+def test_filter_on_boolean_and_enum(api: Api) -> None:
+    sub = make_subnet(api, cidr="10.132.0.0/24")
+    tcp = make_pool(api, sub["id"], protocol="TCP", admin_state_up=False)
+    http = make_pool(api, sub["id"], protocol="HTTP")
+    assert [p["id"] for p in api.list("pool", tenant_id=api.project,
+                                      protocol="TCP")] == [tcp["id"]]
+    assert [p["id"] for p in api.list("pool", tenant_id=api.project,
+                                      admin_state_up="false")] == [tcp["id"]]
+    assert [p["id"] for p in api.list("pool", tenant_id=api.project,
+                                      admin_state_up="true")] == [http["id"]]
+
+
+def test_members_filtered_by_pool(api: Api) -> None:
+    sub = make_subnet(api, cidr="10.133.0.0/24")
+    p1, p2 = make_pool(api, sub["id"]), make_pool(api, sub["id"])
+    m1 = make_member(api, p1["id"])
+    make_member(api, p2["id"])
+    assert [m["id"] for m in api.list("member", pool_id=p1["id"])] == [m1["id"]]

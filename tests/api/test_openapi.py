@@ -1,0 +1,63 @@
+"""/openapi.json describes every endpoint of the REST and agent APIs."""
+
+from __future__ import annotations
+
+import re
+
+from tests.helpers.server import Api
+
+# path template (parameters as {}) → methods it must list
+EXPECTED = {
+    "/v2.0/networks": {"get", "post"},
+    "/v2.0/networks/{}": {"get", "put", "delete"},
+    "/v2.0/subnets": {"get", "post"},
+    "/v2.0/subnets/{}": {"get", "put", "delete"},
+    "/v2.0/ports": {"get", "post"},
+    "/v2.0/ports/{}": {"get", "put", "delete"},
+    "/v2.0/lb/pools": {"get", "post"},
+    "/v2.0/lb/pools/{}": {"get", "put", "delete"},
+    "/v2.0/lb/pools/{}/stats": {"get"},
+    "/v2.0/lb/pools/{}/health_monitors": {"post"},
+    "/v2.0/lb/pools/{}/health_monitors/{}": {"delete"},
+    "/v2.0/lb/pools/{}/loadbalancer-agent": {"get"},
+    "/v2.0/lb/members": {"get", "post"},
+    "/v2.0/lb/members/{}": {"get", "put", "delete"},
+    "/v2.0/lb/health_monitors": {"get", "post"},
+    "/v2.0/lb/health_monitors/{}": {"get", "put", "delete"},
+    "/v2.0/lb/vips": {"get", "post"},
+    "/v2.0/lb/vips/{}": {"get", "put", "delete"},
+    "/v2.0/agents": {"get"},
+    "/v2.0/agents/{}": {"get", "put"},
+    "/v2.0/agents/{}/loadbalancer-pools": {"get"},
+    "/agent/v1/agents": {"post"},
+    "/agent/v1/hosts/{}/ready_devices": {"get"},
+    "/agent/v1/hosts/{}/events": {"get"},
+    "/agent/v1/logical_devices/{}": {"get"},
+    "/agent/v1/pools/{}/deployed": {"post"},
+    "/agent/v1/pools/{}/destroyed": {"post"},
+    "/agent/v1/pools/{}/stats": {"post"},
+    "/agent/v1/status": {"post"},
+    "/agent/v1/ports/{}/plug": {"post"},
+    "/agent/v1/ports/{}/unplug": {"post"},
+}
+
+
+def documented(api: Api) -> dict[str, set[str]]:
+    resp = api.get("/openapi.json")
+    assert resp.status_code == 200, resp.text
+    doc = resp.json()
+    assert doc["openapi"].startswith("3.")
+    assert doc["info"]["title"]
+    paths: dict[str, set[str]] = {}
+    for path, item in doc["paths"].items():
+        template = re.sub(r"\{[^}]+\}", "{}", path)
+        paths.setdefault(template, set()).update(
+            m for m in item if m in ("get", "post", "put", "delete", "patch"))
+    return paths
+
+
+def test_every_endpoint_is_documented(api: Api) -> None:
+    paths = documented(api)
+    missing = {p: sorted(m - paths.get(p, set())) for p, m in EXPECTED.items()
+               if not m <= paths.get(p, set())}
+    assert missing == {}
