@@ -9,13 +9,16 @@ Threads:
 
 * heartbeat — ``report_state`` every ``report_interval`` (``start_flag`` on the first
   report that gets through, so the server reschedules what it must);
-* events — long-polls ``get_events`` and refreshes exactly the pools that changed; does
-  a full ``sync_state`` at start and after any error;
+* events — waits for the first heartbeat attempt, then long-polls ``get_events`` and
+  refreshes exactly the pools that changed; a full ``sync_state`` at start, after any
+  error and when the server's revision goes back (its database was replaced);
 * periodic — every ``periodic_interval``: restart a dead HAProxy (``ensure_running``)
-  and report stats; a full resync when a refresh asked for one and every
+  and report changed stats (in parallel); retry pools whose refresh failed (with
+  backoff); a cheap ``sync_state(full=False)`` after a failure and every
   ``resync_periods`` periods as a safety net;
-* deploy workers — a bounded pool; one pool's refreshes never run in parallel, and a
-  refresh asked for while that pool's refresh runs is coalesced into one more run.
+* deploy workers — a bounded pool (``deploy_workers``); one pool's refreshes never run
+  in parallel, and refreshes asked for while that pool's refresh runs are coalesced
+  into one more run; different pools run in parallel.
 
 Stopping the agent never stops a load balancer: ``stop()`` ends the threads and leaves
 every instance serving, so an agent upgrade or restart is invisible to clients.
@@ -143,6 +146,8 @@ class LbaasAgentManager:
         """End the threads. Load balancers keep running; a deploy in progress is
         allowed to finish (half a namespace is worse than a slow stop), queued ones
         are dropped: the next agent's sync_state does them."""
+        if self._stopped.is_set():
+            return
         self._stop.set()
         deadline = time.monotonic() + timeout
         events_thread = None
