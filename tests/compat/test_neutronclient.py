@@ -37,14 +37,14 @@ def server() -> Iterator[ServerProcess]:
 
 
 class Neutron:
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, url: str, token: str = "x") -> None:
+        self.url, self.token = url, token
         # Only admin_token: an operator's OS_* variables must not send us to keystone.
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
         self.env["OS_AUTH_TYPE"] = "admin_token"
 
     def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([NEUTRON, "--os-url", self.url, "--os-token", "x", *argv],
+        return subprocess.run([NEUTRON, "--os-url", self.url, "--os-token", self.token, *argv],
                               env=self.env, capture_output=True, text=True, timeout=120,
                               stdin=subprocess.DEVNULL)
 
@@ -123,6 +123,22 @@ def test_the_v1_workflow_from_network_to_vip_and_back(server: ServerProcess) -> 
                         "--provider:segmentation_id", "100")
     assert vlan["provider:segmentation_id"] == 100
     neutron.ok("net-delete", "nc-vlan")
+
+
+def test_tokens_of_two_projects_in_token_mode() -> None:
+    tokens = [("tok-a", "proj-a", "member"), ("tok-b", "proj-b", "member")]
+    with ServerProcess(auth_strategy="token", tokens=tokens) as server:
+        a, b = Neutron(server.url, "tok-a"), Neutron(server.url, "tok-b")
+        a.ok("net-create", "net-a")
+        a.ok("subnet-create", "net-a", "10.80.0.0/24", "--name", "sub-a")
+        pool = a.json("lb-pool-create", "--name", "pa", "--lb-method", "ROUND_ROBIN",
+                      "--protocol", "HTTP", "--subnet-id", "sub-a")
+        assert pool["tenant_id"] == "proj-a"
+        assert b.json("lb-pool-list") == []
+        hidden = b.run("lb-pool-show", pool["id"])
+        assert hidden.returncode == 1 and "Unable to find pool" in hidden.stderr
+        unknown = Neutron(server.url, "nope").run("lb-pool-list")
+        assert unknown.returncode == 1
 
 
 def _register_agent(server: ServerProcess, host: str) -> None:
