@@ -13,7 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from haproxy_topology import (
+
+from lbaas.agent.drivers.haproxy import cfg, process
+from lbaas.agent.drivers.haproxy.namespace_driver import DeployError
+from lbaas.agent.drivers.haproxy.runtime import RuntimeApi
+from lbaas.agent.linux import ip_lib
+from tests.functional.haproxy.haproxy_topology import (
     BRIDGE,
     DriverHarness,
     Topology,
@@ -21,11 +26,6 @@ from haproxy_topology import (
     run,
     wait_for,
 )
-
-from lbaas.agent.drivers.haproxy import cfg, process
-from lbaas.agent.drivers.haproxy.namespace_driver import DeployError
-from lbaas.agent.drivers.haproxy.runtime import RuntimeApi
-from lbaas.agent.linux import ip_lib
 
 pytestmark = pytest.mark.functional
 

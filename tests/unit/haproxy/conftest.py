@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from haproxy_sample_device import sample_logical_device
+
+from tests.unit.haproxy.haproxy_sample_device import sample_logical_device
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import dataclasses
 from typing import Any
 
 import pytest
-from haproxy_sample_device import MEMBER_IDS, POOL_ID, VIP_ID
 
 from lbaas.agent.drivers.haproxy import cfg
+from tests.unit.haproxy.haproxy_sample_device import MEMBER_IDS, POOL_ID, VIP_ID
 
 PATHS = cfg.StatePaths(stats_socket="/run/lbaas-test/sock",
                        server_state_file="/run/lbaas-test/servers-state")

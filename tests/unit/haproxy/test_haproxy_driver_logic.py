@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from haproxy_sample_device import MEMBER_IDS, POOL_ID, VIP_ID
 
 from lbaas.agent.drivers.haproxy import namespace_driver as nd
 from lbaas.agent.drivers.haproxy.runtime import RuntimeApi
 from lbaas.agent.linux import interface
+from tests.unit.haproxy.haproxy_sample_device import MEMBER_IDS, POOL_ID, VIP_ID
 
 
 class RecordingVifDriver:
@@ -228,13 +228,33 @@ def test_member_status_mapping(status, expected):
 
 
 def test_remove_orphans_undeploys_only_unknown_instances(driver, linux, monkeypatch):
-    (driver.state_path / "pool-on-disk").mkdir(parents=True)
-    linux["namespaces"].extend(["qlbaas-pool-ns-only", "qlbaas-known", "thother"])
+    for pool_id in ("known", "gone-1", "gone-2"):
+        (driver.state_path / pool_id).mkdir(parents=True)
     undeployed: list[str] = []
     monkeypatch.setattr(driver, "undeploy_instance", undeployed.append)
-    assert driver.list_instances() == ["known", "pool-ns-only", "pool-on-disk"]
-    assert driver.remove_orphans(["known"]) == ["pool-ns-only", "pool-on-disk"]
-    assert undeployed == ["pool-ns-only", "pool-on-disk"]
+    assert driver.list_instances() == ["gone-1", "gone-2", "known"]
+    assert driver.remove_orphans(["known"]) == ["gone-1", "gone-2"]
+    assert undeployed == ["gone-1", "gone-2"]
+
+
+def test_another_agents_namespaces_are_not_orphans(driver, linux, monkeypatch):
+    # A qlbaas-* namespace without a state directory under our state path was made by
+    # another agent on this host (tests, an all-in-one next to an agent).
+    linux["namespaces"].append("qlbaas-someone-elses")
+    undeployed: list[str] = []
+    monkeypatch.setattr(driver, "undeploy_instance", undeployed.append)
+    assert driver.list_instances() == []
+    assert driver.remove_orphans([]) == []
+    assert undeployed == []
+
+
+def test_instance_is_recorded_before_its_namespace_exists(driver, logical_device, linux,
+                                                          monkeypatch):
+    seen: list[bool] = []
+    monkeypatch.setattr(nd.ip_lib, "ensure_namespace",
+                        lambda ns: seen.append(driver._load_instance(POOL_ID) is not None))
+    driver._plug(nd.get_ns_name(POOL_ID), logical_device()["vip"]["port"])
+    assert seen == [True]
 
 
 def test_undeploy_unplugs_and_removes_state(driver, logical_device, linux, monkeypatch):

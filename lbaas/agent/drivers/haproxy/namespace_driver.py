@@ -203,6 +203,9 @@ class HaproxyNSDriver:
     def _plug(self, namespace: str, port: dict[str, Any], reuse_existing: bool = True) -> str:
         self.plugin_rpc.plug_vip_port(port["id"], self.host)
         interface_name = self.vif_driver.get_device_name(port)
+        # Recorded before the namespace and device exist, so that an undeploy (or the
+        # orphan sweep after a crash right here) finds and unplugs them.
+        self._save_instance(namespace[len(NS_PREFIX):], port["id"], interface_name)
         ip_lib.ensure_namespace(namespace)
         if not reuse_existing and _device_present(interface_name, namespace):
             raise interface.PreexistingDeviceFailure(
@@ -212,8 +215,6 @@ class HaproxyNSDriver:
         # else the network's.
         self.vif_driver.plug(port.get("network") or {}, port["id"], interface_name,
                              port["mac_address"], namespace=namespace)
-        # Remembered before anything else can fail, so an undeploy still unplugs it.
-        self._save_instance(namespace[len(NS_PREFIX):], port["id"], interface_name)
         self._configure_l3(namespace, interface_name, port, announce=True)
         return interface_name
 
@@ -426,13 +427,18 @@ class HaproxyNSDriver:
             LOG.warning("unplug_vip_port(%s) failed: %s", port_id, exc)
 
     def list_instances(self) -> list[str]:
-        pool_ids: set[str] = set()
-        if self.state_path.is_dir():
-            pool_ids.update(entry.name for entry in self.state_path.iterdir()
-                            if entry.is_dir() and not entry.name.startswith("."))
-        pool_ids.update(ns[len(NS_PREFIX):] for ns in ip_lib.list_namespaces()
-                        if ns.startswith(NS_PREFIX))
-        return sorted(pool_ids)
+        """Pools with a state directory here.
+
+        The state directory is the instance's record: ``_plug`` writes it before the
+        namespace exists and ``undeploy_instance`` removes it after the namespace is
+        gone, so no namespace this driver made is ever without one. A ``qlbaas-*``
+        namespace without a state directory under *our* state path belongs to another
+        agent on the host (a test, an all-in-one next to an agent): v1 would have
+        destroyed it as an orphan; we leave it to its owner."""
+        if not self.state_path.is_dir():
+            return []
+        return sorted(entry.name for entry in self.state_path.iterdir()
+                      if entry.is_dir() and not entry.name.startswith("."))
 
     def remove_orphans(self, known_pool_ids: list[str] | set[str]) -> list[str]:
         """Undeploy instances on this host that the server no longer knows; returns
