@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import importlib.metadata
 import os
 import sys
 import traceback
@@ -153,8 +154,10 @@ def _add_resource(top: SubParsers, word: str, spec: Spec) -> SubParsers:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lbaas", description="Client of lbaas-server, Neutron LBaaS v1's REST API.",
-        epilog="`lbaas all-in-one --help` runs the server and the agent in one process.")
+        epilog="`lbaas all-in-one` runs the server and an agent in one process (as root); "
+               "`lbaas all-in-one --help` tells how.")
     _connection_options(parser, top=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.set_defaults(parser=parser, handler=None)
     top = parser.add_subparsers(title="commands", metavar="COMMAND")
     top.add_parser("all-in-one", help="run lbaas-server and an agent in one process",
@@ -181,9 +184,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("lbaas")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _all_in_one(argv: Sequence[str]) -> int:
     # The server and the agent, imported only when asked for: the client stays light.
-    all_in_one = importlib.import_module("lbaas.cmd.all_in_one")
+    try:
+        all_in_one = importlib.import_module("lbaas.cmd.all_in_one")
+    except ModuleNotFoundError as exc:
+        if exc.name != "lbaas.cmd.all_in_one":
+            raise
+        print("lbaas: error: all-in-one is not part of this installation", file=sys.stderr)
+        return 1
     result = all_in_one.main(list(argv))
     return int(result or 0)
 
