@@ -145,7 +145,7 @@ class AdminState(Opt):
                            const=True, default=UNSET, metavar="{true,false}",
                            help="administrative state (default true)")
         group.add_argument("--admin-state-down", dest=self.dest, action="store_const",
-                           const=False, help="same as --admin-state-up false")
+                           const=False, default=UNSET, help="same as --admin-state-up false")
 
 
 @dataclass
@@ -163,7 +163,7 @@ class Nullable(Opt):
         group = parser.add_mutually_exclusive_group()
         super().add(group, action)  # type: ignore[arg-type]
         group.add_argument(self.null_flag, dest=self.dest, action="store_const",
-                           const=_Null(self.null_value), help=f"set {self.attr} to "
+                           const=_Null(self.null_value), default=UNSET, help=f"set {self.attr} to "
                            f"{'null' if self.null_value is None else self.null_value}")
 
     def value(self, args: argparse.Namespace, client: Client) -> Any:

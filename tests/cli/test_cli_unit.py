@@ -377,6 +377,16 @@ def test_token_project_and_url_come_from_the_environment(neutron, monkeypatch):
     assert seen[1].headers["X-Auth-Token"] == "other"
 
 
+def test_debug_shows_requests_and_answers_but_not_the_token(neutron, capsys):
+    neutron.add("lb/pools", name="p1")
+    assert main(["--debug", "--os-token", "s3cret", "pool", "show", "p1"],
+                transport=neutron.transport()) == 0
+    err = capsys.readouterr().err
+    assert "REQ: GET http://127.0.0.1:9696/v2.0/lb/pools params={'name': 'p1'}" in err
+    assert 'RESP: 200 {"pools"' in err
+    assert "s3cret" not in err
+
+
 def test_all_in_one_is_handed_to_its_own_command(monkeypatch):
     calls = []
     fake = types.ModuleType("lbaas.cmd.all_in_one")
