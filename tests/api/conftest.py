@@ -25,9 +25,11 @@ import pytest
 from tests.api.builders import FakeAgent
 from tests.helpers.server import Api, ServerProcess
 
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=lbaas password=lbaas dbname=postgres " \
+# LBAAS_TEST_PG_PORT: another local cluster than tools/ensure-postgres.sh's.
+PG_PORT = int(os.environ.get("LBAAS_TEST_PG_PORT", "5432"))
+PG_ADMIN_DSN = f"host=127.0.0.1 port={PG_PORT} user=lbaas password=lbaas dbname=postgres " \
                "connect_timeout=5"
-PG_URL = "postgresql+psycopg://lbaas:lbaas@127.0.0.1:5432/{db}"
+PG_URL = f"postgresql+psycopg://lbaas:lbaas@127.0.0.1:{PG_PORT}/{{db}}"
 
 
 def _pg_skip_allowed() -> bool:
@@ -52,7 +54,7 @@ class PgDatabases:
             with self._connect():
                 pass
         except Exception as exc:  # any reason it is unusable is reported the same way
-            self.error = f"PostgreSQL at 127.0.0.1:5432 (role lbaas) unreachable: {exc}"
+            self.error = f"PostgreSQL at 127.0.0.1:{PG_PORT} (role lbaas) unreachable: {exc}"
 
     def create(self) -> str:
         name = f"lbaas_test_{uuid.uuid4().hex[:12]}"
@@ -96,12 +98,14 @@ ServerFactory = Callable[..., ServerProcess]
 @pytest.fixture(scope="session")
 def server_factory(pg_databases: PgDatabases) -> Iterator[Callable[..., ServerProcess]]:
     """``server_factory(backend, auth_strategy=..., tokens=..., conf=...)`` → a started
-    server with its own fresh database; every one is cleaned up at session end (a
-    fixture may call ``.cleanup()`` earlier)."""
+    server with its own fresh database (or ``database_url``'s, to run several servers
+    over one database); every one is cleaned up at session end (a fixture may call
+    ``.cleanup()`` earlier)."""
     servers: list[ServerProcess] = []
 
-    def make(backend: str, **kwargs: Any) -> ServerProcess:
-        url = pg_databases.create() if backend == "pg" else None
+    def make(backend: str, *, database_url: str | None = None,
+             **kwargs: Any) -> ServerProcess:
+        url = database_url or (pg_databases.create() if backend == "pg" else None)
         server = ServerProcess(database_url=url, **kwargs)
         servers.append(server)
         server.start()

@@ -481,3 +481,72 @@ def test_agent_is_down_after_agent_down_time(short_lived_server: ServerProcess,
     assert agent.record["alive"] is True
     wait_for(lambda: bound_host(api, pool["id"]) == agent.host, timeout=10)
     api.close()
+
+
+# -- restarts and several servers --------------------------------------------------------------
+
+
+def test_revision_survives_a_server_restart(backend: str, server_factory: Any,
+                                            physnet: str) -> None:
+    # An agent keeps polling with the revision it saw last; a restarted server must
+    # not make it wait for numbers it already counted.
+    srv = server_factory(backend)
+    try:
+        with Api(srv.url, project="restart") as api:
+            agent = FakeAgent(api, [physnet]).register()
+            pool = make_pool(api, physnet=physnet)
+            for i in range(3):
+                make_member(api, pool["id"], address=f"10.0.0.{30 + i}")
+            rev = agent.events(after=0, timeout=0)["revision"]
+            srv.restart()
+            agent.heartbeat()
+            assert bound_host(api, pool["id"]) == agent.host
+            assert agent.ready_devices() == [pool["id"]]
+            make_member(api, pool["id"], address="10.0.0.40")
+            start = time.monotonic()
+            ev = agent.events(after=rev, timeout=5)
+            assert time.monotonic() - start < 4
+            assert ev["revision"] > rev
+            assert pool["id"] in ev["pool_ids"]
+    finally:
+        srv.cleanup()
+
+
+def test_two_servers_over_one_database(backend: str, server_factory: Any,
+                                       physnet: str) -> None:
+    if backend != "pg":
+        pytest.skip("several lbaas-server processes share PostgreSQL, not SQLite")
+    first = server_factory(backend)
+    second = server_factory(backend, database_url=first.database_url)
+    try:
+        with Api(first.url, project="multi") as api_a, \
+                Api(second.url, project="multi") as api_b:
+            agent_b = FakeAgent(api_b, [physnet]).register()
+            pool = make_pool(api_a, physnet=physnet)
+            assert bound_host(api_b, pool["id"]) == agent_b.host
+            rev = agent_b.events(after=0, timeout=0)["revision"]
+            got: dict[str, Any] = {}
+
+            def poll() -> None:
+                with Api(second.url, project="multi") as own:
+                    got["ev"] = FakeAgent(own, host=agent_b.host).events(after=rev,
+                                                                         timeout=20)
+                got["at"] = time.monotonic()
+
+            waiter = threading.Thread(target=poll, daemon=True)
+            waiter.start()
+            time.sleep(0.5)
+            changed_at = time.monotonic()
+            make_member(api_a, pool["id"])  # through the other server
+            waiter.join(25)
+            assert not waiter.is_alive()
+            # A poll on one server learns of a change made through another one
+            # within a few seconds, not at its timeout.
+            assert got["at"] - changed_at < 10, got
+            assert got["ev"]["revision"] > rev
+            assert pool["id"] in got["ev"]["pool_ids"]
+            agent_b.deployed(pool["id"])
+            assert api_a.show("pool", pool["id"])["status"] == "ACTIVE"
+    finally:
+        second.cleanup()
+        first.cleanup()

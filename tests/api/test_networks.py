@@ -6,7 +6,15 @@ import re
 
 import pytest
 
-from tests.api.builders import UUID_RE, assert_error, make_network, make_subnet, unique
+from tests.api.builders import (
+    UUID_RE,
+    assert_error,
+    make_network,
+    make_pool,
+    make_subnet,
+    make_vip,
+    unique,
+)
 from tests.helpers.server import Api
 
 
@@ -120,3 +128,12 @@ def test_shared_network_flag_stored(api: Api) -> None:
 
 def test_missing_network_is_404(api: Api) -> None:
     assert_error(api.get("/networks/3f1e1c7e-0000-4000-8000-000000000000"), 404)
+
+
+def test_network_with_a_vip_cannot_be_deleted(api: Api) -> None:
+    net = make_network(api)
+    sub = make_subnet(api, net["id"], cidr="10.3.0.0/24")
+    vip = make_vip(api, make_pool(api, sub["id"]))
+    assert_error(api.delete(f"/networks/{net['id']}"), 409)
+    assert api.show("port", vip["port_id"])["network_id"] == net["id"]
+    assert api.show("subnet", sub["id"])["id"] == sub["id"]
