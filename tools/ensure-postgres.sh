@@ -77,7 +77,9 @@ pg_isready -q -h "$HOST" -p "$PORT" || \
 
 exists=$(as_postgres psql -X -q -p "$PORT" -d postgres -tAc \
          "SELECT 1 FROM pg_roles WHERE rolname = '$ROLE'")
-if [ "$exists" = 1 ]; then
+if [ "$exists" = 1 ] && role_ready; then
+  :  # the cluster was only down
+elif [ "$exists" = 1 ]; then
   as_postgres psql -X -q -p "$PORT" -d postgres -v ON_ERROR_STOP=1 -c \
     "ALTER ROLE $ROLE WITH LOGIN CREATEDB PASSWORD '$PASSWORD'" >/dev/null
   actions+=("reset role $ROLE")
