@@ -10,8 +10,9 @@ Threads:
 * heartbeat — ``report_state`` every ``report_interval`` (``start_flag`` on the first
   report that gets through, so the server reschedules what it must);
 * events — waits for the first heartbeat attempt, then long-polls ``get_events`` and
-  refreshes exactly the pools that changed; a full ``sync_state`` at start, after any
-  error and when the server's revision goes back (its database was replaced);
+  refreshes exactly the pools that changed; a full ``sync_state`` at start, when the
+  server's revision goes back (its database was replaced) and after an unexpected
+  error; after a failed server call a cheap one, polling on from the same revision;
 * periodic — every ``periodic_interval``: restart a dead HAProxy (``ensure_running``)
   and report changed stats (in parallel); retry pools whose refresh failed (with
   backoff); a cheap ``sync_state(full=False)`` after a failure and every
@@ -423,24 +424,33 @@ class LbaasAgentManager:
         while not self._first_report_done.wait(0.2):
             if self._stop.is_set():
                 return
-        revision: int | None = None
+        # The poll is by revision: the server answers with every pool changed since
+        # ``after``, so a failed call loses nothing and the next one resumes from the
+        # same revision; a cheap sync then only catches what the outage hid (pools
+        # rebound elsewhere). A full sync is for what the revision cannot tell: the
+        # start, a revision that went back, an error of the agent's own.
+        revision = 0
+        need_sync: str | None = "full"
         backoff = self.options.error_backoff
         while not self._stop.is_set():
             try:
-                if revision is None:
+                if need_sync == "full":
                     # Learn the revision *before* the sync, so nothing that changes
                     # during the sync is missed by the poll after it.
                     revision = self.plugin_rpc.get_events(self.host, after=0,
                                                           timeout=0).revision
-                    self.sync_state()
+                    self.sync_state(full=True)
+                elif need_sync == "cheap":
+                    self.sync_state(full=False)
+                need_sync = None
                 events = self.plugin_rpc.get_events(self.host, after=revision,
                                                     timeout=self.options.poll_timeout)
                 if self._stop.is_set():
                     return
                 if events.revision < revision:
-                    LOG.warning("server revision went back (%d < %d): resyncing",
+                    LOG.warning("server revision went back (%d < %d): full resync",
                                 events.revision, revision)
-                    revision = None
+                    need_sync = "full"
                     continue
                 revision = events.revision
                 for pool_id in events.pool_ids:
@@ -450,10 +460,11 @@ class LbaasAgentManager:
                 if self._stop.is_set():
                     return
                 if isinstance(exc, PluginApiError):
-                    LOG.warning("event loop: %s; resync in %.0f s", exc, backoff)
+                    LOG.warning("event loop: %s; retry in %.0f s", exc, backoff)
+                    need_sync = need_sync or "cheap"
                 else:
-                    LOG.exception("event loop failed; resync in %.0f s", backoff)
-                revision = None
+                    LOG.exception("event loop failed; full resync in %.0f s", backoff)
+                    need_sync = "full"
                 if self._stop.wait(backoff):
                     return
                 backoff = min(backoff * 2, self.options.error_backoff_max)

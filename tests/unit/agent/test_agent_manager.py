@@ -274,10 +274,30 @@ def test_events_refresh_exactly_the_pools_that_changed(make_manager, rpc, record
     assert 6 in polled_after
 
 
-def test_event_loop_error_triggers_a_full_resync(make_manager, rpc, recorder, device):
+def test_failed_poll_resyncs_and_resumes_from_the_same_revision(make_manager, rpc,
+                                                                recorder, device):
+    rpc.revision = 7
+    rpc.ready = ["p1"]
+    rpc.devices = {"p1": device("p1"), "p2": device("p2")}
+    rpc.events.put(PluginApiError("server restarting"))
+    manager = make_manager()
+    manager.start()
+    recorder.wait_for(lambda: len(recorder.named("get_ready_devices")) >= 2)
+
+    rpc.events.put(Events(8, ["p2"]))
+    recorder.wait_for(lambda: ("p2",) in recorder.named("pool_deployed"))
+
+    # p1 was deployed by the first sync and is not fetched again by the cheap one.
+    assert recorder.named("get_logical_device") == [("p1",), ("p2",)]
+    polled_after = [c[1] for c in recorder.named("get_events")]
+    assert polled_after[:3] == [0, 7, 7]
+
+
+def test_unexpected_event_loop_error_triggers_a_full_resync(make_manager, rpc,
+                                                            recorder, device):
     rpc.ready = ["p1"]
     rpc.devices = {"p1": device("p1")}
-    rpc.events.put(PluginApiError("server restarting"))
+    rpc.events.put(KeyError("revision"))
     manager = make_manager()
     manager.start()
 
