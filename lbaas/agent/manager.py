@@ -403,7 +403,12 @@ class LbaasAgentManager:
 
     def report_state(self, start_flag: bool = False) -> None:
         configurations = dict(self.options.configurations)
-        configurations["instances"] = len(self.driver.list_instances())
+        try:
+            configurations["instances"] = len(self.driver.list_instances())
+        except Exception:
+            # A heartbeat that does not go out makes the server think the agent is
+            # dead and move its pools: never let the count stop it.
+            LOG.exception("cannot count instances for the heartbeat")
         self.plugin_rpc.report_state(self.host, configurations, start_flag=start_flag)
 
     def _heartbeat_loop(self) -> None:

@@ -484,3 +484,16 @@ def test_unchanged_stats_are_resent_after_the_interval(make_manager, driver, rec
     manager.collect_stats()
     manager.collect_stats()
     assert len(recorder.named("update_pool_stats")) == 2
+
+
+def test_heartbeat_goes_out_even_when_instances_cannot_be_counted(make_manager, driver,
+                                                                  recorder):
+    def broken() -> list[str]:
+        raise PermissionError("/var/lib/lbaas/lbaas")
+
+    driver.list_instances = broken
+    make_manager().report_state(start_flag=True)
+
+    (report,) = recorder.named("report_state")
+    assert report[2] is True
+    assert "instances" not in report[1]
