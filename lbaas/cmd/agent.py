@@ -14,7 +14,6 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 from oslo_config import cfg
 
@@ -46,8 +45,8 @@ class AgentSettings:
     so a bad value fails at start with its option's name and not at first use."""
 
     host: str
-    interface: dict[str, Any]
-    haproxy: dict[str, Any]
+    interface: InterfaceOptions
+    haproxy: HaproxyOptions
     agent: AgentOptions
 
 
@@ -56,19 +55,19 @@ def read_settings(conf: cfg.ConfigOpts) -> AgentSettings:
     bridge_mappings = config.parse_bridge_mappings(conf.bridge_mappings)
     if not conf.host:
         raise ValueError("host must not be empty")
-    interface = {
-        "interface_driver": conf.interface_driver,
-        "bridge_mappings": bridge_mappings,
-        "ovs_integration_bridge": conf.ovs_integration_bridge,
-        "ovs_use_veth": conf.ovs_use_veth,
-        "network_device_mtu": conf.network_device_mtu,
-    }
-    haproxy = {
-        "loadbalancer_state_path": conf.haproxy.loadbalancer_state_path,
-        "user_group": conf.haproxy.user_group,
-        "send_gratuitous_arp": conf.haproxy.send_gratuitous_arp,
-        "hard_stop_after": conf.haproxy.hard_stop_after,
-    }
+    interface = InterfaceOptions(
+        interface_driver=conf.interface_driver,
+        bridge_mappings=bridge_mappings,
+        ovs_integration_bridge=conf.ovs_integration_bridge,
+        ovs_use_veth=conf.ovs_use_veth,
+        network_device_mtu=conf.network_device_mtu,
+    )
+    haproxy = HaproxyOptions(
+        loadbalancer_state_path=conf.haproxy.loadbalancer_state_path,
+        user_group=conf.haproxy.user_group,
+        send_gratuitous_arp=conf.haproxy.send_gratuitous_arp,
+        hard_stop_after=conf.haproxy.hard_stop_after,
+    )
     agent = AgentOptions(
         periodic_interval=conf.periodic_interval,
         report_interval=conf.report_interval,
@@ -89,9 +88,8 @@ def build_agent(conf: cfg.ConfigOpts, plugin_rpc: PluginApi) -> LbaasAgentManage
     for the all-in-one. Not started. Raises cfg.Error / ValueError /
     InterfaceDriverError on a bad configuration."""
     settings = read_settings(conf)
-    vif_driver = get_interface_driver(InterfaceOptions(**settings.interface))
-    driver = HaproxyNSDriver(HaproxyOptions(**settings.haproxy), plugin_rpc, vif_driver,
-                             settings.host)
+    vif_driver = get_interface_driver(settings.interface)
+    driver = HaproxyNSDriver(settings.haproxy, plugin_rpc, vif_driver, settings.host)
     return LbaasAgentManager(plugin_rpc, driver, settings.host, settings.agent)
 
 

@@ -81,11 +81,12 @@ def test_settings_come_from_every_config_file_in_order(tmp_path):
         "bridge_mappings": {"physnet1": "br-eth1", "default": "br-lbaas"},
         "interface_driver": "ovs",
     }
-    assert settings.interface["ovs_use_veth"] is False
-    assert settings.interface["bridge_mappings"] == {"physnet1": "br-eth1",
-                                                     "default": "br-lbaas"}
-    assert settings.haproxy["loadbalancer_state_path"] == "/tmp/x"
-    assert settings.haproxy["user_group"] == "haproxy"
+    assert settings.interface.interface_driver == "ovs"
+    assert settings.interface.ovs_use_veth is False
+    assert settings.interface.bridge_mappings == {"physnet1": "br-eth1",
+                                                  "default": "br-lbaas"}
+    assert settings.haproxy.loadbalancer_state_path == "/tmp/x"
+    assert settings.haproxy.user_group == "haproxy"
 
 
 def test_build_agent_wires_the_haproxy_driver_to_the_given_plugin_api(tmp_path, rpc):
