@@ -550,3 +550,32 @@ def test_two_servers_over_one_database(backend: str, server_factory: Any,
     finally:
         second.cleanup()
         first.cleanup()
+
+
+def test_member_move_wakes_both_hosts(api: Api, physnet: str) -> None:
+    a = FakeAgent(api, [physnet]).register()
+    pool_a = make_pool(api, physnet=physnet)
+    b = FakeAgent(api, [physnet]).register()
+    pool_b = make_pool(api, physnet=physnet)
+    assert (bound_host(api, pool_a["id"]), bound_host(api, pool_b["id"])) == (a.host, b.host)
+    member = make_member(api, pool_a["id"])
+    rev_a = a.events(after=0, timeout=0)["revision"]
+    rev_b = b.events(after=0, timeout=0)["revision"]
+    api.update("member", member["id"], pool_id=pool_b["id"])
+    ev_a, ev_b = a.events(after=rev_a, timeout=5), b.events(after=rev_b, timeout=5)
+    assert ev_a["revision"] > rev_a and pool_a["id"] in ev_a["pool_ids"]
+    assert ev_b["revision"] > rev_b and pool_b["id"] in ev_b["pool_ids"]
+    assert [m["id"] for m in b.logical_device(pool_b["id"])["members"]] == [member["id"]]
+    assert a.logical_device(pool_a["id"])["members"] == []
+
+
+def test_destroyed_pool_releases_its_monitors(api: Api, agent: FakeAgent,
+                                              physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    hm = make_monitor(api)
+    assert associate(api, pool["id"], hm["id"]).status_code == 201
+    agent.deployed(pool["id"])
+    api.remove("pool", pool["id"])
+    agent.destroyed(pool["id"])
+    assert api.show("health_monitor", hm["id"])["pools"] == []
+    api.remove("health_monitor", hm["id"])

@@ -121,3 +121,16 @@ def test_agent_reports_association_status(api: Api, physnet: str, agent: FakeAge
     assert resp.status_code in (200, 204), resp.text
     [st] = api.show("pool", pool["id"])["health_monitors_status"]
     assert (st["status"], st["status_description"]) == ("ERROR", "check failed to configure")
+
+
+def test_monitor_update_puts_its_associations_pending(api: Api, physnet: str,
+                                                      agent: FakeAgent) -> None:
+    pool = make_pool(api, physnet=physnet)
+    hm = make_monitor(api)
+    assert associate(api, pool["id"], hm["id"]).status_code == 201
+    agent.deployed(pool["id"])
+    assert statuses(api, pool["id"]) == {hm["id"]: "ACTIVE"}
+    api.update("health_monitor", hm["id"], delay=20)
+    assert statuses(api, pool["id"]) == {hm["id"]: "PENDING_UPDATE"}
+    agent.deployed(pool["id"])
+    assert statuses(api, pool["id"]) == {hm["id"]: "ACTIVE"}

@@ -143,3 +143,12 @@ def test_vip_port_cannot_be_deleted_through_ports(api: Api) -> None:
     vip = make_vip(api, pool)
     assert_error(api.delete(f"/ports/{vip['port_id']}"), 409)
     assert api.show("port", vip["port_id"])["device_owner"] == "neutron:LOADBALANCER"
+
+
+def test_requested_mac_used_and_unique(api: Api) -> None:
+    sub = make_subnet(api, cidr="10.45.0.0/24")
+    port = api.create("port", network_id=sub["network_id"], mac_address="fa:16:3e:12:34:56")
+    assert port["mac_address"] == "fa:16:3e:12:34:56"
+    resp = api.post("/ports", {"port": {"network_id": sub["network_id"],
+                                        "mac_address": "fa:16:3e:12:34:56"}})
+    assert_error(resp, 409)

@@ -158,3 +158,9 @@ def test_subnet_used_by_vip_port_cannot_be_deleted(api: Api) -> None:
     api.remove("vip", vip["id"])
     api.remove("pool", pool["id"])
     api.remove("subnet", pool["subnet_id"])
+
+
+def test_enable_dhcp_is_stored(api: Api) -> None:
+    sub = make_subnet(api, cidr="10.26.0.0/24", enable_dhcp=False)
+    assert sub["enable_dhcp"] is False
+    assert api.update("subnet", sub["id"], enable_dhcp=True)["enable_dhcp"] is True

@@ -245,3 +245,14 @@ def test_vip_lifecycle_confirmed_by_agent(api: Api, physnet: str, agent: FakeAge
     assert_error(api.get(f"/lb/vips/{vip['id']}"), 404)
     assert_error(api.get(f"/ports/{vip['port_id']}"), 404)
     assert api.show("pool", pool["id"])["vip_id"] is None
+
+
+def test_agent_reports_vip_error_with_reason(api: Api, physnet: str,
+                                             agent: FakeAgent) -> None:
+    pool = make_pool(api, physnet=physnet)
+    vip = make_vip(api, pool)
+    resp = agent.update_status("vip", vip["id"], "ERROR", "address already in use")
+    assert resp.status_code in (200, 204), resp.text
+    shown = api.show("vip", vip["id"])
+    assert (shown["status"], shown["status_description"]) == ("ERROR",
+                                                               "address already in use")
