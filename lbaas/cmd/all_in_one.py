@@ -36,12 +36,12 @@ def load_config(argv: list[str] | None) -> cfg.ConfigOpts:
 
 def ensure_bridges(conf: cfg.ConfigOpts) -> None:
     """The one-machine setup creates the bridges it maps, so `make run` just works."""
-    from lbaas.agent.linux.interface import InterfaceOptions, get_interface_driver
+    from lbaas.agent.linux.interface import get_interface_driver
     from lbaas.cmd.agent import read_settings
 
-    settings = read_settings(conf)
-    vif_driver = get_interface_driver(InterfaceOptions(**settings.interface))
-    for bridge in settings.interface["bridge_mappings"].values():
+    options = read_settings(conf).interface
+    vif_driver = get_interface_driver(options)
+    for bridge in options.bridge_mappings.values():
         vif_driver.ensure_bridge(bridge)
 
 

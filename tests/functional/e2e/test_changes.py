@@ -83,7 +83,7 @@ def test_no_failed_request_while_the_pool_changes_20_times(tenant: Tenant) -> No
 
 
 def test_http_monitor_with_expected_codes(tenant: Tenant, topology: Topology) -> None:
-    topology.start_backend("b2", BACKENDS["b2"], 80, env={"HEALTH_CODE": "500"})
+    topology.start_backend("b2", 80, env={"HEALTH_CODE": "500"})
     try:
         lb = tenant.create_lb(monitor={"type": "HTTP", "delay": 1, "timeout": 1,
                                        "max_retries": 1, "url_path": "/health",
@@ -97,7 +97,7 @@ def test_http_monitor_with_expected_codes(tenant: Tenant, topology: Topology) ->
                        {"health_monitor": {"expected_codes": "200,500"}})
         tenant.api.wait(f"/lb/members/{lb.members['b2']}", "member", "ACTIVE")
     finally:
-        topology.start_backend("b2", BACKENDS["b2"])
+        topology.start_backend("b2")
 
 
 def test_https_monitor_sends_the_http_check_over_tls(tenant: Tenant,
@@ -107,8 +107,8 @@ def test_https_monitor_sends_the_http_check_over_tls(tenant: Tenant,
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
                         "-subj", "/CN=backend", "-days", "1", "-keyout", str(key),
                         "-out", str(cert)], check=True, capture_output=True)
-        topology.start_backend("b1", BACKENDS["b1"], 443, "--tls", str(cert), str(key))
-        topology.start_backend("b2", BACKENDS["b2"], 443, "--tls", str(cert), str(key),
+        topology.start_backend("b1", 443, "--tls", str(cert), str(key))
+        topology.start_backend("b2", 443, "--tls", str(cert), str(key),
                                env={"HEALTH_CODE": "503"})
         try:
             lb = tenant.create_lb(protocol="HTTPS", backends=("b1", "b2"), port=443,

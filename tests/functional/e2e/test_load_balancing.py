@@ -9,6 +9,7 @@ import time
 from collections import Counter
 
 from tests.functional.e2e.conftest import (
+    BACKENDS,
     GW_NS,
     Tenant,
     Topology,
@@ -41,8 +42,8 @@ def test_source_ip_method_sends_a_client_to_one_backend(tenant: Tenant) -> None:
 
 def test_least_connections_avoids_the_busy_backend(tenant: Tenant,
                                                    topology: Topology) -> None:
-    for name, address in (("b1", "10.93.0.11"), ("b2", "10.93.0.12"), ("b3", "10.93.0.13")):
-        topology.start_backend(name, address, 80, "--slow", "6")
+    for name in BACKENDS:
+        topology.start_backend(name, 80, "--slow", "6")
     try:
         lb = tenant.create_lb(lb_method="LEAST_CONNECTIONS")
         busy: list[str] = []
@@ -58,9 +59,8 @@ def test_least_connections_avoids_the_busy_backend(tenant: Tenant,
         assert busy[0] not in bodies, (busy, bodies)
         assert set(bodies) == {"b1", "b2", "b3"} - {busy[0]}
     finally:
-        for name, address in (("b1", "10.93.0.11"), ("b2", "10.93.0.12"),
-                              ("b3", "10.93.0.13")):
-            topology.start_backend(name, address)
+        for name in BACKENDS:
+            topology.start_backend(name)
 
 
 def test_member_marked_inactive_when_backend_dies_and_active_when_back(
@@ -77,7 +77,7 @@ def test_member_marked_inactive_when_backend_dies_and_active_when_back(
 
         assert Counter(bodies) == {"b1": 6, "b3": 6}
     finally:
-        topology.start_backend("b2", "10.93.0.12")
+        topology.start_backend("b2")
     tenant.api.wait(member, "member", "ACTIVE", timeout=20)
     assert "b2" in client_get(lb.url, 6)
 
@@ -92,7 +92,7 @@ def test_no_client_error_while_a_backend_dies(tenant: Tenant, topology: Topology
         assert not [b for b in bodies if b.startswith("ERR")], bodies
         assert "b1" not in bodies
     finally:
-        topology.start_backend("b1", "10.93.0.11")
+        topology.start_backend("b1")
 
 
 def test_admin_down_vip_stops_serving_and_comes_back(tenant: Tenant) -> None:
@@ -156,7 +156,7 @@ def test_app_cookie_persistence_follows_the_application_cookie(tenant: Tenant) -
 
 def test_connection_limit_queues_beyond_the_limit(tenant: Tenant,
                                                   topology: Topology) -> None:
-    topology.start_backend("b1", "10.93.0.11", 80, "--slow", "2")
+    topology.start_backend("b1", 80, "--slow", "2")
     try:
         lb = tenant.create_lb(backends=("b1",), connection_limit=1)
         results: list[list[str]] = []
@@ -172,7 +172,7 @@ def test_connection_limit_queues_beyond_the_limit(tenant: Tenant,
         assert [r[0] for r in results] == ["b1", "b1"]
         assert elapsed >= 3.5, f"two 2 s requests through maxconn 1 took {elapsed:.1f}s"
     finally:
-        topology.start_backend("b1", "10.93.0.11")
+        topology.start_backend("b1")
 
 
 def test_default_route_from_a_host_route_when_the_subnet_has_no_gateway(

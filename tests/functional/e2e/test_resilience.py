@@ -11,6 +11,7 @@ from collections import Counter
 
 from tests.functional.e2e.conftest import (
     BACKENDS,
+    SPLIT_VIPS,
     Api,
     Service,
     SplitService,
@@ -42,7 +43,7 @@ def test_agent_restart_adopts_instances_and_applies_changes_made_meanwhile(
         split_service: SplitService) -> None:
     api = Api(split_service.url)
     # This service has its own database: its VIPs come from another part of the subnet.
-    tenant = Tenant(api, split_service, pool_range=("10.93.0.100", "10.93.0.149"))
+    tenant = Tenant(api, split_service, pool_range=SPLIT_VIPS)
     try:
         lb1 = tenant.create_lb(backends=("b1", "b2"))
         lb2 = tenant.create_lb(backends=("b1",))
