@@ -86,7 +86,9 @@ def agent_pools(request: Request, agent_id: str) -> dict[str, Any]:
 def pool_agent(request: Request, pool_id: str) -> dict[str, Any]:
     down = _admin(request)
 
-    def run(s: Session) -> dict[str, Any] | None:
+    def run(s: Session) -> dict[str, Any]:
         pool = loadbalancer.get_pool(s, ctx_of(request), pool_id)
-        return agents.agent_dict(pool.binding.agent, down) if pool.binding else None
-    return {"agent": in_session(request, run, True)}
+        if pool.binding is None:
+            return {}  # Neutron's answer for a pool no agent hosts (yet)
+        return {"agent": agents.agent_dict(pool.binding.agent, down)}
+    return in_session(request, run, True)
