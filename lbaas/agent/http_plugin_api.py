@@ -33,8 +33,9 @@ class HttpPluginApi(PluginApi):
                                     timeout=timeout)
 
     def close(self) -> None:
-        """Close the connections; a call still blocked in another thread fails with
-        PluginApiError instead of waiting for its answer."""
+        """Close the connections. A call blocked in another thread (the long-poll) is
+        not woken by this: it fails with PluginApiError when its read times out, which
+        is why the manager does not wait for its events thread on stop."""
         self._client.close()
 
     def __enter__(self) -> HttpPluginApi:
