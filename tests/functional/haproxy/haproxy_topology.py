@@ -206,7 +206,8 @@ def make_logical_device(members: list[str], weights: dict[str, int] | None = Non
     """The logical device of an HTTP round-robin pool whose members are ``members``
     (backend namespace names, used as member ids too so responses name the member)."""
     pool_id = pool_id or f"th-{uuid.uuid4().hex[:12]}"
-    port_id = f"thp{uuid.uuid4().hex[:8]}-0000-4000-8000-000000000000"
+    # The same pool keeps its VIP port across calls, as on the server.
+    port_id = f"thp{uuid.uuid5(uuid.NAMESPACE_URL, pool_id).hex[:8]}-0000-4000-8000-0000000000"
     weights = weights or {}
     subnet = {"id": "th-subnet", "cidr": SUBNET_CIDR, "ip_version": 4,
               "gateway_ip": GATEWAY, "host_routes": []}

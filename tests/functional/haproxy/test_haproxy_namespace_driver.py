@@ -70,19 +70,18 @@ def test_vip_answers_and_round_robin_spreads(topology: Topology, harness: Driver
 def test_new_member_is_a_seamless_reload(topology: Topology, harness: DriverHarness):
     pool_id = deploy(harness, make_logical_device(["thbe1", "thbe2"]))
     old_pid = haproxy_pid(harness, pool_id)
+    # The new member, then back and forth: every step is a reload (a new process).
+    member_sets = [["thbe1", "thbe2", "thbe3"], ["thbe1", "thbe3"], ["thbe2", "thbe3"]] * 2
+    member_sets.append(["thbe1", "thbe2", "thbe3"])
+    pids = [old_pid]
 
-    loop = topology.start_client_loop(count=3000, seconds=12)
+    loop = topology.start_client_loop(count=5000, seconds=15)
     try:
         time.sleep(1.0)
-        harness.driver.deploy_instance(
-            make_logical_device(["thbe1", "thbe2", "thbe3"], pool_id=pool_id))
-        time.sleep(1.0)
-        # And once more, back and forth, while the client keeps connecting.
-        harness.driver.deploy_instance(
-            make_logical_device(["thbe1", "thbe3"], pool_id=pool_id))
-        time.sleep(1.0)
-        harness.driver.deploy_instance(
-            make_logical_device(["thbe1", "thbe2", "thbe3"], pool_id=pool_id))
+        for members in member_sets:
+            harness.driver.deploy_instance(make_logical_device(members, pool_id=pool_id))
+            pids.append(haproxy_pid(harness, pool_id))
+            time.sleep(0.5)
         out, err = loop.communicate(timeout=60)
     finally:
         if loop.poll() is None:
@@ -91,10 +90,28 @@ def test_new_member_is_a_seamless_reload(topology: Topology, harness: DriverHarn
     result = json.loads(out)
     assert result["requests"] > 100, result
     assert result["failures"] == 0, result["errors"]
-    assert haproxy_pid(harness, pool_id) != old_pid
-    # The old process finished its connections and left.
-    assert wait_for(lambda: not process.pid_alive(old_pid), timeout=30)
+    assert len(set(pids)) == len(member_sets) + 1
+    # The old processes finished their connections and left.
+    assert wait_for(lambda: not any(process.pid_alive(p) for p in pids[:-1]), timeout=30)
     assert set(topology.requests(30)["counts"]) == {"thbe1", "thbe2", "thbe3"}
+
+
+def test_replaced_vip_port_is_replugged(topology: Topology, harness: DriverHarness):
+    ld = make_logical_device(["thbe1"])
+    pool_id = deploy(harness, ld)
+    old_port_id = ld["vip"]["port"]["id"]
+    old_tap = "tap" + old_port_id[:11]
+    new_port_id = "thpfeed0001-0000-4000-8000-000000000000"
+    ld["vip"]["port_id"] = ld["vip"]["port"]["id"] = new_port_id
+    ld["vip"]["port"]["mac_address"] = "fa:16:3e:92:00:99"
+
+    assert harness.driver.deploy_instance(ld)
+    assert not ip_lib.device_exists(old_tap)
+    assert ip_lib.device_exists("tap" + new_port_id[:11])
+    assert sorted(ip_lib.list_devices(f"qlbaas-{pool_id}")) == ["lo", "ns-" + new_port_id[:11]]
+    assert topology.requests(10)["counts"] == {"thbe1": 10}
+    assert ("unplug", old_port_id, "th-host") in harness.plugin_rpc.calls
+    assert ("plug", new_port_id, "th-host") in harness.plugin_rpc.calls
 
 
 def test_weight_change_applies_without_reload(topology: Topology, harness: DriverHarness):
