@@ -168,9 +168,6 @@ def test_agent_commands_show_the_pool_binding(server: ServerProcess) -> None:
     assert on_agent["id"] == pool["id"]
 
 
-@pytest.mark.xfail(strict=True, reason="the server answers {'agent': null} for an unbound "
-                   "pool; neutronclient 9.0.0 then fails on None (a 404 NeutronError would "
-                   "be printed cleanly)")
 def test_agent_hosting_an_unbound_pool_is_a_clean_error(server: ServerProcess) -> None:
     neutron = Neutron(server.url)
     neutron.ok("net-create", "nc-net")
