@@ -167,6 +167,21 @@ def test_runtime_admin_state_does_not_survive_a_reload_against_the_config(
     assert set(topology.requests(30)["counts"]) == {"thbe1", "thbe2", "thbe3"}
 
 
+def test_vanished_vip_device_is_plugged_again(topology: Topology, harness: DriverHarness):
+    ld = make_logical_device(["thbe1"])
+    pool_id = deploy(harness, ld)
+    pid = haproxy_pid(harness, pool_id)
+    tap = "tap" + ld["vip"]["port"]["id"][:11]
+    run("ip", "link", "del", tap)  # takes its ns- peer along
+    assert topology.requests(1, seconds=6)["failures"] == 1
+
+    assert harness.driver.deploy_instance(ld)
+    assert ip_lib.device_exists(tap)
+    assert topology.requests(10)["counts"] == {"thbe1": 10}
+    # The listener survived: no new process was needed.
+    assert haproxy_pid(harness, pool_id) == pid
+
+
 def test_rejected_config_keeps_the_old_one_serving(topology: Topology,
                                                    harness: DriverHarness):
     ld = make_logical_device(["thbe1", "thbe2"])

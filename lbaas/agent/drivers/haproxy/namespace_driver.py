@@ -185,7 +185,9 @@ class HaproxyNSDriver:
         namespace = get_ns_name(pool_id)
         port = logical_config["vip"]["port"]
         instance = self._load_instance(pool_id)
-        if instance is None or instance.get("port_id") != port["id"]:
+        if (instance is None or instance.get("port_id") != port["id"]
+                or not _device_present(instance["device_name"], namespace)):
+            # A new VIP port, or the device vanished behind our back: plug again.
             self._unplug_replaced_port(pool_id, port)
             self._plug(namespace, port)
         else:
@@ -234,7 +236,7 @@ class HaproxyNSDriver:
 
         gateway = fixed_ips[0]["subnet"].get("gateway_ip") if fixed_ips else None
         default_routes = [r for r in host_routes
-                          if r.get("destination") in ("0.0.0.0/0", "::/0")]
+                          if ipaddress.ip_network(r["destination"], strict=False).prefixlen == 0]
         if not gateway and default_routes:
             gateway = default_routes[0].get("nexthop")
         other_routes = [r for r in host_routes if r not in default_routes]
