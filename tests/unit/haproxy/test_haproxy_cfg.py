@@ -258,6 +258,17 @@ def test_first_admin_up_monitor_wins(logical_device):
     assert "check inter 7s" in server_line(text, MEMBER_IDS[0])
 
 
+def test_objects_being_deleted_are_not_served(logical_device):
+    ld = logical_device()
+    ld["members"][1]["status"] = "PENDING_DELETE"
+    ld["healthmonitors"] = [monitor("HTTP", status="PENDING_DELETE"), monitor("TCP")]
+    text = render(ld)
+    assert [line for line in lines(text) if line.startswith("server ")] == [
+        server_line(text, MEMBER_IDS[0])]
+    assert not any("httpchk" in line for line in lines(text))
+    assert " check inter 5s" in server_line(text, MEMBER_IDS[0])
+
+
 def test_only_admin_down_monitors_means_no_check(logical_device):
     ld = logical_device()
     ld["healthmonitors"] = [monitor("HTTP", admin_state_up=False)]

@@ -193,7 +193,8 @@ def expected_codes_regex(expected_codes: str) -> str:
 def _health_check(monitors: list[dict[str, Any]]) -> HealthCheckView | None:
     # HAProxy runs one check per server: v1 used the first monitor of the pool; we take
     # the first one that is administratively up, in association order.
-    monitor = next((m for m in monitors if m.get("admin_state_up", True)), None)
+    monitor = next((m for m in monitors if m.get("admin_state_up", True)
+                    and m.get("status") != constants.PENDING_DELETE), None)
     if monitor is None:
         return None
     mtype = monitor.get("type")
@@ -277,7 +278,10 @@ def build_view(logical_config: dict[str, Any], paths: StatePaths, user_group: st
         maxconn = _int(connection_limit, "connection_limit", 0, 10_000_000)
 
     health_check = _health_check(logical_config.get("healthmonitors") or [])
-    members = logical_config.get("members") or []
+    # The server leaves PENDING_DELETE objects out of the logical device; should one
+    # slip through, it is on its way out and must not be served.
+    members = [m for m in logical_config.get("members") or []
+               if m.get("status") != constants.PENDING_DELETE]
     cookie, stick_table, stick_rules = _persistence(vip, backend_mode, bool(members))
     servers = tuple(
         ServerView(
