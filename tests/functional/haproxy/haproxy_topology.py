@@ -39,14 +39,18 @@ CLIENT = ("thcl", "10.92.0.100")
 BACKENDS = {"thbe1": "10.92.0.11", "thbe2": "10.92.0.12", "thbe3": "10.92.0.13"}
 BACKEND_PORT = 8080
 
+# argv: name address port [certfile health_status]. With a certfile it speaks TLS and
+# answers /health with health_status: a check that only completed the TLS handshake
+# could not tell the two apart.
 SERVER_SCRIPT = r'''
-import http.server, sys
+import http.server, ssl, sys
 name = sys.argv[1]
+health_status = int(sys.argv[5]) if len(sys.argv) > 5 else 200
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
     def do_GET(self):
         body = name.encode()
-        self.send_response(200)
+        self.send_response(health_status if self.path == "/health" else 200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -57,6 +61,10 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 server = Server((sys.argv[2], int(sys.argv[3])), Handler)
+if len(sys.argv) > 4:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[4])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print("ready", flush=True)
 server.serve_forever()
 '''
@@ -124,15 +132,35 @@ class Topology:
     scripts: Path
     servers: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
 
-    def start_backend(self, name: str) -> None:
-        proc = subprocess.Popen(
-            ["ip", "netns", "exec", name, sys.executable, str(self.scripts / "server.py"),
-             name, BACKENDS[name], str(BACKEND_PORT)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.servers[name] = proc
+    def start_backend(self, name: str, port: int = BACKEND_PORT,
+                      tls_health_status: int | None = None) -> str:
+        """Start the HTTP server of backend ``name``; with ``tls_health_status``, an
+        HTTPS one whose /health answers that status. Returns the key to stop it."""
+        argv = ["ip", "netns", "exec", name, sys.executable, str(self.scripts / "server.py"),
+                name, BACKENDS[name], str(port)]
+        if tls_health_status is not None:
+            argv += [str(self.certificate()), str(tls_health_status)]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        key = name if port == BACKEND_PORT else f"{name}:{port}"
+        self.servers[key] = proc
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        assert line.strip() == "ready", proc.stderr.read() if proc.stderr else line
+        if line.strip() != "ready":
+            self.stop_backend(key)
+            raise AssertionError(f"backend {key} did not start: {line}")
+        return key
+
+    def certificate(self) -> Path:
+        """A self-signed certificate and key in one PEM file (made once)."""
+        pem = self.scripts / "backend.pem"
+        if not pem.exists():
+            key = self.scripts / "backend.key"
+            crt = self.scripts / "backend.crt"
+            run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                "-subj", "/CN=th-backend", "-keyout", str(key), "-out", str(crt))
+            pem.write_text(crt.read_text() + key.read_text())
+        return pem
 
     def stop_backend(self, name: str) -> None:
         proc = self.servers.pop(name, None)

@@ -281,6 +281,31 @@ def test_stats_count_traffic_and_member_health(topology: Topology, harness: Driv
     assert harness.driver.get_stats(pool_id)["epoch"] != epoch
 
 
+def test_https_monitor_runs_the_http_check_over_tls(topology: Topology,
+                                                    harness: DriverHarness):
+    # Both backends complete the TLS handshake; only the HTTP answer inside tells the
+    # healthy one (/health 200) from the sick one (/health 500).
+    keys = [topology.start_backend("thbe1", port=8443, tls_health_status=200),
+            topology.start_backend("thbe2", port=8443, tls_health_status=500)]
+    try:
+        ld = make_logical_device(["thbe1", "thbe2"])
+        ld["pool"]["protocol"] = ld["vip"]["protocol"] = "HTTPS"
+        ld["vip"]["protocol_port"] = 443
+        for member in ld["members"]:
+            member["protocol_port"] = 8443
+        ld["healthmonitors"] = [{"id": "th-hm", "type": "HTTPS", "delay": 1, "timeout": 1,
+                                 "max_retries": 1, "http_method": "GET",
+                                 "url_path": "/health", "expected_codes": "200",
+                                 "admin_state_up": True, "status": "ACTIVE"}]
+        pool_id = deploy(harness, ld)
+        assert wait_for(lambda: harness.driver.get_stats(pool_id)["members"] == {
+            "thbe1": {"status": "ACTIVE"}, "thbe2": {"status": "INACTIVE"}}, timeout=20), \
+            harness.driver.get_stats(pool_id)
+    finally:
+        for key in keys:
+            topology.stop_backend(key)
+
+
 def test_admin_down_vip_stays_deployed_but_stops_serving(topology: Topology,
                                                          harness: DriverHarness):
     ld = make_logical_device(["thbe1"])
