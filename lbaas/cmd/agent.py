@@ -61,6 +61,7 @@ def read_settings(conf: cfg.ConfigOpts) -> AgentSettings:
         ovs_integration_bridge=conf.ovs_integration_bridge,
         ovs_use_veth=conf.ovs_use_veth,
         network_device_mtu=conf.network_device_mtu,
+        ovsdb=conf.ovs_db or None,
     )
     haproxy = HaproxyOptions(
         loadbalancer_state_path=conf.haproxy.loadbalancer_state_path,

@@ -67,6 +67,9 @@ agent_opts = [
                      "(required with the userspace datapath)."),
     cfg.StrOpt("ovs_integration_bridge", default="br-int",
                help="ovs driver: bridge for networks not in bridge_mappings."),
+    cfg.StrOpt("ovs_db", default="",
+               help="ovs driver: the ovsdb-server to use, a unix socket path or an "
+                    "ovs-vsctl --db target; empty: ovs-vsctl's default (the host's switch)."),
     cfg.IntOpt("network_device_mtu", min=68,
                help="MTU of VIP devices; default the network's mtu."),
     cfg.ListOpt("bridge_mappings", default=[],

@@ -18,7 +18,8 @@ the bodies and may add private helpers, but keeps these signatures):
 Beyond the contract: ``namespace_device_name(device_name)`` is the device's name inside
 the namespace (``ns-…`` for a veth end; ip_lib and arping also accept the ``tap…`` name),
 ``ensure_bridge(name)`` creates the switch the all-in-one plugs into, and
-``OVSInterfaceDriver(options, ovsdb=<socket>)`` talks to a private ovsdb-server.
+``OVSInterfaceDriver(options, ovsdb=<socket>)`` (or ``InterfaceOptions.ovsdb``, the agent's
+``ovs_db`` option) talks to a private ovsdb-server.
 
 VLAN networks on Linux bridges: the bridge runs with 802.1Q filtering; each VIP tap is an
 access port (pvid N, untagged, nothing else). The uplink is the operator's: make it a
@@ -45,6 +46,8 @@ class InterfaceOptions:
     ovs_integration_bridge: str = "br-int"
     ovs_use_veth: bool = True
     network_device_mtu: int | None = None
+    # ovs driver: the ovsdb-server socket; None is ovs-vsctl's default (the host's).
+    ovsdb: str | None = None
 
 
 class InterfaceDriverError(Exception):
@@ -196,7 +199,7 @@ class OVSInterfaceDriver(LinuxInterfaceDriver):
 
     def __init__(self, options: InterfaceOptions, *, ovsdb: str | None = None) -> None:
         super().__init__(options)
-        self.ovsdb = ovsdb
+        self.ovsdb = ovsdb if ovsdb is not None else options.ovsdb
         # bridge -> datapath type, refreshed by every get_bridge (the existence check
         # and the userspace-datapath question are one ovs-vsctl exec).
         self._datapath_types: dict[str, str] = {}
