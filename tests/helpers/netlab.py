@@ -181,7 +181,9 @@ class Service:
     command = ["-m", "lbaas.cmd.all_in_one"]
 
     def __init__(self, root: Path, spec: LabSpec, host: str | None = None,
-                 extra_conf: str = "") -> None:
+                 extra_conf: str = "", *, interface_driver: str = "linuxbridge",
+                 bridge_mappings: str | None = None) -> None:
+        """``bridge_mappings`` defaults to ``default:<the lab's bridge>``."""
         self.root = root
         self.spec = spec
         self.port = free_port()
@@ -194,8 +196,8 @@ state_path = {root}
 bind_port = {self.port}
 host = {self.host}
 server_url = {self.url}
-interface_driver = linuxbridge
-bridge_mappings = default:{spec.bridge}
+interface_driver = {interface_driver}
+bridge_mappings = {bridge_mappings or f"default:{spec.bridge}"}
 periodic_interval = 1
 report_interval = 5
 debug = true
@@ -286,8 +288,8 @@ class SplitService(Service):
     hosts: the agent can die and come back while the API takes changes."""
 
     def __init__(self, root: Path, spec: LabSpec, host: str | None = None,
-                 extra_conf: str = "") -> None:
-        super().__init__(root, spec, host, extra_conf)
+                 extra_conf: str = "", **options: Any) -> None:
+        super().__init__(root, spec, host, extra_conf, **options)
         self.server: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30) -> None:
