@@ -240,6 +240,25 @@ def test_killed_haproxy_is_restarted_by_ensure_running(topology: Topology,
     assert topology.requests(10)["failures"] == 0
 
 
+def test_stale_pid_file_never_signals_a_stranger(topology: Topology,
+                                                 harness: DriverHarness):
+    # After a crash or a reboot the pid in the file may belong to another process.
+    pool_id = deploy(harness, make_logical_device(["thbe1"]))
+    pid = haproxy_pid(harness, pool_id)
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: not process.pid_alive(pid))
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        (harness.state_path / pool_id / "pid").write_text(f"{stranger.pid}\n")
+        assert harness.driver.ensure_running(pool_id) is True
+        assert topology.requests(5)["failures"] == 0
+        harness.driver.undeploy_instance(pool_id)
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
 def test_restarted_agent_adopts_the_instance_without_reload(topology: Topology,
                                                             harness: DriverHarness):
     ld = make_logical_device(["thbe1", "thbe2"])

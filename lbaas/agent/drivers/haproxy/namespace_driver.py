@@ -141,7 +141,9 @@ class HaproxyNSDriver:
             return None
 
     def _alive_pids(self, paths: InstancePaths) -> list[int]:
-        return [p for p in process.read_pids(paths.pid) if process.pid_alive(p)]
+        """The pid file's processes that are alive and really our HAProxy."""
+        return [p for p in process.read_pids(paths.pid)
+                if process.pid_alive(p) and process.runs_config(p, paths.conf)]
 
     # ----------------------------------------------------------------- the gate
 
@@ -408,7 +410,7 @@ class HaproxyNSDriver:
         namespace = get_ns_name(pool_id)
         paths = self._paths(pool_id)
         ns_exists = ip_lib.namespace_exists(namespace)
-        pids = set(process.read_pids(paths.pid))
+        pids = set(self._alive_pids(paths))
         if ns_exists:
             # Also the old processes still finishing connections after a reload.
             pids.update(process.namespace_pids(namespace))

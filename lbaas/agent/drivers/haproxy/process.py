@@ -80,6 +80,18 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
+def runs_config(pid: int, conf_path: str | Path) -> bool:
+    """Whether ``pid`` is an HAProxy started on ``conf_path``. A pid file outlives its
+    process (a crash, a host reboot with the state directory on disk) and the pid may
+    since belong to anything: never signal it on the pid file's word alone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return False
+    return str(conf_path).encode() in argv
+
+
 def process_start_time(pid: int) -> str:
     """The kernel's start time of ``pid`` (clock ticks since boot): with the pid, it
     names one process for the life of the host, which makes a stats epoch."""
