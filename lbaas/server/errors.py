@@ -102,7 +102,8 @@ class NoEligibleLbaasAgent(NotFound):
 
 
 class NetworkInUse(InUse):
-    message = "Unable to complete operation on network {id}. There are one or more ports still in use on the network."
+    message = ("Unable to complete operation on network {id}. There are one or more ports "
+               "still in use on the network.")
 
 
 class SubnetInUse(InUse):
@@ -126,7 +127,8 @@ class MacAddressGenerationFailure(Conflict):
 
 
 class VlanIdInUse(InUse):
-    message = "Unable to create the network. The VLAN {vlan_id} on physical network {physical_network} is in use."
+    message = ("Unable to create the network. The VLAN {vlan_id} on physical network "
+               "{physical_network} is in use.")
 
 
 class PoolInUse(InUse):

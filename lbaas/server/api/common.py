@@ -18,7 +18,8 @@ from lbaas.server.context import Context
 
 T = TypeVar("T")
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0, DEL, C1 (U+0085 is NEL, a newline too) and the Unicode line/paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _no_control(value: str) -> str:
@@ -44,6 +45,13 @@ def _ip(value: str) -> str:
         raise ValueError(f"'{value}' is not a valid IP address") from None
 
 
+def _not_bool(value: Any) -> Any:
+    # pydantic would read true as 1: a boolean where a number belongs is a client bug.
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    return value
+
+
 def _bool(value: Any) -> Any:
     # Neutron accepts "true"/"false" in any case, as the CLI sends them.
     if isinstance(value, str) and value.lower() in ("true", "false"):
@@ -57,7 +65,8 @@ TenantId = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_n
 Uuid = Annotated[str, Field(max_length=36), AfterValidator(_uuid)]
 IpAddress = Annotated[str, Field(max_length=64), AfterValidator(_ip)]
 Bool = Annotated[StrictBool, BeforeValidator(_bool)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Port = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=65535)]
 
 
 class Body(BaseModel):

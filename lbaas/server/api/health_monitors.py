@@ -10,6 +10,7 @@ from pydantic import AfterValidator, Field
 from lbaas.server.api.common import (
     Body,
     Bool,
+    Int,
     TenantId,
     creation_body,
     ctx_of,
@@ -52,9 +53,9 @@ Retries = Field(ge=1, le=10)
 
 class HealthMonitorCreate(Body):
     type: Literal["PING", "TCP", "HTTP", "HTTPS"]
-    delay: int = Delay
-    timeout: int = Delay
-    max_retries: int = Retries
+    delay: Int = Delay
+    timeout: Int = Delay
+    max_retries: Int = Retries
     http_method: HttpMethod = "GET"
     url_path: UrlPath = "/"
     expected_codes: ExpectedCodes = "200"
@@ -64,9 +65,9 @@ class HealthMonitorCreate(Body):
 
 
 class HealthMonitorUpdate(Body):
-    delay: int = Field(1, ge=1, le=2147483)
-    timeout: int = Field(1, ge=1, le=2147483)
-    max_retries: int = Field(1, ge=1, le=10)
+    delay: Int = Field(1, ge=1, le=2147483)
+    timeout: Int = Field(1, ge=1, le=2147483)
+    max_retries: Int = Field(1, ge=1, le=10)
     http_method: HttpMethod = "GET"
     url_path: UrlPath = "/"
     expected_codes: ExpectedCodes = "200"

@@ -10,6 +10,7 @@ from pydantic import Field
 from lbaas.server.api.common import (
     Body,
     Bool,
+    Int,
     IpAddress,
     Port,
     TenantId,
@@ -33,7 +34,7 @@ class MemberCreate(Body):
     pool_id: Uuid
     address: IpAddress
     protocol_port: Port
-    weight: int = Weight
+    weight: Int = Weight
     admin_state_up: Bool = True
     tenant_id: TenantId | None = None
     project_id: TenantId | None = None
@@ -41,7 +42,7 @@ class MemberCreate(Body):
 
 class MemberUpdate(Body):
     pool_id: Uuid = ""
-    weight: int = Weight
+    weight: Int = Weight
     admin_state_up: Bool = True
 
 

@@ -10,6 +10,7 @@ from pydantic import Field
 from lbaas.server.api.common import (
     Body,
     Bool,
+    Int,
     Name,
     TenantId,
     creation_body,
@@ -34,9 +35,9 @@ class NetworkCreate(Body):
                                             min_length=1, max_length=64)
     provider_network_type: Literal["flat", "vlan"] = Field("flat",
                                                            alias="provider:network_type")
-    provider_segmentation_id: int | None = Field(None, alias="provider:segmentation_id",
+    provider_segmentation_id: Int | None = Field(None, alias="provider:segmentation_id",
                                                  ge=1, le=4094)
-    mtu: int = Field(1500, ge=68, le=65535)
+    mtu: Int = Field(1500, ge=68, le=65535)
 
 
 class NetworkUpdate(Body):
@@ -45,7 +46,7 @@ class NetworkUpdate(Body):
     name: Name = ""
     admin_state_up: Bool = True
     shared: Bool = False
-    mtu: int = Field(1500, ge=68, le=65535)
+    mtu: Int = Field(1500, ge=68, le=65535)
 
 
 class NetworkCreateRequest(Body):

@@ -11,6 +11,7 @@ from lbaas.server.api.common import (
     Body,
     Bool,
     Description,
+    Int,
     IpAddress,
     Name,
     Port,
@@ -58,7 +59,7 @@ class VipCreate(Body):
     description: Description = ""
     address: IpAddress | None = None
     session_persistence: SessionPersistence | None = None
-    connection_limit: int = ConnectionLimit
+    connection_limit: Int = ConnectionLimit
     admin_state_up: Bool = True
     tenant_id: TenantId | None = None
     project_id: TenantId | None = None
@@ -73,7 +74,7 @@ class VipUpdate(Body):
     name: Name = ""
     description: Description = ""
     session_persistence: SessionPersistence | None = None
-    connection_limit: int = ConnectionLimit
+    connection_limit: Int = ConnectionLimit
     admin_state_up: Bool = True
 
     @model_validator(mode="after")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from lbaas.common import constants as c
@@ -43,6 +44,13 @@ def check_quota(session: Session, conf: Any, model: Any, tenant_id: str, resourc
     limit = getattr(conf.quotas, f"quota_{resource}")
     if limit < 0:
         return
+    if session.get_bind().dialect.name == "postgresql":
+        # Count-then-insert is a race between concurrent transactions: one lock per
+        # (project, resource) until commit makes it a queue. (SQLite's write
+        # transactions are serialized already.)
+        digest = hashlib.blake2b(f"quota:{resource}:{tenant_id}".encode(), digest_size=8)
+        key = int.from_bytes(digest.digest(), "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
     count = session.scalar(select(func.count()).select_from(model)
                            .where(model.tenant_id == tenant_id)) or 0
     if count >= limit:

@@ -270,16 +270,16 @@ def port_dict(p: m.Port) -> dict[str, Any]:
 
 
 def _random_mac() -> str:
-    return "fa:16:3e:%02x:%02x:%02x" % tuple(random.randrange(256) for _ in range(3))
+    return "fa:16:3e:" + ":".join(f"{random.randrange(256):02x}" for _ in range(3))
 
 
-def _allocate_ip(session: Session, subnet: m.Subnet) -> str:
+def _allocate_ip(session: Session, subnet: m.Subnet, exclude: set[str]) -> str:
     used = set(session.scalars(select(m.IPAllocation.ip_address)
-                               .where(m.IPAllocation.subnet_id == subnet.id)))
+                               .where(m.IPAllocation.subnet_id == subnet.id))) | exclude
     for pool in subnet.allocation_pools:
         addr = ipaddress.ip_address(pool["start"])
         end = ipaddress.ip_address(pool["end"])
-        while addr <= end:
+        while addr <= end:  # type: ignore[operator]  # one subnet, one IP version
             if str(addr) not in used:
                 return str(addr)
             addr += 1
@@ -288,7 +288,8 @@ def _allocate_ip(session: Session, subnet: m.Subnet) -> str:
 
 def _fixed_ips(session: Session, ctx: Context, net: m.Network,
                requested: list[dict[str, Any]] | None,
-               forbid_gateway: bool = False) -> list[tuple[m.Subnet, str]]:
+               forbid_gateway: bool = False,
+               exclude: set[str] | None = None) -> list[tuple[m.Subnet, str]]:
     """Resolve ``[{subnet_id?, ip_address?}]`` against the network: each address checked
     (inside the subnet, free) or allocated from the subnet's pools."""
     if not requested:
@@ -329,42 +330,49 @@ def _fixed_ips(session: Session, ctx: Context, net: m.Network,
             result.append((subnet, str(addr)))
         else:
             assert subnet is not None
-            result.append((subnet, _allocate_ip(session, subnet)))
+            result.append((subnet, _allocate_ip(session, subnet, exclude or set())))
     return result
+
+
+# Concurrent requests can pick the same free address (neither sees the other's
+# uncommitted allocation): the unique index refuses the second, which then tries the next.
+ALLOCATION_ATTEMPTS = 20
 
 
 def create_port(session: Session, ctx: Context, body: dict[str, Any],
                 forbid_gateway: bool = False) -> m.Port:
     net = get_visible(session, ctx, m.Network, body["network_id"], errors.NetworkNotFound,
                       shared_ok=True)
-    ips = _fixed_ips(session, ctx, net, body.get("fixed_ips"), forbid_gateway)
+    net_id = net.id
     mac = body.get("mac_address")
     if mac is not None and session.scalar(select(m.Port.id).where(m.Port.mac_address == mac)):
-        raise errors.Conflict(f"Unable to complete operation for network {net.id}. The "
+        raise errors.Conflict(f"Unable to complete operation for network {net_id}. The "
                               f"mac address {mac} is in use.")
-    for _ in range(16):
-        candidate = mac or _random_mac()
-        if mac or not session.scalar(select(m.Port.id)
-                                     .where(m.Port.mac_address == candidate)):
-            mac = candidate
-            break
-    else:
-        raise errors.MacAddressGenerationFailure(net_id=net.id)
-    port = m.Port(tenant_id=body["tenant_id"], network_id=net.id, name=body.get("name", ""),
-                  mac_address=mac, admin_state_up=body.get("admin_state_up", True),
-                  status=c.DOWN, device_id=body.get("device_id", ""),
-                  device_owner=body.get("device_owner", ""),
-                  binding_host_id=body.get("binding:host_id", ""))
-    port.fixed_ips = [m.IPAllocation(subnet_id=s.id, ip_address=ip, position=i)
-                      for i, (s, ip) in enumerate(ips)]
-    session.add(port)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        # Another request took the same address (or MAC) between our check and insert.
-        raise errors.IpAddressInUse(net_id=net.id, ip=", ".join(ip for _, ip in ips)) from None
-    return port
+    requested_ips = {f["ip_address"] for f in body.get("fixed_ips") or []
+                     if f.get("ip_address")}
+    tried: set[str] = set()
+    for _ in range(ALLOCATION_ATTEMPTS):
+        ips = _fixed_ips(session, ctx, net, body.get("fixed_ips"), forbid_gateway, tried)
+        port = m.Port(tenant_id=body["tenant_id"], network_id=net_id,
+                      name=body.get("name", ""), mac_address=mac or _random_mac(),
+                      admin_state_up=body.get("admin_state_up", True), status=c.DOWN,
+                      device_id=body.get("device_id", ""),
+                      device_owner=body.get("device_owner", ""),
+                      binding_host_id=body.get("binding:host_id", ""))
+        port.fixed_ips = [m.IPAllocation(subnet_id=sn.id, ip_address=ip, position=i)
+                          for i, (sn, ip) in enumerate(ips)]
+        addresses = [ip for _, ip in ips]
+        try:
+            with session.begin_nested():
+                session.add(port)
+                session.flush()
+            return port
+        except IntegrityError:
+            # An address (or, rarely, the random MAC) was taken meanwhile.
+            if requested_ips & set(addresses) or mac is not None:
+                raise errors.IpAddressInUse(net_id=net_id, ip=", ".join(addresses)) from None
+            tried |= set(addresses)
+    raise errors.IpAddressGenerationFailure(net_id=net_id)
 
 
 def get_port(session: Session, ctx: Context, port_id: str) -> m.Port:

@@ -148,18 +148,19 @@ def create_member(session: Session, ctx: Context, s: Settings,
     address = str(ipaddress.ip_address(body["address"]))
     _refuse_duplicate_member(session, pool.id, address, body["protocol_port"])
     check_quota(session, s.conf, m.Member, body["tenant_id"], "member")
-    member = m.Member(tenant_id=body["tenant_id"], pool_id=pool.id, address=address,
+    pool_id = pool.id
+    member = m.Member(tenant_id=body["tenant_id"], pool_id=pool_id, address=address,
                       protocol_port=body["protocol_port"], weight=body.get("weight", 1),
                       admin_state_up=body.get("admin_state_up", True),
                       status=c.PENDING_CREATE)
-    session.add(member)
     try:
         with session.begin_nested():
+            session.add(member)
             session.flush()
     except IntegrityError:
         # Two requests for the same member raced past the check: the schema decides.
         raise errors.MemberExists(address=address, port=body["protocol_port"],
-                                  pool=pool.id) from None
+                                  pool=pool_id) from None
     session.refresh(pool, ["members"])
     _notify(session, s, pool, member)
     return member
@@ -285,14 +286,15 @@ def associate(session: Session, ctx: Context, s: Settings, pool_id: str,
     if session.get(m.PoolMonitorAssociation, {"pool_id": pool.id, "monitor_id": hm.id}):
         raise errors.PoolMonitorAssociationExists(monitor_id=hm.id, pool_id=pool.id)
     position = (session.scalar(select(func.max(m.PoolMonitorAssociation.position))) or 0) + 1
-    assoc = m.PoolMonitorAssociation(pool_id=pool.id, monitor_id=hm.id,
+    pool_id, hm_id = pool.id, hm.id
+    assoc = m.PoolMonitorAssociation(pool_id=pool_id, monitor_id=hm_id,
                                      status=c.PENDING_CREATE, position=position)
-    session.add(assoc)
     try:
         with session.begin_nested():
+            session.add(assoc)
             session.flush()
     except IntegrityError:
-        raise errors.PoolMonitorAssociationExists(monitor_id=hm.id, pool_id=pool.id) from None
+        raise errors.PoolMonitorAssociationExists(monitor_id=hm_id, pool_id=pool_id) from None
     session.refresh(pool, ["monitors"])
     session.refresh(hm, ["pools"])
     _notify(session, s, pool, assoc)
@@ -361,12 +363,13 @@ def create_vip(session: Session, ctx: Context, s: Settings, body: dict[str, Any]
                 pool_id=pool.id, connection_limit=body.get("connection_limit", -1),
                 admin_state_up=body.get("admin_state_up", True), status=c.PENDING_CREATE)
     _set_session_persistence(vip, body.get("session_persistence"))
-    session.add(vip)
+    pool_id = pool.id
     try:
         with session.begin_nested():
+            session.add(vip)
             session.flush()
     except IntegrityError:
-        raise errors.VipExists(pool_id=pool.id) from None
+        raise errors.VipExists(pool_id=pool_id) from None
     session.refresh(pool, ["vip"])
     _notify(session, s, pool, vip)
     return vip
