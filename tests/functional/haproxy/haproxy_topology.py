@@ -74,6 +74,8 @@ server.serve_forever()
 CLIENT_SCRIPT = r'''
 import http.client, json, sys, time
 host, port, count, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+keep_cookies = len(sys.argv) > 5 and sys.argv[5] == "cookies"
+cookie = None
 counts, failures, errors = {}, 0, []
 deadline = time.monotonic() + seconds
 done = 0
@@ -81,8 +83,10 @@ while done < count and time.monotonic() < deadline:
     done += 1
     try:
         conn = http.client.HTTPConnection(host, port, timeout=5)
-        conn.request("GET", "/")
+        conn.request("GET", "/", headers={"Cookie": cookie} if cookie else {})
         resp = conn.getresponse()
+        if keep_cookies and resp.getheader("Set-Cookie"):
+            cookie = resp.getheader("Set-Cookie").split(";")[0]
         body = resp.read().decode()
         conn.close()
         if resp.status != 200:
@@ -169,15 +173,17 @@ class Topology:
             proc.wait(timeout=10)
 
     def client_cmd(self, count: int, seconds: float, address: str = VIP_ADDRESS,
-                   port: int = 80) -> list[str]:
+                   port: int = 80, cookies: bool = False) -> list[str]:
         return ["ip", "netns", "exec", CLIENT[0], sys.executable,
                 str(self.scripts / "client.py"), address, str(port), str(count),
-                str(seconds)]
+                str(seconds), "cookies" if cookies else "no-cookies"]
 
-    def requests(self, count: int, seconds: float = 30.0,
-                 address: str = VIP_ADDRESS) -> dict[str, Any]:
-        """``count`` requests from the client namespace, each on a new connection."""
-        out = subprocess.run(self.client_cmd(count, seconds, address), capture_output=True,
+    def requests(self, count: int, seconds: float = 30.0, address: str = VIP_ADDRESS,
+                 cookies: bool = False) -> dict[str, Any]:
+        """``count`` requests from the client namespace, each on a new connection;
+        with ``cookies``, sending back the last cookie the VIP set, like a browser."""
+        out = subprocess.run(self.client_cmd(count, seconds, address, cookies=cookies),
+                             capture_output=True,
                              text=True, timeout=seconds + 30, check=True)
         result: dict[str, Any] = json.loads(out.stdout)
         return result

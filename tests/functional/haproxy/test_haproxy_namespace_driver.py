@@ -325,6 +325,26 @@ def test_https_monitor_runs_the_http_check_over_tls(topology: Topology,
             topology.stop_backend(key)
 
 
+def test_source_ip_persistence_keeps_a_client_on_one_member(topology: Topology,
+                                                            harness: DriverHarness):
+    ld = make_logical_device(["thbe1", "thbe2", "thbe3"])
+    ld["vip"]["session_persistence"] = {"type": "SOURCE_IP", "cookie_name": None}
+    deploy(harness, ld)
+    counts = topology.requests(20)["counts"]
+    assert list(counts.values()) == [20], counts
+
+
+def test_http_cookie_persistence_keeps_a_browser_on_one_member(topology: Topology,
+                                                              harness: DriverHarness):
+    ld = make_logical_device(["thbe1", "thbe2", "thbe3"])
+    ld["vip"]["session_persistence"] = {"type": "HTTP_COOKIE", "cookie_name": None}
+    deploy(harness, ld)
+    with_cookie = topology.requests(20, cookies=True)["counts"]
+    assert list(with_cookie.values()) == [20], with_cookie
+    # Without the cookie, round robin as before: the persistence is the cookie's doing.
+    assert len(topology.requests(20)["counts"]) == 3
+
+
 def test_admin_down_vip_stays_deployed_but_stops_serving(topology: Topology,
                                                          harness: DriverHarness):
     ld = make_logical_device(["thbe1"])
