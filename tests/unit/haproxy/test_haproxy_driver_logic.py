@@ -274,3 +274,10 @@ def test_undeploy_unplugs_and_removes_state(driver, logical_device, linux, monke
 def test_pool_id_cannot_escape_the_state_path(driver, bad):
     with pytest.raises(ValueError):
         driver._paths(bad)
+
+
+def test_undeploy_of_an_unknown_pool_is_a_no_op(driver, linux):
+    driver.undeploy_instance("never-deployed")
+    assert driver.vif_driver.calls == []
+    assert driver.plugin_rpc.calls == []
+    assert linux["deleted"] == []
