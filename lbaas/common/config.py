@@ -15,13 +15,13 @@ from oslo_config import cfg
 
 DEFAULT_STATE_PATH = "/var/lib/lbaas"
 
-common_opts = [
+common_opts: list[cfg.Opt] = [
     cfg.StrOpt("state_path", default=DEFAULT_STATE_PATH,
                help="Where lbaas keeps its state (the SQLite database by default)."),
     cfg.BoolOpt("debug", default=False, help="Log at DEBUG level."),
 ]
 
-server_opts = [
+server_opts: list[cfg.Opt] = [
     cfg.StrOpt("bind_host", default="127.0.0.1", help="Address the REST API listens on."),
     cfg.PortOpt("bind_port", default=9696, help="Port the REST API listens on."),
     cfg.StrOpt("auth_strategy", default="noauth", choices=["noauth", "token"],
@@ -34,13 +34,13 @@ server_opts = [
                help="uvicorn worker processes for lbaas-server (1 with SQLite)."),
 ]
 
-database_opts = [
+database_opts: list[cfg.Opt] = [
     cfg.StrOpt("connection", default="", secret=True,
                help="SQLAlchemy URL; default sqlite:///<state_path>/lbaas.sqlite. "
                     "PostgreSQL: postgresql+psycopg://user:pass@host/db"),
 ]
 
-quota_opts = [
+quota_opts: list[cfg.Opt] = [
     cfg.IntOpt("quota_pool", default=10, help="Pools per project (-1: unlimited)."),
     cfg.IntOpt("quota_vip", default=10, help="VIPs per project (-1: unlimited)."),
     cfg.IntOpt("quota_member", default=-1, help="Members per project (-1: unlimited)."),
@@ -48,12 +48,12 @@ quota_opts = [
                help="Health monitors per project (-1: unlimited)."),
 ]
 
-server_agent_opts = [
+server_agent_opts: list[cfg.Opt] = [
     cfg.IntOpt("agent_down_time", default=75, min=1,
                help="Seconds after its last heartbeat an agent counts as down."),
 ]
 
-agent_opts = [
+agent_opts: list[cfg.Opt] = [
     cfg.StrOpt("host", default=socket.gethostname(), sample_default="<hostname>",
                help="Name of this network host, as the server knows it."),
     cfg.StrOpt("server_url", default="http://127.0.0.1:9696",
@@ -81,7 +81,7 @@ agent_opts = [
                help="Pools deployed in parallel (one lock per pool)."),
 ]
 
-haproxy_opts = [
+haproxy_opts: list[cfg.Opt] = [
     cfg.StrOpt("loadbalancer_state_path", default=os.path.join(DEFAULT_STATE_PATH, "lbaas"),
                help="Per-pool state directories: conf, pid, sock, server state."),
     cfg.StrOpt("user_group", default="nogroup", help="Group HAProxy runs as."),

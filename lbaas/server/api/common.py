@@ -144,8 +144,10 @@ def list_query(request: Request, collection: str, items: list[dict[str, Any]],
         if known is not None and key not in known:
             raise errors.HTTPBadRequest(f"{key} is invalid attribute for sort_key")
         desc = sort_dirs[sort_keys.index(key)] == "desc" if sort_dirs else False
-        items.sort(key=lambda i, k=key: (i.get(k) is None, _sort_value(i.get(k))),
-                   reverse=desc)
+
+        def sort_key(item: dict[str, Any], k: str = key) -> tuple[bool, Any]:
+            return item.get(k) is None, _sort_value(item.get(k))
+        items.sort(key=sort_key, reverse=desc)
 
     links: list[dict[str, str]] = []
     limit_raw = q.get("limit")

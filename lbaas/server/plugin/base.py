@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from lbaas.common import constants as c
 from lbaas.server import errors
 from lbaas.server.context import Context
+from lbaas.server.db.models import HasId
 
-M = TypeVar("M")
+M = TypeVar("M", bound=HasId)
 
 
 def get_visible(session: Session, ctx: Context, model: type[M], obj_id: str,

@@ -127,12 +127,12 @@ def _host_range(net: IPNetwork) -> tuple[IPAddr, IPAddr]:
 
 def _default_pools(net: IPNetwork, gateway: IPAddr | None) -> list[dict[str, str]]:
     first, last = _host_range(net)
-    if gateway is None or not first <= gateway <= last:
+    if gateway is None or not int(first) <= int(gateway) <= int(last):
         return [{"start": str(first), "end": str(last)}]
     pools = []
-    if gateway > first:
+    if int(gateway) > int(first):
         pools.append({"start": str(first), "end": str(gateway - 1)})
-    if gateway < last:
+    if int(gateway) < int(last):
         pools.append({"start": str(gateway + 1), "end": str(last)})
     return pools
 
@@ -147,15 +147,15 @@ def _validate_pools(net: IPNetwork, pools: list[dict[str, str]],
             raise _bad(f"allocation pool {p} needs valid 'start' and 'end' addresses") from None
         if start not in net or end not in net:
             raise _bad(f"allocation pool {start}-{end} is not inside {net}")
-        if start > end:
+        if int(start) > int(end):
             raise _bad(f"allocation pool {start}-{end}: start is after end")
-        if gateway is not None and start <= gateway <= end:
+        if gateway is not None and int(start) <= int(gateway) <= int(end):
             raise errors.Conflict(f"Gateway ip {gateway} conflicts with allocation pool "
                                   f"{start}-{end}.")
         ranges.append((start, end))
-    ranges.sort()
+    ranges.sort(key=lambda r: int(r[0]))
     for (s1, e1), (s2, e2) in zip(ranges, ranges[1:], strict=False):
-        if s2 <= e1:
+        if int(s2) <= int(e1):
             raise _bad(f"allocation pools {s1}-{e1} and {s2}-{e2} overlap")
     return [{"start": str(s), "end": str(e)} for s, e in ranges]
 
@@ -279,7 +279,7 @@ def _allocate_ip(session: Session, subnet: m.Subnet, exclude: set[str]) -> str:
     for pool in subnet.allocation_pools:
         addr = ipaddress.ip_address(pool["start"])
         end = ipaddress.ip_address(pool["end"])
-        while addr <= end:  # type: ignore[operator]  # one subnet, one IP version
+        while int(addr) <= int(end):
             if str(addr) not in used:
                 return str(addr)
             addr += 1
