@@ -105,6 +105,7 @@ class Topology:
     spec: LabSpec
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     namespaces: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
 
     def build(self, backend_args: tuple[str, ...] = ()) -> Topology:
         """Create everything; on any failure the caller's teardown() removes the part
@@ -138,6 +139,7 @@ class Topology:
     def _wire(self, ns: str, outer: str, address: str, gateway: str | None) -> None:
         """A veth from ``ns`` (eth0) to the bridge."""
         sh("ip", "link", "add", outer, "type", "veth", "peer", "name", "eth0", "netns", ns)
+        self.links.append(outer)
         sh("ip", "link", "set", outer, "master", self.spec.bridge, "up")
         netns(ns, "ip", "addr", "add", address, "dev", "eth0")
         netns(ns, "ip", "link", "set", "eth0", "up")
@@ -171,6 +173,12 @@ class Topology:
         for ns in reversed(self.namespaces):
             sh("ip", "netns", "del", ns, check=False)
         self.namespaces.clear()
+        # A deleted namespace can outlive its name for minutes (orphaned sockets of a
+        # killed backend still hold it), and with it the host end of its veth, which
+        # would make the next build fail: delete the pairs from this side.
+        for link in self.links:
+            sh("ip", "link", "del", link, check=False)
+        self.links.clear()
         sh("ip", "link", "del", self.spec.bridge, check=False)
 
 
