@@ -1,9 +1,10 @@
 """Starting, reloading, checking and stopping one pool's HAProxy.
 
 One process per load balancer, not master-worker. Measured on the build machine
-(HAProxy 2.6, idle, ten instances side by side, PSS from /proc/<pid>/smaps_rollup):
-single process 5.0 MiB per load balancer, master-worker 7.8 MiB (the master is a
-second full process image with its own copy of the parsed config). The density target is
+(HAProxy 2.6, 2 cores, idle, ten instances side by side, PSS summed over every process
+from /proc/<pid>/smaps_rollup, repeated runs): single process 4.9-5.0 MiB per load
+balancer, master-worker 7.5-7.8 MiB (the master is a second full process image with its
+own copy of the parsed config). The density target is
 6 MiB, so a reload is ``haproxy -f conf -p pid -x sock -sf <old pids> -D``: the new
 process takes the listening sockets over the stats socket (``expose-fd listeners``), so
 no connection is refused while it starts, and the old one finishes its connections
