@@ -87,8 +87,9 @@ class HttpPluginApi(PluginApi):
                                  f"{self.server_url}: {body!r:.200}")
         return body
 
-    def pool_deployed(self, pool_id: str) -> None:
-        self._call("POST", f"/agent/v1/pools/{pool_id}/deployed", json={},
+    def pool_deployed(self, pool_id: str, revision: int | None = None) -> None:
+        body = {} if revision is None else {"revision": revision}
+        self._call("POST", f"/agent/v1/pools/{pool_id}/deployed", json=body,
                    pool_id=pool_id)
 
     def pool_destroyed(self, pool_id: str) -> None:

@@ -291,7 +291,7 @@ class LbaasAgentManager:
             if self._has_instance(pool_id):
                 LOG.info("pool %s is not to be served: undeploying", pool_id)
                 self.driver.undeploy_instance(pool_id)
-        self._confirm(self.plugin_rpc.pool_deployed, pool_id)
+        self._confirm(self.plugin_rpc.pool_deployed, pool_id, logical_config.get("revision"))
 
     def _has_instance(self, pool_id: str) -> bool:
         # exists() is true only while HAProxy answers; a dead one's namespace and
@@ -338,9 +338,9 @@ class LbaasAgentManager:
                 LOG.exception("pool %s: destroy failed", pool_id)
                 self._resync.set()
 
-    def _confirm(self, call: Any, pool_id: str) -> None:
+    def _confirm(self, call: Any, pool_id: str, *args: Any) -> None:
         try:
-            call(pool_id)
+            call(pool_id, *args)
         except PoolNotFound:
             # Deleted on the server while we worked: nothing left to confirm.
             LOG.debug("pool %s gone before %s", pool_id, call.__name__)

@@ -48,9 +48,13 @@ class PluginApi(abc.ABC):
         """The logical device of DESIGN.md. Raises :class:`PoolNotFound`."""
 
     @abc.abstractmethod
-    def pool_deployed(self, pool_id: str) -> None:
+    def pool_deployed(self, pool_id: str, revision: int | None = None) -> None:
         """The pool's wanted state is realized: pending objects become ACTIVE and
-        PENDING_DELETE members, monitor associations and the VIP go away."""
+        PENDING_DELETE members, monitor associations and the VIP go away.
+
+        ``revision`` is the logical device's: when the pool changed again since, the
+        server confirms nothing (the newer change is still to be realized, and its own
+        refresh will confirm it)."""
 
     @abc.abstractmethod
     def pool_destroyed(self, pool_id: str) -> None:

@@ -58,9 +58,9 @@ class LocalPluginApi(plugin_api.PluginApi):
         except errors.PoolNotFound:
             raise plugin_api.PoolNotFound(pool_id) from None
 
-    def pool_deployed(self, pool_id: str) -> None:
+    def pool_deployed(self, pool_id: str, revision: int | None = None) -> None:
         with self.db.session() as s:
-            callbacks.pool_deployed(s, pool_id)
+            callbacks.pool_deployed(s, pool_id, revision)
 
     def pool_destroyed(self, pool_id: str) -> None:
         with self.db.session() as s:

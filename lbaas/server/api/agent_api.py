@@ -82,9 +82,14 @@ def logical_device(request: Request, pool_id: str) -> dict[str, Any]:
     return result
 
 
+class DeployedBody(BaseModel):
+    revision: int | None = Field(None, ge=0)
+
+
 @router.post("/pools/{pool_id}/deployed", status_code=204)
-def pool_deployed(request: Request, pool_id: str) -> Response:
-    _api(request).pool_deployed(pool_id)
+def pool_deployed(request: Request, pool_id: str,
+                  body: DeployedBody | None = None) -> Response:
+    _api(request).pool_deployed(pool_id, body.revision if body else None)
     return Response(status_code=204)
 
 

@@ -62,9 +62,9 @@ def schedule(session: Session, pool: m.Pool, down_time: int) -> m.Agent | None:
     """Bind the pool to the alive, admin-up agent that maps its physical network and has
     the fewest pools; None when there is none (the pool waits for one)."""
     physnet = physnet_of(pool)
-    counts = dict(session.execute(
+    counts: dict[str, int] = {agent_id: n for agent_id, n in session.execute(
         select(m.PoolAgentBinding.agent_id, func.count())
-        .group_by(m.PoolAgentBinding.agent_id)).tuples().all())
+        .group_by(m.PoolAgentBinding.agent_id))}
     candidates = [a for a in session.scalars(select(m.Agent).where(
         m.Agent.admin_state_up.is_(True), m.Agent.agent_type == c.AGENT_TYPE_LOADBALANCER))
         if is_alive(a, down_time) and maps_physnet(a, physnet)]

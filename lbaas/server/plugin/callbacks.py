@@ -68,7 +68,10 @@ def get_logical_device(session: Session, pool_id: str) -> dict[str, Any]:
                   status_description=assoc.status_description)
         monitors.append(hm)
     return {"pool": loadbalancer.pool_dict(pool), "vip": vip, "members": members,
-            "healthmonitors": monitors, "driver": c.DRIVER_HAPROXY_NS}
+            "healthmonitors": monitors, "driver": c.DRIVER_HAPROXY_NS,
+            # pool_deployed echoes it, so a confirmation of an older device can't mark
+            # a newer change done.
+            "revision": pool.binding.revision if pool.binding else 0}
 
 
 def _activate(obj: Any) -> None:
@@ -78,10 +81,14 @@ def _activate(obj: Any) -> None:
     obj.status_description = None
 
 
-def pool_deployed(session: Session, pool_id: str) -> None:
-    """The agent realized the pool as the logical device described it."""
+def pool_deployed(session: Session, pool_id: str, revision: int | None = None) -> None:
+    """The agent realized the pool as the logical device of ``revision`` described it."""
     pool = session.get(m.Pool, pool_id)
     if pool is None or pool.status == c.PENDING_DELETE:
+        return
+    if revision is not None and pool.binding is not None and pool.binding.revision > revision:
+        LOG.debug("pool %s: deployed revision %s is older than %s; not confirming",
+                  pool_id, revision, pool.binding.revision)
         return
     _activate(pool)
     for member in list(pool.members):

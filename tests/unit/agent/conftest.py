@@ -103,7 +103,7 @@ class FakePluginApi(PluginApi):
             raise PoolNotFound(pool_id)
         return self.devices[pool_id]
 
-    def pool_deployed(self, pool_id: str) -> None:
+    def pool_deployed(self, pool_id: str, revision: int | None = None) -> None:
         self.rec.record("pool_deployed", pool_id)
 
     def pool_destroyed(self, pool_id: str) -> None:
