@@ -16,8 +16,10 @@ daemons, temp files) is removed when the package's tests end, even when they fai
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -142,6 +144,11 @@ class OvsLab:
                 ovs_lib.delete_bridge(BRIDGE, self.db)
                 self.bridge_made = False
         finally:
+            # Signal both daemons before waiting for either, so an interrupted wait
+            # (a test timeout) cannot leave the second one running.
+            for pid in self.ovs.pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
             self.ovs.stop()
 
 
