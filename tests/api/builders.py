@@ -162,8 +162,11 @@ class FakeAgent:
             f"{resp.request.method} {resp.request.url} → {resp.status_code}: {resp.text}")
         return resp
 
-    def deployed(self, pool_id: str) -> httpx.Response:
-        return self._ok(self.api.post(f"/agent/v1/pools/{pool_id}/deployed", {}))
+    def deployed(self, pool_id: str, revision: int | None = None) -> httpx.Response:
+        """``revision``: the logical device's that was realized (None: whatever is
+        current, as a v1 agent would confirm)."""
+        body = {} if revision is None else {"revision": revision}
+        return self._ok(self.api.post(f"/agent/v1/pools/{pool_id}/deployed", body))
 
     def destroyed(self, pool_id: str) -> httpx.Response:
         return self._ok(self.api.post(f"/agent/v1/pools/{pool_id}/destroyed", {}))

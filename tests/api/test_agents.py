@@ -333,6 +333,33 @@ def test_pool_deployed_activates_everything_pending(api: Api, agent: FakeAgent,
     assert st["status"] == "ACTIVE"
 
 
+def test_confirmation_of_an_older_device_confirms_nothing(api: Api, agent: FakeAgent,
+                                                          physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    ld = agent.logical_device(pool["id"])
+    assert isinstance(ld["revision"], int)
+    # The pool changes while the agent is realizing the device it fetched.
+    member = make_member(api, pool["id"])
+    agent.deployed(pool["id"], revision=ld["revision"])
+    assert api.show("member", member["id"])["status"] == "PENDING_CREATE"
+    assert api.show("pool", pool["id"])["status"] == "PENDING_CREATE"
+    newer = agent.logical_device(pool["id"])
+    assert newer["revision"] > ld["revision"]
+    assert [m["id"] for m in newer["members"]] == [member["id"]]
+    agent.deployed(pool["id"], revision=newer["revision"])
+    assert api.show("member", member["id"])["status"] == "ACTIVE"
+    assert api.show("pool", pool["id"])["status"] == "ACTIVE"
+
+
+@pytest.mark.parametrize("revision", [-1, "new", [1]])
+def test_bad_deployed_revision_rejected(api: Api, agent: FakeAgent, physnet: str,
+                                        revision: Any) -> None:
+    pool = make_pool(api, physnet=physnet)
+    resp = api.post(f"/agent/v1/pools/{pool['id']}/deployed", {"revision": revision})
+    assert_error(resp, 400)
+    assert api.show("pool", pool["id"])["status"] == "PENDING_CREATE"
+
+
 def test_pool_destroyed_deletes_a_pending_delete_pool(api: Api, agent: FakeAgent,
                                                       physnet: str) -> None:
     pool = make_pool(api, physnet=physnet)
