@@ -35,4 +35,6 @@ demo: setup
 	$(PY) tools/demo.py
 
 bench: setup
-	$(PY) bench/run_all.py
+	command -v wrk >/dev/null || apt-get install -y -q wrk
+	$(VENV)/bin/pip install -q -e '.[test,bench]'
+	$(PY) bench/run_all.py $(BENCH_ARGS)

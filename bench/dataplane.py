@@ -1,0 +1,196 @@
+"""dataplane: requests per second through the VIP, lbaas's rendered configuration against
+a hand-tuned one, on the same three fast backends (HAProxy answering by itself).
+
+- ``lbaas``: a load balancer made through the API (3 members, HTTP monitor); HAProxy runs
+  the configuration the agent rendered.
+- ``tuned``: a namespace plumbed the same way on the same bridge, HAProxy with the
+  configuration below, written by hand for throughput (same members, same checks).
+- ``lbaas+reuse``: lbaas's rendered configuration, byte for byte, plus one line in
+  ``defaults``: ``http-reuse always`` (in its own namespace, like ``tuned``). It is
+  here to measure, in every run, the one difference that explains the new-connection
+  gap (see docs/benchmarks.md).
+
+The client is wrk in the client namespace (one thread, CONNECTIONS connections), so the
+path is the one a tenant's client takes: client -> gateway -> bridge -> VIP -> backends.
+Two runs per contestant: keep-alive (many requests per connection) and new-connection
+(``Connection: close``, one request per connection). Contestants alternate, ROUNDS times;
+the median of the rounds counts. Everything shares the machine's two cores (client,
+load balancer, backends), identically for both contestants.
+
+Keys: ``lbaas_rps``/``tuned_rps`` are the keep-alive medians; ``ratio`` is the *lower* of
+the keep-alive and new-connection ratios (lbaas / tuned), so a loss in either shows.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from typing import Any
+
+from common import (
+    DOCS,
+    SPEC,
+    Api,
+    HandMadeLB,
+    Lab,
+    Tenant,
+    benchmark,
+    median,
+    netlab,
+    parse_args,
+    plot,
+    print_table,
+    rnd,
+    summary,
+    write_results,
+)
+
+NAME = "dataplane"
+TARGET = 0.95
+CONNECTIONS = 16
+TUNED_ADDRESS = f"{SPEC.net}.4.1"
+REUSE_ADDRESS = f"{SPEC.net}.4.2"
+WHO = ("lbaas", "tuned", "lbaas+reuse")
+MODES = {"keepalive": [], "close": ["-H", "Connection: close"]}
+
+# Hand-tuned for this job: no logging; nbthread left at its default (one thread per
+# CPU); server connections kept and reused for every request (``http-reuse always``), so
+# that a new client connection does not cost a new backend connection; the usual
+# timeouts; the same health checks as lbaas (a production config has them).
+TUNED_CONF = """global
+    daemon
+    maxconn 8000
+    stats socket {dir}/sock mode 0600 level admin
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 50s
+    timeout server 50s
+    timeout http-keep-alive 10s
+    http-reuse always
+frontend tuned
+    bind {address}:80
+    default_backend pool
+backend pool
+    balance roundrobin
+    option httpchk GET /
+    http-check expect status 200
+{servers}
+"""
+
+
+def tuned_conf(lb: HandMadeLB) -> str:
+    servers = "\n".join(f"    server {name} {ip}:80 check inter 2s fall 3 rise 3"
+                        for name, ip in SPEC.backend_ips.items())
+    return TUNED_CONF.format(dir=lb.dir, address=lb.address, servers=servers)
+
+
+def lbaas_plus_reuse(rendered: str, lbaas_address: str, lb: HandMadeLB) -> str:
+    """The rendered config moved to ``lb`` (address and state files), plus
+    ``http-reuse always``."""
+    text = rendered.replace(f"bind {lbaas_address}:", f"bind {lb.address}:")
+    text = re.sub(r"stats socket \S+", f"stats socket {lb.dir}/sock", text)
+    text = re.sub(r"server-state-file \S+", f"server-state-file {lb.dir}/state", text)
+    text = text.replace("\ndefaults\n", "\ndefaults\n    http-reuse always\n", 1)
+    if "http-reuse always" not in text:
+        raise RuntimeError("the rendered config has no defaults section to extend")
+    return text
+
+
+def wrk(url: str, mode: str, seconds: int) -> dict[str, Any]:
+    out = subprocess.run(
+        ["ip", "netns", "exec", SPEC.client_ns, "wrk", "-t1", f"-c{CONNECTIONS}",
+         f"-d{seconds}s", "--timeout", "5s", *MODES[mode], url],
+        capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                       out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if rps is None:
+        raise RuntimeError(f"wrk said:\n{out}")
+    return {"rps": float(rps.group(1)),
+            "errors": sum(map(int, errors.groups())) if errors else 0,
+            "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def main() -> None:
+    args = parse_args(__doc__ or NAME)
+    rounds, seconds = (1, 4) if args.quick else (3, 10)
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {
+        m: {w: [] for w in WHO} for m in MODES}
+    with benchmark(NAME), Lab(extra_conf="debug = false") as lab:
+        service = lab.start_service()
+        api = Api(service.url)
+        try:
+            tenant = Tenant(api)
+            pool_id, _ = tenant.pool()
+            vip = tenant.vip(pool_id)
+            api.wait_status(f"/lb/vips/{vip['id']}", "vip", "ACTIVE")
+        finally:
+            api.close()
+        tuned = HandMadeLB(lab, "tun", TUNED_ADDRESS)
+        tuned.plumb()
+        tuned.dir.mkdir(parents=True, exist_ok=True)
+        tuned.start(tuned_conf(tuned))
+        rendered = (lab.root / "haproxy" / pool_id / "conf").read_text()
+        reuse = HandMadeLB(lab, "reu", REUSE_ADDRESS)
+        reuse.plumb()
+        reuse.dir.mkdir(parents=True, exist_ok=True)
+        reuse.start(lbaas_plus_reuse(rendered, vip["address"], reuse))
+        urls = {"lbaas": f"http://{vip['address']}/", "tuned": f"http://{TUNED_ADDRESS}/",
+                "lbaas+reuse": f"http://{REUSE_ADDRESS}/"}
+        for url in urls.values():
+            netlab.wait_until(lambda u=url: netlab.client_get(SPEC, u)[0].startswith("b"),
+                              timeout=30, message=f"{url} to serve")
+        for mode in MODES:
+            for r in range(rounds):
+                order = list(WHO)[r % 3:] + list(WHO)[:r % 3]
+                for who in order:
+                    runs[mode][who].append(wrk(urls[who], mode, seconds))
+                print(f"  {mode} round {r + 1}/{rounds}: " + ", ".join(
+                    f"{w} {runs[mode][w][-1]['rps']:,.0f}/s" for w in WHO),
+                    flush=True)
+
+    rps = {m: {w: median([x["rps"] for x in runs[m][w]]) for w in WHO}
+           for m in MODES}
+    ratios = {m: rps[m]["lbaas"] / rps[m]["tuned"] for m in MODES}
+    ratio = min(ratios.values())
+    rows = [[m, rps[m]["lbaas"], rps[m]["tuned"], f"{ratios[m]:.3f}", rps[m]["lbaas+reuse"],
+             f"{rps[m]['lbaas+reuse'] / rps[m]['tuned']:.3f}",
+             sum(x["errors"] + x["non2xx"] for w in runs[m].values() for x in w)]
+            for m in MODES]
+    print_table(["run", "lbaas req/s", "tuned req/s", "ratio", "lbaas+reuse req/s",
+                 "ratio", "errors"], rows,
+                title=f"dataplane: wrk -t1 -c{CONNECTIONS}, {seconds} s per run, median of "
+                      f"{rounds}")
+    results = {"lbaas_rps": rnd(rps["keepalive"]["lbaas"], 0),
+               "tuned_rps": rnd(rps["keepalive"]["tuned"], 0),
+               "ratio": rnd(ratio, 3),
+               "lbaas_close_rps": rnd(rps["close"]["lbaas"], 0),
+               "tuned_close_rps": rnd(rps["close"]["tuned"], 0),
+               "ratio_keepalive": rnd(ratios["keepalive"], 3),
+               "ratio_close": rnd(ratios["close"], 3),
+               "lbaas_reuse_rps": rnd(rps["keepalive"]["lbaas+reuse"], 0),
+               "lbaas_reuse_close_rps": rnd(rps["close"]["lbaas+reuse"], 0),
+               "connections": CONNECTIONS, "seconds": seconds, "rounds": rounds}
+    path = write_results(NAME, args.quick, results,
+                         {"runs": runs, "lbaas_config": rendered,
+                          "tuned_config": tuned_conf(tuned),
+                          "lbaas_reuse_config": lbaas_plus_reuse(rendered, vip["address"],
+                                                                 reuse)})
+    print(f"wrote {path}")
+    if not args.no_plot and not args.quick:
+        plot(DOCS / "dataplane.png", "Requests/s through the VIP (median of rounds)",
+             "requests per second",
+             {"lbaas keep-alive": [round(rps["keepalive"]["lbaas"])],
+              "tuned keep-alive": [round(rps["keepalive"]["tuned"])],
+              "lbaas new-conn": [round(rps["close"]["lbaas"])],
+              "tuned new-conn": [round(rps["close"]["tuned"])]}, kind="bar")
+    summary(NAME, f"keep-alive lbaas {rps['keepalive']['lbaas']:,.0f}/s vs tuned "
+            f"{rps['keepalive']['tuned']:,.0f}/s ({ratios['keepalive']:.2f}); new-connection "
+            f"{rps['close']['lbaas']:,.0f}/s vs {rps['close']['tuned']:,.0f}/s "
+            f"({ratios['close']:.2f}); ratio {ratio:.2f} (target >= {TARGET})", ratio >= TARGET)
+
+
+if __name__ == "__main__":
+    main()
