@@ -92,3 +92,40 @@ def test_concurrent_pools_respect_the_quota(server: ServerProcess, api: Api) -> 
     results = race(server, api.project or "", "POST", "/lb/pools", lambda i: body)
     assert Counter(code for code, _ in results) == Counter({201: 10, 409: 10}), results
     assert len(api.list("pool", tenant_id=api.project)) == 10
+
+
+def test_concurrent_associations(server: ServerProcess, api: Api) -> None:
+    pool = make_pool(api, make_subnet(api, cidr="10.145.0.0/24")["id"])
+    hm = api.create("health_monitor", type="TCP", delay=5, timeout=3, max_retries=3)
+    results = race(server, api.project or "", "POST",
+                   f"/lb/pools/{pool['id']}/health_monitors",
+                   lambda i: {"health_monitor": {"id": hm["id"]}})
+    assert_one_winner(results)
+    assert api.show("pool", pool["id"])["health_monitors"] == [hm["id"]]
+
+
+def test_concurrent_deletes(server: ServerProcess, api: Api) -> None:
+    pool = make_pool(api, make_subnet(api, cidr="10.146.0.0/24")["id"])
+    results = race(server, api.project or "", "DELETE", f"/lb/pools/{pool['id']}",
+                   lambda i: None)
+    # DELETE is idempotent: racing deletes may each see the row and answer 204; what
+    # matters is no 500, every answer a 204 or a 404, and the pool gone.
+    codes = Counter(code for code, _ in results)
+    assert set(codes) <= {204, 404} and codes[204] >= 1, results
+    assert api.get(f"/lb/pools/{pool['id']}").status_code == 404
+
+
+def test_concurrent_vlan_networks_with_one_segment(server: ServerProcess, api: Api) -> None:
+    body = {"network": {"provider:network_type": "vlan", "provider:segmentation_id": 42,
+                        "provider:physical_network": f"phys-{api.project}"}}
+    assert_one_winner(race(server, api.project or "", "POST", "/networks", lambda i: body))
+
+
+def test_concurrent_first_heartbeats_register_one_agent(server: ServerProcess,
+                                                        api: Api) -> None:
+    host = f"host-{api.project}"
+    body = {"host": host, "start_flag": True,
+            "configurations": {"device_drivers": ["haproxy_ns"], "bridge_mappings": {}}}
+    results = race(server, api.project or "", "POST", "/agent/v1/agents", lambda i: body)
+    assert {code for code, _ in results} <= {200, 201}, results
+    assert len([a for a in api.list("agent") if a["host"] == host]) == 1

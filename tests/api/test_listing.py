@@ -181,3 +181,26 @@ def test_members_filtered_by_pool(api: Api) -> None:
     m1 = make_member(api, p1["id"])
     make_member(api, p2["id"])
     assert [m["id"] for m in api.list("member", pool_id=p1["id"])] == [m1["id"]]
+
+
+def test_descending_pages(api: Api, items: tuple) -> None:
+    resource, key, objs = items
+    sort = [("sort_key", key), ("sort_dir", "desc"), ("limit", 3)]
+    page1 = listing(api, resource, sort)
+    page2 = listing(api, resource, [*sort, ("marker", page1[-1]["id"])])
+    assert [o["id"] for o in page1 + page2] == [o["id"] for o in reversed(objs)]
+
+
+def test_pages_through_ties(api: Api) -> None:
+    # Five pools with one name: the pages still cover each exactly once.
+    sub = make_subnet(api, cidr="10.134.0.0/24")
+    ids = {make_pool(api, sub["id"], name="same")["id"] for _ in range(5)}
+    seen: list[str] = []
+    marker: list[tuple[str, Any]] = []
+    for _ in range(6):
+        page = listing(api, "pool", [("sort_key", "name"), ("limit", 2), *marker])
+        if not page:
+            break
+        seen.extend(p["id"] for p in page)
+        marker = [("marker", page[-1]["id"])]
+    assert sorted(seen) == sorted(ids)
