@@ -45,6 +45,10 @@ def main() -> None:
         daemon_threads = True
         allow_reuse_address = True
 
+        def handle_error(self, request: object, client_address: object) -> None:
+            # Health checks hang up without reading the answer: not worth a traceback.
+            pass
+
     server = Server((a.address, a.port), Handler)
     if a.tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
