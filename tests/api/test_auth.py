@@ -252,3 +252,46 @@ def test_agents_are_shown_to_admins_only(token_server: ServerProcess, admin: Api
         assert resp.json()["agents"] == []
     else:
         assert_error(resp, 403)
+
+
+def test_other_projects_association_and_agent_view_are_hidden(alice: Api, bob: Api,
+                                                               alice_pool: dict) -> None:
+    hm = make_monitor(alice)
+    assert associate(alice, alice_pool["id"], hm["id"]).status_code == 201
+    resp = bob.delete(f"/lb/pools/{alice_pool['id']}/health_monitors/{hm['id']}")
+    assert_error(resp, 404)
+    assert alice.show("pool", alice_pool["id"])["health_monitors"] == [hm["id"]]
+    resp = bob.get(f"/lb/pools/{alice_pool['id']}/loadbalancer-agent")
+    assert_error(resp, resp.status_code)
+    assert resp.status_code in (403, 404)
+
+
+def test_non_admin_filtering_on_another_project_sees_nothing(alice: Api, bob: Api,
+                                                             alice_pool: dict) -> None:
+    assert bob.list("pool", tenant_id="project-a") == []
+    assert bob.list("pool", id=alice_pool["id"]) == []
+
+
+def test_only_admins_change_agents(token_server: ServerProcess, admin: Api, alice: Api,
+                                   physnet: str) -> None:
+    with Api(token_server.url, token="agent-token") as agent_api:
+        agent = FakeAgent(agent_api, [physnet]).register()
+    [record] = [a for a in admin.list("agent") if a["host"] == agent.host]
+    resp = alice.put(f"/agents/{record['id']}", {"agent": {"admin_state_up": False}})
+    assert resp.status_code in (403, 404), resp.text
+    assert_error(resp, resp.status_code)
+    assert admin.show("agent", record["id"])["admin_state_up"] is True
+
+
+def test_the_agent_role_is_not_an_admin(token_server: ServerProcess,
+                                        alice_pool: dict) -> None:
+    with Api(token_server.url, token="agent-token") as agent_api:
+        assert alice_pool["id"] not in [p["id"] for p in agent_api.list("pool")]
+        assert_error(agent_api.get(f"/lb/pools/{alice_pool['id']}"), 404)
+
+
+def test_noauth_project_defaults_to_admin(server: ServerProcess) -> None:
+    with Api(server.url) as nobody:
+        net = make_network(nobody)
+        assert net["tenant_id"] == "admin"
+        nobody.remove("network", net["id"])
