@@ -3,14 +3,14 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := haproxy iputils-arping openvswitch-switch ethtool iproute2 postgresql procps
+APT_PACKAGES := haproxy iputils-arping openvswitch-switch ethtool iproute2 postgresql procps jq curl openssl
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup run test test-unit test-api test-functional lint demo bench sample-config clean
+.PHONY: setup run test test-unit test-compat lint demo bench sample-config
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml tools/setup.sh
+$(STAMP): pyproject.toml tools/setup.sh Makefile
 	bash tools/setup.sh "$(APT_PACKAGES)"
 	touch $(STAMP)
 
@@ -38,3 +38,9 @@ bench: setup
 	command -v wrk >/dev/null || apt-get install -y -q wrk
 	$(VENV)/bin/pip install -q -e '.[test,bench]'
 	$(PY) bench/run_all.py $(BENCH_ARGS)
+
+# python-neutronclient 9.0.0 against the server, from a throwaway venv (not a dependency).
+NC_VENV := /tmp/lbaas-neutronclient-venv
+test-compat: setup
+	[ -x $(NC_VENV)/bin/neutron ] || (python3 -m venv $(NC_VENV) && $(NC_VENV)/bin/pip install -q python-neutronclient==9.0.0)
+	LBAAS_NEUTRONCLIENT=$(NC_VENV)/bin/neutron $(VENV)/bin/pytest -p no:cacheprovider -ra tests/compat

@@ -46,6 +46,8 @@ def _validation_message(exc: RequestValidationError) -> str:
             parts.append(f"Unrecognized attribute(s) '{attr}'")
         elif err.get("type") == "json_invalid":
             parts.append("Malformed request body: not valid JSON")
+        elif not loc:
+            parts.append("The request body must be a JSON object")
         elif err.get("type") == "missing" and len(loc) <= 1:
             parts.append(f"Resource body required: expected {{\"{attr}\": {{...}}}}"
                          if attr else "Resource body required")
@@ -55,6 +57,21 @@ def _validation_message(exc: RequestValidationError) -> str:
                 msg = msg[len("Value error, "):]
             parts.append(f"Invalid input for {attr}. Reason: {msg}")
     return "; ".join(parts) or "Malformed request body"
+
+
+class JsonBodies:
+    """Every request body is JSON, whatever Content-Type says: ``curl -d`` sends
+    form-urlencoded, and a JSON body is all this API takes. (ASGI middleware.)"""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+            headers.append((b"content-type", b"application/json"))
+            scope = dict(scope, headers=headers)
+        await self.app(scope, receive, send)
 
 
 def create_app(conf: Any, db: Database | None = None, run_migrations: bool = True) -> FastAPI:
@@ -72,6 +89,7 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
     app = FastAPI(title="lbaas", version="0.1.0",
                   description="Neutron LBaaS v1 API, with the agent API under /agent/v1.",
                   dependencies=[Depends(identify)])
+    app.add_middleware(JsonBodies)
     app.state.db = db
     app.state.settings = Settings(conf)
     app.state.local_api = LocalPluginApi(db, app.state.settings)
