@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.api.builders import (
@@ -218,3 +219,88 @@ def test_reasonable_strings_accepted(api: Api) -> None:
     assert pool["description"] == "x" * 255
     vip = make_vip(api, pool, name="front door", description="a VIP, with 'quotes' & more")
     assert vip["description"] == "a VIP, with 'quotes' & more"
+
+
+# -- never a 500: every attribute of every resource with values of every wrong shape ----------
+
+ODD_VALUES: list[Any] = [None, True, 1.5, -1, 2**63, "x" * 300, [], {"a": 1}]
+
+ATTRIBUTES = {
+    "network": ["name", "admin_state_up", "shared", "provider:physical_network",
+                "provider:network_type", "provider:segmentation_id", "mtu", "tenant_id"],
+    "subnet": ["network_id", "name", "ip_version", "cidr", "gateway_ip", "allocation_pools",
+               "host_routes", "dns_nameservers", "enable_dhcp"],
+    "port": ["network_id", "name", "mac_address", "fixed_ips", "admin_state_up", "device_id",
+             "device_owner", "binding:host_id"],
+    "pool": ["name", "description", "subnet_id", "protocol", "lb_method", "provider",
+             "admin_state_up"],
+    "member": ["pool_id", "address", "protocol_port", "weight", "admin_state_up"],
+    "health_monitor": ["type", "delay", "timeout", "max_retries", "http_method", "url_path",
+                       "expected_codes", "admin_state_up"],
+    "vip": ["name", "description", "subnet_id", "address", "protocol_port", "protocol",
+            "pool_id", "session_persistence", "connection_limit", "admin_state_up"],
+}
+
+
+def _valid_body(api: Api, resource: str) -> dict[str, Any]:
+    if resource == "network":
+        return {}
+    if resource == "subnet":
+        return {"network_id": make_network(api)["id"], "ip_version": 4,
+                "cidr": "10.151.0.0/24"}
+    if resource == "port":
+        return {"network_id": make_subnet(api, cidr="10.152.0.0/24")["network_id"]}
+    if resource == "pool":
+        return _pool_body(api)
+    if resource == "member":
+        return {"pool_id": make_pool(api)["id"], "address": "10.0.0.9", "protocol_port": 80}
+    if resource == "health_monitor":
+        return _hm_body(api)
+    return _vip_body(api)
+
+
+@pytest.mark.parametrize("resource", list(ATTRIBUTES))
+def test_odd_values_never_cause_a_500(api: Api, resource: str) -> None:
+    base = _valid_body(api, resource)
+    obj = _existing(api, resource) if resource != "member" else api.create("member", **base)
+    path = COLLECTIONS[resource]
+    bad: list[str] = []
+    for attr in ATTRIBUTES[resource]:
+        for value in ODD_VALUES:
+            for method, url, body in (
+                    ("POST", path, {resource: {**base, attr: value}}),
+                    ("PUT", f"{path}/{obj['id']}", {resource: {attr: value}})):
+                try:
+                    resp = api.request(method, url, body)
+                except httpx.TransportError as exc:
+                    # A connection the server dropped (after a 500 on it, say).
+                    bad.append(f"{method} {attr}={value!r:.40} → {exc!r}")
+                    api.close()
+                    api = api.as_(project=api.project)
+                    continue
+                if resp.status_code >= 500 or (resp.status_code >= 400 and set(
+                        resp.json()) != {"NeutronError"}):
+                    bad.append(f"{method} {attr}={value!r:.40} → {resp.status_code} "
+                               f"{resp.text[:150]}")
+    api.close()
+    assert bad == []
+
+
+ODD_PARAMS = ["abc", str(2**70), "\x00"]
+
+
+@pytest.mark.parametrize("resource", list(ATTRIBUTES))
+def test_odd_list_parameters_never_cause_a_500(api: Api, resource: str) -> None:
+    if resource == "member":
+        api.create("member", **_valid_body(api, "member"))
+    else:
+        _existing(api, resource)
+    bad: list[str] = []
+    for attr in [*ATTRIBUTES[resource], "id", "tenant_id"]:
+        for params in [{attr: v} for v in ODD_PARAMS] + [
+                {"sort_key": attr, "limit": 2, "marker": "abc"}]:
+            resp = api.get(COLLECTIONS[resource], params=params)
+            if resp.status_code >= 500 or (resp.status_code >= 400 and set(
+                    resp.json()) != {"NeutronError"}):
+                bad.append(f"{params!r:.60} → {resp.status_code} {resp.text[:150]}")
+    assert bad == []
