@@ -318,6 +318,23 @@ def neigh_stats() -> dict[str, int]:
             "forced_gc_runs": sum(r[col["forced_gc_runs"]] for r in rows)}
 
 
+def neigh_entries() -> dict[str, int]:
+    """IPv4 neighbour entries: all of them (one table for every namespace), the lab's
+    gateway and backends (in a real deployment those are other machines), the root
+    namespace, and the rest: the load balancers' namespaces."""
+    def count(*ns: str) -> int:
+        args = ("ip", "-n", ns[0]) if ns else ("ip",)
+        return len(sh(*args, "-4", "neigh", "show", check=False).stdout.splitlines())
+
+    total = neigh_stats()["entries"]
+    gateway = count(SPEC.gw_ns)
+    backends = sum(count(SPEC.backend_ns(b)) for b in SPEC.backend_ips)
+    root = count()
+    return {"total": total, "lab_gateway": gateway, "lab_backends": backends,
+            "root_namespace": root,
+            "lb_namespaces": total - gateway - backends - root - count(SPEC.client_ns)}
+
+
 def gc_thresh() -> dict[str, int]:
     base = Path("/proc/sys/net/ipv4/neigh/default")
     return {n: int((base / n).read_text()) for n in ("gc_thresh1", "gc_thresh2", "gc_thresh3")}
@@ -634,6 +651,8 @@ def run(n: int, serve_timeout: float, restart_timeout: float) -> tuple[dict[str,
             "host_other_than_haproxy_mib_per_lb": round((avail_drop - pss) / MIB / n, 2),
             "service_rss_mib": round(service_rss / MIB, 1),
             "neigh_after_create": neigh1,
+            "neigh_entries_after_create": neigh_entries(),
+            "service_open_fds": len(os.listdir(f"/proc/{svc.proc.pid}/fd")),
             "neigh_table_fulls_during_create": neigh1["table_fulls"] - neigh0["table_fulls"],
         })
         pss_per_lb = pss / MIB / max(1, len(pids))
@@ -662,6 +681,8 @@ def run(n: int, serve_timeout: float, restart_timeout: float) -> tuple[dict[str,
             "restart_agent_alive_s": round(alive_s, 2),
             "restart_sync_started_s": (round(float(mark.group(1)) - t_start, 2)
                                        if mark else None),
+            "restart_sync_seconds": (round(float(mark.group(2)) - float(mark.group(1)), 2)
+                                     if mark else None),
             "restart_sync_line": sync_line.group(0) if sync_line else None,
             "haproxy_after_restart": len(after),
         })
@@ -731,10 +752,12 @@ def show(result: dict[str, Any], d: dict[str, Any]) -> None:
     print_table(["", "measured", "target"], rows, title=f"scale: {n} load balancers on one host")
     print(f"\nservice: SIGTERM stop {d['service_stop_s']} s, agent alive again "
           f"{d['restart_agent_alive_s']} s after start, sync began at "
-          f"{d['restart_sync_started_s']} s ({d['restart_sync_line']}); RSS of the "
+          f"{d['restart_sync_started_s']} s ({d['restart_sync_line']}) and took "
+          f"{d['restart_sync_seconds']} s; RSS of the "
           f"all-in-one process {d['service_rss_mib']} MiB; gc_thresh before/with service "
           f"{d['gc_thresh_before_service']} / {d['gc_thresh_with_service']}; "
-          f"neighbour entries {d['neigh_after_create']['entries']}")
+          f"neighbour entries {d['neigh_entries_after_create']}; open fds of the service "
+          f"{d['service_open_fds']} (limit {d['service_nofile']})")
     print(f"statuses after create {d['statuses_after_create']}, after restart "
           f"{d['statuses_after_restart']}")
     for key in ("profile_create", "profile_restart"):
