@@ -606,3 +606,47 @@ def test_destroyed_pool_releases_its_monitors(api: Api, agent: FakeAgent,
     agent.destroyed(pool["id"])
     assert api.show("health_monitor", hm["id"])["pools"] == []
     api.remove("health_monitor", hm["id"])
+
+
+# -- never a 500 from the agent API ------------------------------------------------------------
+
+ODD: list[Any] = [None, True, 1.5, -1, 2**63, "", "x" * 300, "\n", [], {"a": 1}]
+
+
+def test_odd_agent_api_bodies_never_cause_a_500(api: Api, agent: FakeAgent,
+                                                physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    member = make_member(api, pool["id"])
+    vip = make_vip(api, pool)
+    hb: dict[str, Any] = {"host": agent.host, "start_flag": False, "configurations": {
+        "device_drivers": ["haproxy_ns"], "bridge_mappings": {physnet: "br"}, "instances": 0}}
+    status = {"obj_type": "member", "obj_id": member["id"], "status": "ACTIVE",
+              "status_description": None}
+    stats = {"bytes_in": 1, "bytes_out": 1, "active_connections": 1, "total_connections": 1,
+             "epoch": "e", "members": {}}
+    cases: list[tuple[str, Any]] = []
+    for v in ODD:
+        cases += [("/agent/v1/agents", {**hb, k: v}) for k in hb]
+        cases += [("/agent/v1/agents", {**hb, "configurations": {**hb["configurations"], k: v}})
+                  for k in ("device_drivers", "bridge_mappings", "instances")]
+        cases += [("/agent/v1/status", {**status, k: v}) for k in status]
+        cases += [(f"/agent/v1/pools/{pool['id']}/stats", {"host": agent.host,
+                                                           "stats": {**stats, k: v}})
+                  for k in stats]
+        cases += [(f"/agent/v1/pools/{pool['id']}/stats", {"host": agent.host, "stats": {
+            **stats, "members": {member["id"]: {"status": v}}}}),
+            (f"/agent/v1/ports/{vip['port_id']}/plug", {"host": v}),
+            (f"/agent/v1/ports/{vip['port_id']}/unplug", {"host": v}),
+            (f"/agent/v1/pools/{pool['id']}/deployed", {"revision": v}),
+            (f"/agent/v1/pools/{pool['id']}/deployed", v),
+            (f"/agent/v1/pools/{pool['id']}/destroyed", v)]
+    for obj_id in ("x/y/z", pool["id"], "x", f"{pool['id']}/x"):
+        cases.append(("/agent/v1/status", {"obj_type": "health_monitor", "obj_id": obj_id,
+                                           "status": "ERROR", "status_description": "d"}))
+    bad: list[str] = []
+    for path, body in cases:
+        resp = api.post(path, body)
+        if resp.status_code >= 500 or (resp.status_code >= 400 and set(
+                resp.json()) != {"NeutronError"}):
+            bad.append(f"{path} {body!r:.100} → {resp.status_code} {resp.text[:120]}")
+    assert bad == []
