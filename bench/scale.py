@@ -548,6 +548,31 @@ def sweep_leftovers() -> None:
 
 # ------------------------------------------------------------------ the run
 
+LOG_LEVEL = re.compile(r" (WARNING|ERROR|CRITICAL) (\S+) \[[^\]]*\] (.*)")
+
+
+def log_problems(log: Path, keep: int = 8) -> dict[str, Any]:
+    """Warnings and errors the service logged over the run: counts, and the first few
+    distinct messages (pool ids and numbers masked, so repeats of one problem count
+    once)."""
+    counts: Counter[str] = Counter()
+    distinct: dict[str, str] = {}
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return {}
+    for line in text.splitlines():
+        m = LOG_LEVEL.search(line)
+        if not m:
+            if line.startswith("Traceback"):
+                counts["traceback"] += 1
+            continue
+        counts[m.group(1)] += 1
+        key = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}|\d+", "#", m.group(2) + " " + m.group(3))
+        if key not in distinct and len(distinct) < keep:
+            distinct[key] = f"{m.group(1)} {m.group(2)}: {m.group(3)[:300]}"
+    return {"counts": dict(counts), "first": list(distinct.values())}
+
 def wait_for_line(log: Path, offset: int, pattern: re.Pattern[str],
                   timeout: float) -> re.Match[str] | None:
     deadline = time.monotonic() + timeout
@@ -709,6 +734,8 @@ def run(n: int, serve_timeout: float, restart_timeout: float) -> tuple[dict[str,
                 print(f"  {killed} stray HAProxy processes killed", file=sys.stderr)
 
         steps.append(strays)
+        if svc is not None:
+            steps.insert(1, lambda: details.update(service_log=log_problems(svc.log)))
         print("cleaning up...", flush=True)
         for step in steps:
             try:
@@ -763,6 +790,11 @@ def show(result: dict[str, Any], d: dict[str, Any]) -> None:
     for key in ("profile_create", "profile_restart"):
         if d.get(key):
             print("\n" + "\n".join(d[key]))
+    problems = d.get("service_log") or {}
+    if problems.get("counts"):
+        print(f"service log: {problems['counts']}")
+        for line in problems["first"]:
+            print(f"  {line}")
     if d["not_serving"]:
         print(f"not serving (first 10): {d['not_serving']}")
 
