@@ -61,6 +61,7 @@ class Demo:
         self.service = netlab.Service(self.root, SPEC, host="dm-host")
         self.made: list[tuple[str, str]] = []   # (CLI resource, id), in creation order
         self.problems: list[str] = []           # what the demo claims and did not see
+        self.load: subprocess.Popen[str] | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -149,7 +150,7 @@ class Demo:
 
         step("6. A backend dies under traffic")
         say("a client sends 20 requests/s for 8 s; after 2 s we kill b2's web server")
-        load = netlab.start_load(SPEC, url, seconds=8, rate=20)
+        self.load = load = netlab.start_load(SPEC, url, seconds=8, rate=20)
         time.sleep(2)
         self.topology.stop_backend("b2")
         say("killed b2; HAProxy's checks mark it down, the agent reports it:")
@@ -188,6 +189,9 @@ class Demo:
     def cleanup(self) -> None:
         """Everything the demo made, whatever state it got to; never raises."""
         step("Cleaning up")
+        if self.load is not None and self.load.poll() is None:
+            self.load.kill()
+            self.load.wait(10)
         try:
             if self.service.proc is not None and self.made:
                 # The load balancer the way it came, backwards (the VIP first).
@@ -300,7 +304,10 @@ def main() -> int:
     if shutil.which("haproxy") is None:
         print("make demo needs haproxy (make setup installs it).", file=sys.stderr)
         return 2
+    # Ctrl-C and kill both end in the cleanup (SIGINT explicitly: a shell starting us in
+    # the background would have it ignored).
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     demo = Demo()
     code = 0
     try:
