@@ -497,8 +497,15 @@ def test_agent_is_down_after_agent_down_time(short_lived_server: ServerProcess,
     api = Api(short_lived_server.url, project="downtime")
     agent = FakeAgent(api, [physnet]).register()
     assert agent.record["alive"] is True
+    bound = make_pool(api, physnet=physnet)
+    agent.deployed(bound["id"])
     time.sleep(3.5)
     assert agent.record["alive"] is False
+    # A change to a pool whose agent is down waits, and says why.
+    member = make_member(api, bound["id"])
+    shown = api.show("member", member["id"])
+    assert shown["status"] == "PENDING_CREATE"
+    assert "agent" in (shown["status_description"] or "").lower(), shown
     # A dead agent gets no new pools; they wait, saying so.
     pool = make_pool(api, physnet=physnet)
     assert bound_host(api, pool["id"]) is None
@@ -650,3 +657,32 @@ def test_odd_agent_api_bodies_never_cause_a_500(api: Api, agent: FakeAgent,
                 resp.json()) != {"NeutronError"}):
             bad.append(f"{path} {body!r:.100} → {resp.status_code} {resp.text[:120]}")
     assert bad == []
+
+
+def test_member_health_in_stats_does_not_undo_a_pending_change(api: Api, agent: FakeAgent,
+                                                               physnet: str) -> None:
+    # Stats flow every few seconds; a member's health must not overwrite the pending
+    # state the agent has still to realize (a lost PENDING_DELETE would keep the member
+    # forever).
+    pool = make_pool(api, physnet=physnet)
+    gone = make_member(api, pool["id"], address="10.0.0.51")
+    changed = make_member(api, pool["id"], address="10.0.0.52")
+    agent.deployed(pool["id"])
+    api.remove("member", gone["id"])
+    api.update("member", changed["id"], weight=7)
+    agent.stats(pool["id"], epoch="e", members={gone["id"]: {"status": "ACTIVE"},
+                                                  changed["id"]: {"status": "ACTIVE"}})
+    assert api.show("member", gone["id"])["status"] == "PENDING_DELETE"
+    assert api.show("member", changed["id"])["status"] == "PENDING_UPDATE"
+    agent.deployed(pool["id"])
+    assert_error(api.get(f"/lb/members/{gone['id']}"), 404)
+    assert api.show("member", changed["id"])["status"] == "ACTIVE"
+
+
+def test_deployed_clears_the_waiting_description(api: Api, physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    assert api.show("pool", pool["id"])["status_description"]
+    agent = FakeAgent(api, [physnet]).register()
+    wait_for(lambda: bound_host(api, pool["id"]) == agent.host, timeout=10)
+    agent.deployed(pool["id"])
+    assert not api.show("pool", pool["id"])["status_description"]
