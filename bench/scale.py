@@ -340,6 +340,27 @@ def gc_thresh() -> dict[str, int]:
     return {n: int((base / n).read_text()) for n in ("gc_thresh1", "gc_thresh2", "gc_thresh3")}
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, in seconds (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu(service_pid: int, haproxy_pids: list[int], seconds: float) -> tuple[float, float]:
+    """CPU used over ``seconds`` with nothing asked of anyone, in % of one core: by the
+    service (its periodic liveness checks and stats of every load balancer) and by all
+    the HAProxys together."""
+    s0, h0 = cpu_seconds(service_pid), sum(cpu_seconds(p) for p in haproxy_pids)
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    s1, h1 = cpu_seconds(service_pid), sum(cpu_seconds(p) for p in haproxy_pids)
+    elapsed = time.monotonic() - t0
+    return 100 * (s1 - s0) / elapsed, 100 * (h1 - h0) / elapsed
+
+
 def nofile_limit(pid: int) -> str:
     try:
         for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
@@ -681,6 +702,10 @@ def run(n: int, serve_timeout: float, restart_timeout: float) -> tuple[dict[str,
             "neigh_table_fulls_during_create": neigh1["table_fulls"] - neigh0["table_fulls"],
         })
         pss_per_lb = pss / MIB / max(1, len(pids))
+        # Two periodic_intervals of doing nothing: what N load balancers cost at rest.
+        svc_cpu, haproxy_cpu = idle_cpu(svc.proc.pid, list(pids.values()), 10.0)
+        details["idle_cpu_percent_of_a_core"] = {"service": round(svc_cpu, 1),
+                                                 "haproxys": round(haproxy_cpu, 1)}
 
         # -- agent restart ----------------------------------------------------------------
         print("restarting the service (SIGTERM, start)...", flush=True)
@@ -790,6 +815,10 @@ def show(result: dict[str, Any], d: dict[str, Any]) -> None:
     for key in ("profile_create", "profile_restart"):
         if d.get(key):
             print("\n" + "\n".join(d[key]))
+    idle = d["idle_cpu_percent_of_a_core"]
+    print(f"at rest over 10 s: the service used {idle['service']}% of a core (liveness "
+          f"checks and stats of every load balancer each periodic_interval), the "
+          f"HAProxys {idle['haproxys']}%")
     problems = d.get("service_log") or {}
     if problems.get("counts"):
         print(f"service log: {problems['counts']}")
