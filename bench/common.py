@@ -20,6 +20,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -554,6 +555,28 @@ class Probe:
                 self.proc.wait(5)
 
 
+def wrk(url: str, seconds: float, connections: int, new_connections: bool,
+        threads: int = 1) -> dict[str, Any]:
+    """wrk from the client namespace: {"rps", "requests", "errors", "non2xx"}; with
+    ``new_connections`` every request has ``Connection: close`` (wrk reconnects)."""
+    argv = ["ip", "netns", "exec", SPEC.client_ns, "wrk", f"-t{threads}", f"-c{connections}",
+            f"-d{max(1, round(seconds))}s", "--timeout", "5s"]
+    if new_connections:
+        argv += ["-H", "Connection: close"]
+    out = subprocess.run([*argv, url], capture_output=True, text=True, check=True,
+                         timeout=seconds + 60).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    done = re.search(r"(\d+) requests in", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                       out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if rps is None or done is None:
+        raise RuntimeError(f"wrk said:\n{out}")
+    return {"rps": float(rps.group(1)), "requests": int(done.group(1)),
+            "errors": sum(map(int, errors.groups())) if errors else 0,
+            "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
 def port_open(host: str, port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
@@ -563,4 +586,4 @@ def port_open(host: str, port: int) -> bool:
 __all__ = ["Api", "HandMadeLB", "Lab", "Probe", "SPEC", "Tenant", "benchmark", "median",
            "netlab", "netns", "now", "parse_args", "percentile", "plot", "print_table",
            "render_lbaas_conf", "rnd", "sh", "stop_pids", "summary", "sweep_leftovers",
-           "write_results"]
+           "wrk", "write_results"]

@@ -1,17 +1,24 @@
-"""reload: failed requests while the pool changes under steady new-connection load.
+"""reload: failed requests while the pool changes under new-connection load.
 
-A client in the client namespace opens a new connection for every request, at a steady
-rate, through the VIP for 30 s (--quick: 10 s), while the pool is changed 50 times
-(--quick: 15): member b3 added, removed, added... Every change makes HAProxy reload
-(a new server is not something the runtime API can add in HAProxy 2.6's config model).
+Clients in the client namespace open a new connection for every request through the VIP
+for 30 s (--quick: 10 s) while the pool is changed 50 times (--quick: 15): member b3
+added, removed, added... Every change makes HAProxy reload (HAProxy 2.6 cannot add a
+server at run time to a config-file backend the way lbaas renders it).
 
 - ``lbaas``: the changes go through the REST API (POST / DELETE /lb/members); the agent
   reloads with the listening sockets handed over (``-x`` + ``-sf``).
 - ``v1``: the same configurations (rendered by lbaas's own templates) in a namespace
   plumbed the same way on the same bridge, reloaded as v1's driver did:
-  ``ip netns exec … haproxy -f conf -p pid -sf <old pids>``, no socket transfer: the old
-  process closes its listeners while connections wait in their accept queues, and those
-  are reset.
+  ``ip netns exec … haproxy -f conf -p pid -sf <old pids>``, without socket transfer: the
+  old process closes its listeners, and connections still waiting in their accept
+  queue are reset.
+
+Two phases, each contestant in turn:
+
+- ``steady`` (the issue's keys): CLIENTS clients at RATE new connections/s each.
+- ``flood``: wrk, FLOOD_CONNECTIONS connections, ``Connection: close``, as fast as the
+  machine goes (thousands of new connections/s): the accept queues are never empty, so
+  a listener closed at the wrong moment shows.
 
 A request fails when it gets no HTTP 200 (refused, reset, timeout, or a 5xx).
 """
@@ -19,6 +26,7 @@ A request fails when it gets no HTTP 200 (refused, reset, timeout, or a 5xx).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from common import (
@@ -37,150 +45,201 @@ from common import (
     sh,
     summary,
     write_results,
+    wrk,
 )
 
 NAME = "reload"
 # Four clients at 100 new connections/s each: several connections can be in flight at
-# once, as with real clients (one sequential client is almost never caught in an
-# accept queue at the moment a listener closes).
+# once, as with real clients.
 CLIENTS = 4
 RATE = 100.0
+FLOOD_CONNECTIONS = 8
 MONITOR = {"type": "HTTP", "delay": 2, "timeout": 1, "max_retries": 3, "url_path": "/",
            "http_method": "GET", "expected_codes": "200", "admin_state_up": True}
 
 
-def pace(start: float, k: int, period: float) -> None:
-    delay = start + (k + 1) * period - time.monotonic()
-    if delay > 0:
-        time.sleep(delay)
+class Contestant:
+    """One VIP whose pool can be changed (``change()``) and whose HAProxy pid is
+    readable (to count the reloads that really happened)."""
+
+    url: str
+
+    def change(self) -> None:
+        raise NotImplementedError
+
+    def pid(self) -> str:
+        raise NotImplementedError
 
 
-def start_loads(url: str, seconds: float) -> list[Any]:
-    return [netlab.start_load(SPEC, url, seconds, RATE) for _ in range(CLIENTS)]
+class Lbaas(Contestant):
+    def __init__(self, lab: Lab, api: Api) -> None:
+        self.lab, self.api = lab, api
+        self.tenant = Tenant(api)
+        self.pool_id, _ = self.tenant.pool(("b1", "b2"))
+        vip = self.tenant.vip(self.pool_id)
+        api.wait_status(f"/lb/vips/{vip['id']}", "vip", "ACTIVE")
+        self.url = f"http://{vip['address']}/"
+        self.member: str | None = None
+
+    def change(self) -> None:
+        if self.member is None:
+            self.member = self.tenant.add_member(self.pool_id, "b3")
+            self.api.wait_status(f"/lb/members/{self.member}", "member", "ACTIVE", timeout=10)
+        else:
+            self.api.delete(f"/lb/members/{self.member}")
+            self.api.wait_status(f"/lb/members/{self.member}", "member", "GONE", timeout=10)
+            self.member = None
+
+    def pid(self) -> str:
+        assert self.lab.service is not None
+        return str(self.lab.service.haproxy_pids().get(self.pool_id))
 
 
-def load_results(loads: list[Any], seconds: float) -> dict[str, Any]:
-    total: dict[str, Any] = {"requests": 0, "failed": 0, "errors": [], "bodies": {}}
-    for load in loads:
-        r = netlab.load_result(load, timeout=seconds + 60)
-        total["requests"] += r["requests"]
-        total["failed"] += r["failed"]
-        total["errors"] += r["errors"]
-        for body, count in r["bodies"].items():
-            total["bodies"][body] = total["bodies"].get(body, 0) + count
-    return total
+class V1(Contestant):
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.lb = HandMadeLB(lab, "v1r", f"{SPEC.net}.3.200")
+        self.lb.plumb()
+        ips = SPEC.backend_ips
+        self.two = [(ips["b1"], 80), (ips["b2"], 80)]
+        self.three = [*self.two, (ips["b3"], 80)]
+        self.with_b3 = False
+        self.lb.start(self.render())
+        self.url = f"http://{self.lb.address}/"
+
+    def render(self) -> str:
+        return render_lbaas_conf(self.lb.dir, self.lb.address, 80,
+                                 self.three if self.with_b3 else self.two, MONITOR)
+
+    def change(self) -> None:
+        self.with_b3 = not self.with_b3
+        self.lb.conf.write_text(self.render())
+        old = self.lb.pid_file.read_text().split()
+        # v1's update(): _spawn(logical_config, ['-sf'] + old pids)
+        sh("ip", "netns", "exec", self.lb.ns, "haproxy", "-f", str(self.lb.conf), "-p",
+           str(self.lb.pid_file), "-sf", *old)
+        self.lab.pids += [int(p) for p in self.lb.pid_file.read_text().split()]
+
+    def pid(self) -> str:
+        return self.lb.pid_file.read_text().strip()
 
 
-def run_lbaas(lab: Lab, api: Api, seconds: float, changes: int) -> dict[str, Any]:
-    tenant = Tenant(api)
-    pool_id, _ = tenant.pool(("b1", "b2"))
-    vip = tenant.vip(pool_id)
-    api.wait_status(f"/lb/vips/{vip['id']}", "vip", "ACTIVE")
-    url = f"http://{vip['address']}/"
-    netlab.wait_until(lambda: netlab.client_get(SPEC, url)[0] in ("b1", "b2"), timeout=30,
-                      message="the lbaas VIP to serve")
-    assert lab.service is not None
-    pids = [lab.service.haproxy_pids()[pool_id]]
-    loads = start_loads(url, seconds)
+def steady_load(url: str, seconds: float) -> Callable[[], dict[str, Any]]:
+    loads = [netlab.start_load(SPEC, url, seconds, RATE) for _ in range(CLIENTS)]
+
+    def result() -> dict[str, Any]:
+        total: dict[str, Any] = {"requests": 0, "failed": 0, "errors": [], "bodies": {}}
+        for load in loads:
+            r = netlab.load_result(load, timeout=seconds + 60)
+            total["requests"] += r["requests"]
+            total["failed"] += r["failed"]
+            total["errors"] += r["errors"]
+            for body, count in r["bodies"].items():
+                total["bodies"][body] = total["bodies"].get(body, 0) + count
+        return total
+    return result
+
+
+def flood_load(url: str, seconds: float) -> Callable[[], dict[str, Any]]:
+    import threading
+
+    box: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: box.update(
+        wrk(url, seconds, FLOOD_CONNECTIONS, new_connections=True)))
+    thread.start()
+
+    def result() -> dict[str, Any]:
+        thread.join(seconds + 90)
+        if not box:
+            raise RuntimeError("wrk did not finish")
+        failed = box["errors"] + box["non2xx"]
+        return {"requests": box["requests"] + box["errors"], "failed": failed,
+                "errors": [], "bodies": {}, "rps": box["rps"]}
+    return result
+
+
+def run_phase(who: Contestant, seconds: float, changes: int,
+              start_load: Callable[[str, float], Callable[[], dict[str, Any]]]
+              ) -> dict[str, Any]:
+    """``changes`` changes evenly spread over ``seconds`` of load, with half a second of
+    load alone before the first and after the last."""
+    netlab.wait_until(lambda: netlab.client_get(SPEC, who.url)[0] in ("b1", "b2", "b3"),
+                      timeout=30, message=f"{who.url} to serve")
+    pids = [who.pid()]
+    result = start_load(who.url, seconds)
     try:
-        # A moment of steady load before the first change, and after the last one.
-        period = (seconds - 1.0) / (changes + 1)
+        period = (seconds - 1.0) / changes
         start = time.monotonic() + 0.5
         time.sleep(0.5)
-        member: str | None = None
         for k in range(changes):
-            if member is None:
-                member = tenant.add_member(pool_id, "b3")
-                api.wait_status(f"/lb/members/{member}", "member", "ACTIVE", timeout=10)
-            else:
-                api.delete(f"/lb/members/{member}")
-                api.wait_status(f"/lb/members/{member}", "member", "GONE", timeout=10)
-                member = None
-            pid = lab.service.haproxy_pids().get(pool_id)
-            if pid and pid != pids[-1]:
+            who.change()
+            pid = who.pid()
+            if pid != pids[-1]:
                 pids.append(pid)
-            pace(start, k, period)
+            delay = start + (k + 1) * period - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
     finally:
-        result = load_results(loads, seconds)
-    result["reloads_seen"] = len(pids) - 1
-    return result
-
-
-def run_v1(lab: Lab, seconds: float, changes: int) -> dict[str, Any]:
-    address = f"{SPEC.net}.3.200"
-    lb = HandMadeLB(lab, "v1r", address)
-    lb.plumb()
-    ips = SPEC.backend_ips
-    two = [(ips["b1"], 80), (ips["b2"], 80)]
-    three = [*two, (ips["b3"], 80)]
-    lb.start(render_lbaas_conf(lb.dir, address, 80, two, MONITOR))
-    url = f"http://{address}/"
-    netlab.wait_until(lambda: netlab.client_get(SPEC, url)[0] in ("b1", "b2"), timeout=30,
-                      message="the v1 VIP to serve")
-    pids = lb.pid_file.read_text().split()
-    loads = start_loads(url, seconds)
-    reloads = 0
-    try:
-        period = (seconds - 1.0) / (changes + 1)
-        start = time.monotonic() + 0.5
-        time.sleep(0.5)
-        for k in range(changes):
-            lb.conf.write_text(render_lbaas_conf(lb.dir, address, 80,
-                                                 three if k % 2 == 0 else two, MONITOR))
-            # v1's update(): _spawn(logical_config, ['-sf'] + old pids)
-            sh("ip", "netns", "exec", lb.ns, "haproxy", "-f", str(lb.conf), "-p",
-               str(lb.pid_file), "-sf", *pids)
-            new = lb.pid_file.read_text().split()
-            lab.pids += [int(p) for p in new]
-            reloads += new != pids
-            pids = new
-            pace(start, k, period)
-    finally:
-        result = load_results(loads, seconds)
-    result["reloads_seen"] = reloads
-    lb.destroy()
-    return result
+        out = result()
+    out["reloads_seen"] = len(pids) - 1
+    return out
 
 
 def main() -> None:
     args = parse_args(__doc__ or NAME)
     seconds, changes = (10.0, 15) if args.quick else (30.0, 50)
+    flood_seconds, flood_changes = (5.0, 8) if args.quick else (30.0, 50)
+    res: dict[str, dict[str, Any]] = {}
     with benchmark(NAME), Lab(extra_conf="debug = false") as lab:
         service = lab.start_service()
         api = Api(service.url)
         try:
-            lbaas = run_lbaas(lab, api, seconds, changes)
+            contestants: dict[str, Contestant] = {"lbaas": Lbaas(lab, api), "v1": V1(lab)}
+            for name, who in contestants.items():
+                res[f"{name}/steady"] = run_phase(who, seconds, changes, steady_load)
+                print(f"  {name} steady: {res[f'{name}/steady']['failed']} failed", flush=True)
+            for name, who in contestants.items():
+                res[f"{name}/flood"] = run_phase(who, flood_seconds, flood_changes, flood_load)
+                print(f"  {name} flood: {res[f'{name}/flood']['failed']} failed", flush=True)
         finally:
             api.close()
-        v1 = run_v1(lab, seconds, changes)
 
-    rows = [[name, r["requests"], r["failed"], r["reloads_seen"],
-             " ".join(f"{k}={v}" for k, v in sorted(r["bodies"].items()))]
-            for name, r in (("lbaas", lbaas), ("v1", v1))]
-    print_table(["contestant", "requests", "failed", "reloads", "answers"], rows,
-                title=f"reload: {changes} pool changes in {seconds:.0f} s under {CLIENTS} x "
-                      f"{RATE:.0f} new connections/s")
-    for name, r in (("lbaas", lbaas), ("v1", v1)):
+    rows = [[key.split("/")[0], key.split("/")[1], r["requests"], r["failed"],
+             r["reloads_seen"],
+             " ".join(f"{k}={v}" for k, v in sorted(r["bodies"].items())) or
+             f"{r.get('rps', 0):,.0f} req/s"]
+            for key, r in res.items()]
+    print_table(["contestant", "phase", "requests", "failed", "reloads", "answers"], rows,
+                title=f"reload: steady = {changes} changes in {seconds:.0f} s under {CLIENTS} "
+                      f"x {RATE:.0f} new conn/s; flood = {flood_changes} changes in "
+                      f"{flood_seconds:.0f} s under wrk -c{FLOOD_CONNECTIONS} Connection: close")
+    for key, r in res.items():
         if r["errors"]:
-            print(f"{name} errors (first {len(r['errors'])}): {', '.join(r['errors'][:5])}")
-    results = {"lbaas_failed": lbaas["failed"], "lbaas_requests": lbaas["requests"],
+            print(f"{key} errors (first {len(r['errors'])}): {', '.join(r['errors'][:5])}")
+    lb, v1 = res["lbaas/steady"], res["v1/steady"]
+    lbf, v1f = res["lbaas/flood"], res["v1/flood"]
+    results = {"lbaas_failed": lb["failed"], "lbaas_requests": lb["requests"],
                "v1_failed": v1["failed"], "v1_requests": v1["requests"],
-               "changes": changes, "seconds": seconds, "clients": CLIENTS,
-               "rate_per_s": RATE * CLIENTS,
-               "lbaas_reloads_seen": lbaas["reloads_seen"],
-               "v1_reloads_seen": v1["reloads_seen"]}
+               "changes": changes, "seconds": seconds, "rate_per_s": RATE * CLIENTS,
+               "lbaas_reloads_seen": lb["reloads_seen"], "v1_reloads_seen": v1["reloads_seen"],
+               "flood_lbaas_failed": lbf["failed"], "flood_lbaas_requests": lbf["requests"],
+               "flood_v1_failed": v1f["failed"], "flood_v1_requests": v1f["requests"],
+               "flood_changes": flood_changes, "flood_seconds": flood_seconds,
+               "flood_lbaas_reloads_seen": lbf["reloads_seen"],
+               "flood_v1_reloads_seen": v1f["reloads_seen"]}
     path = write_results(NAME, args.quick, results,
-                         {"lbaas_errors": lbaas["errors"], "v1_errors": v1["errors"],
-                          "lbaas_answers": lbaas["bodies"], "v1_answers": v1["bodies"]})
+                         {k: {kk: vv for kk, vv in r.items()} for k, r in res.items()})
     print(f"wrote {path}")
     if not args.no_plot and not args.quick:
         plot(DOCS / "reload.png",
-             f"Failed requests during {changes} reloads ({seconds:.0f} s, "
-             f"{CLIENTS * RATE:.0f} new conn/s)", "failed requests",
-             {"lbaas": [lbaas["failed"]], "v1 (-sf)": [v1["failed"]]}, kind="bar")
-    summary(NAME, f"lbaas {lbaas['failed']} failed of {lbaas['requests']}, v1 {v1['failed']} "
-            f"failed of {v1['requests']}, {changes} changes (target lbaas_failed = 0)",
-            lbaas["failed"] == 0)
+             f"Failed requests during pool reloads ({changes} changes per phase)",
+             "failed requests",
+             {"lbaas steady": [lb["failed"]], "v1 steady": [v1["failed"]],
+              "lbaas flood": [lbf["failed"]], "v1 flood": [v1f["failed"]]}, kind="bar")
+    summary(NAME, f"steady: lbaas {lb['failed']} failed of {lb['requests']}, v1 "
+            f"{v1['failed']} of {v1['requests']}; flood: lbaas {lbf['failed']} of "
+            f"{lbf['requests']}, v1 {v1f['failed']} of {v1f['requests']}; {changes} changes "
+            "(target lbaas_failed = 0)", lb["failed"] == 0)
 
 
 if __name__ == "__main__":
