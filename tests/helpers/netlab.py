@@ -112,6 +112,7 @@ class Topology:
         that was made."""
         s = self.spec
         sh("ip", "link", "add", s.bridge, "type", "bridge")
+        self.links.append(s.bridge)
         sh("ip", "link", "set", s.bridge, "up")
         self._add_ns(s.gw_ns)
         self._wire(s.gw_ns, f"{s.prefix}-gw0", f"{s.tenant_gw}/17", None)
@@ -175,11 +176,12 @@ class Topology:
         self.namespaces.clear()
         # A deleted namespace can outlive its name for minutes (orphaned sockets of a
         # killed backend still hold it), and with it the host end of its veth, which
-        # would make the next build fail: delete the pairs from this side.
-        for link in self.links:
+        # would make the next build fail: delete the pairs from this side. Only what
+        # this build made: a build that failed because the names are taken (the same
+        # suite running twice on the host) must not remove the other run's bridge.
+        for link in reversed(self.links):
             sh("ip", "link", "del", link, check=False)
         self.links.clear()
-        sh("ip", "link", "del", self.spec.bridge, check=False)
 
 
 class Service:
