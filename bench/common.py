@@ -160,8 +160,18 @@ def summary(name: str, text: str, target_met: bool | None) -> None:
     print(f"\nSUMMARY {name}: {text}{verdict}", flush=True)
 
 
+def _colour(name: str) -> str:
+    """One colour per contestant across every plot."""
+    for prefix, colour in (("lbaas+", "tab:purple"), ("lbaas", "tab:blue"),
+                           ("v1", "tab:orange"), ("limit", "tab:green"),
+                           ("tuned", "tab:green")):
+        if name.startswith(prefix):
+            return colour
+    return "tab:gray"
+
+
 def plot(path: Path, title: str, ylabel: str, series: Mapping[str, Sequence[float]],
-         kind: str = "box") -> Path | None:
+         kind: str = "box", log: bool = False) -> Path | None:
     """A PNG in docs/: ``box`` = one box (with the points) per series, ``bar`` = one bar
     per series (its first value). None when matplotlib is missing (pip install -e
     '.[bench]'), since the numbers matter more than the picture."""
@@ -177,16 +187,17 @@ def plot(path: Path, title: str, ylabel: str, series: Mapping[str, Sequence[floa
     if kind == "box":
         data = [list(series[n]) for n in names]
         ax.boxplot(data, tick_labels=names, showfliers=False)
-        for i, values in enumerate(data, start=1):
+        for i, (name, values) in enumerate(zip(names, data, strict=True), start=1):
             jitter = [i + 0.08 * ((j % 5) - 2) / 2 for j in range(len(values))]
-            ax.scatter(jitter, values, s=10, alpha=0.6)
+            ax.scatter(jitter, values, s=10, alpha=0.6, color=_colour(name))
     else:
         values = [series[n][0] for n in names]
-        palette = ["tab:blue", "tab:orange", "tab:green", "tab:red"]
-        bars = ax.bar(names, values, color=[palette[i % 4] for i in range(len(names))])
+        bars = ax.bar(names, values, color=[_colour(n) for n in names])
         for bar, v in zip(bars, values, strict=True):
             ax.annotate(f"{v:g}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                         ha="center", va="bottom")
+    if log:
+        ax.set_yscale("log")
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", alpha=0.3)

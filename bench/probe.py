@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.parse
 
-CONNECT_TIMEOUT = 0.1
+CONNECT_TIMEOUT = 0.05
 READ_TIMEOUT = 2.0
 RETRY_PAUSE = 0.002
 
