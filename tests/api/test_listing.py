@@ -6,7 +6,8 @@ filtered on this test's own tenant_id.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from tests.api.builders import (
     make_subnet,
     make_vip,
 )
-from tests.helpers.server import COLLECTIONS, Api
+from tests.helpers.server import COLLECTIONS, Api, ServerProcess
 
 N = 5
 Maker = Callable[[Api, dict[str, Any], int], dict[str, Any]]
@@ -64,15 +65,18 @@ def plural(resource: str) -> str:
     return COLLECTIONS[resource].rsplit("/", 1)[1]
 
 
-@pytest.fixture(params=list(MAKERS))
-def items(request: pytest.FixtureRequest, api: Api) -> tuple[str, str, list[dict[str, Any]]]:
-    """Five objects of one resource in this test's project, in a shuffled creation
-    order so that sorting is not creation order by luck."""
+@pytest.fixture(scope="module", params=list(MAKERS))
+def items(request: pytest.FixtureRequest,
+          server: ServerProcess) -> Iterator[tuple[str, str, list[dict[str, Any]], Api]]:
+    """Five objects of one resource, made once per module in a project of their own
+    (tests only read them), in a shuffled creation order so that sorting is not
+    creation order by luck; and the client of that project."""
     resource = request.param
     maker, key, _ = MAKERS[resource]
-    ctx: dict[str, Any] = {}
-    made = {i: maker(api, ctx, i) for i in (3, 0, 4, 1, 2)}
-    return resource, key, [made[i] for i in range(N)]
+    with Api(server.url, project="list-" + uuid.uuid4().hex[:10]) as reader:
+        ctx: dict[str, Any] = {}
+        made = {i: maker(reader, ctx, i) for i in (3, 0, 4, 1, 2)}
+        yield resource, key, [made[i] for i in range(N)], reader
 
 
 def listing(api: Api, resource: str, params: list[tuple[str, Any]]) -> list[dict[str, Any]]:
@@ -81,60 +85,60 @@ def listing(api: Api, resource: str, params: list[tuple[str, Any]]) -> list[dict
     return list(resp.json()[plural(resource)])
 
 
-def test_filter_by_attribute(api: Api, items: tuple) -> None:
-    resource, key, objs = items
-    got = listing(api, resource, [(key, objs[2][key])])
+def test_filter_by_attribute(items: tuple) -> None:
+    resource, key, objs, reader = items
+    got = listing(reader, resource, [(key, objs[2][key])])
     assert [o["id"] for o in got] == [objs[2]["id"]]
 
 
-def test_filter_with_several_values(api: Api, items: tuple) -> None:
-    resource, key, objs = items
-    got = listing(api, resource, [(key, objs[1][key]), (key, objs[3][key])])
+def test_filter_with_several_values(items: tuple) -> None:
+    resource, key, objs, reader = items
+    got = listing(reader, resource, [(key, objs[1][key]), (key, objs[3][key])])
     assert sorted(o["id"] for o in got) == sorted([objs[1]["id"], objs[3]["id"]])
 
 
-def test_filter_matching_nothing(api: Api, items: tuple) -> None:
-    resource, key, objs = items
+def test_filter_matching_nothing(items: tuple) -> None:
+    resource, key, objs, reader = items
     value = "nothing-like-this" if key == "name" else 1
-    assert listing(api, resource, [(key, value)]) == []
+    assert listing(reader, resource, [(key, value)]) == []
 
 
-def test_fields_select_attributes(api: Api, items: tuple) -> None:
-    resource, key, objs = items
-    got = listing(api, resource, [("fields", "id"), ("fields", key)])
+def test_fields_select_attributes(items: tuple) -> None:
+    resource, key, objs, reader = items
+    got = listing(reader, resource, [("fields", "id"), ("fields", key)])
     assert len(got) == N
     for o in got:
         assert set(o) == {"id", key}, o
-    resp = api.get(f"{COLLECTIONS[resource]}/{objs[0]['id']}", params={"fields": key})
+    resp = reader.get(f"{COLLECTIONS[resource]}/{objs[0]['id']}", params={"fields": key})
     assert resp.status_code == 200, resp.text
     assert resp.json()[resource] == {key: objs[0][key]}
 
 
 @pytest.mark.parametrize("direction", ["asc", "desc"])
-def test_sorting(api: Api, items: tuple, direction: str) -> None:
-    resource, key, objs = items
-    got = listing(api, resource, [("sort_key", key), ("sort_dir", direction)])
+def test_sorting(items: tuple, direction: str) -> None:
+    resource, key, objs, reader = items
+    got = listing(reader, resource, [("sort_key", key), ("sort_dir", direction)])
     expected = [o["id"] for o in objs]
     if direction == "desc":
         expected.reverse()
     assert [o["id"] for o in got] == expected
 
 
-def test_limit_and_marker_page_through(api: Api, items: tuple) -> None:
-    resource, key, objs = items
+def test_limit_and_marker_page_through(items: tuple) -> None:
+    resource, key, objs, reader = items
     sort = [("sort_key", key), ("sort_dir", "asc")]
-    page1 = listing(api, resource, [*sort, ("limit", 2)])
+    page1 = listing(reader, resource, [*sort, ("limit", 2)])
     assert [o["id"] for o in page1] == [objs[0]["id"], objs[1]["id"]]
-    page2 = listing(api, resource, [*sort, ("limit", 2), ("marker", page1[-1]["id"])])
+    page2 = listing(reader, resource, [*sort, ("limit", 2), ("marker", page1[-1]["id"])])
     assert [o["id"] for o in page2] == [objs[2]["id"], objs[3]["id"]]
-    page3 = listing(api, resource, [*sort, ("limit", 2), ("marker", page2[-1]["id"])])
+    page3 = listing(reader, resource, [*sort, ("limit", 2), ("marker", page2[-1]["id"])])
     assert [o["id"] for o in page3] == [objs[4]["id"]]
 
 
-def test_next_link_on_a_full_page(api: Api, items: tuple) -> None:
-    resource, key, objs = items
-    resp = api.get(COLLECTIONS[resource], params=[
-        ("tenant_id", api.project), ("sort_key", key), ("limit", 2)])
+def test_next_link_on_a_full_page(items: tuple) -> None:
+    resource, key, objs, reader = items
+    resp = reader.get(COLLECTIONS[resource], params=[
+        ("tenant_id", reader.project), ("sort_key", key), ("limit", 2)])
     assert resp.status_code == 200, resp.text
     links = resp.json().get(f"{plural(resource)}_links")
     assert links, resp.json()
@@ -142,12 +146,12 @@ def test_next_link_on_a_full_page(api: Api, items: tuple) -> None:
     assert f"marker={objs[1]['id']}" in nxt["href"]
 
 
-def test_limit_without_sort_key_is_stable(api: Api, items: tuple) -> None:
-    resource, _, objs = items
+def test_limit_without_sort_key_is_stable(items: tuple) -> None:
+    resource, _, objs, reader = items
     seen: list[str] = []
     marker: list[tuple[str, Any]] = []
     for _ in range(N + 1):
-        page = listing(api, resource, [("limit", 2), *marker])
+        page = listing(reader, resource, [("limit", 2), *marker])
         if not page:
             break
         seen.extend(o["id"] for o in page)
@@ -183,11 +187,11 @@ def test_members_filtered_by_pool(api: Api) -> None:
     assert [m["id"] for m in api.list("member", pool_id=p1["id"])] == [m1["id"]]
 
 
-def test_descending_pages(api: Api, items: tuple) -> None:
-    resource, key, objs = items
+def test_descending_pages(items: tuple) -> None:
+    resource, key, objs, reader = items
     sort = [("sort_key", key), ("sort_dir", "desc"), ("limit", 3)]
-    page1 = listing(api, resource, sort)
-    page2 = listing(api, resource, [*sort, ("marker", page1[-1]["id"])])
+    page1 = listing(reader, resource, sort)
+    page2 = listing(reader, resource, [*sort, ("marker", page1[-1]["id"])])
     assert [o["id"] for o in page1 + page2] == [o["id"] for o in reversed(objs)]
 
 
