@@ -83,9 +83,21 @@ def test_bad_strings_are_refused_and_never_reach_the_config(
     for value in BAD_CODES:
         _assert_refused(api, "PUT", f"/lb/health_monitors/{hm_id}",
                         {"health_monitor": {"expected_codes": value}})
+        _assert_refused(api, "POST", "/lb/health_monitors", {"health_monitor": {
+            "type": "HTTP", "delay": 1, "timeout": 1, "max_retries": 1,
+            "expected_codes": value}})
+    # Creates and updates are validated by different models: both are tried. A VIP
+    # create needs a pool without one.
+    spare = tenant.create_pool(backends=())
+    objects["pools"].add(spare.pool_id)
+    vip_body = {"subnet_id": subnet, "protocol": "HTTP", "protocol_port": 80,
+                "pool_id": spare.pool_id}
     for value in BAD_COOKIES:
-        _assert_refused(api, "PUT", f"/lb/vips/{lb.vip_id}", {"vip": {
-            "session_persistence": {"type": "APP_COOKIE", "cookie_name": value}}})
+        persistence = {"type": "APP_COOKIE", "cookie_name": value}
+        _assert_refused(api, "PUT", f"/lb/vips/{lb.vip_id}",
+                        {"vip": {"session_persistence": persistence}})
+        _assert_refused(api, "POST", "/lb/vips",
+                        {"vip": {**vip_body, "session_persistence": persistence}})
     for value in BAD_NAMES:
         _assert_refused(api, "PUT", f"/lb/pools/{lb.pool_id}", {"pool": {"name": value}})
         _assert_refused(api, "PUT", f"/lb/pools/{lb.pool_id}",
@@ -94,7 +106,13 @@ def test_bad_strings_are_refused_and_never_reach_the_config(
         _assert_refused(api, "PUT", f"/lb/vips/{lb.vip_id}", {"vip": {"description": value}})
         _assert_refused(api, "POST", "/lb/pools", {"pool": {
             "name": value, "subnet_id": subnet, "protocol": "HTTP",
+            "lb_method": "ROUND_ROBIN", "description": "ok"}})
+        _assert_refused(api, "POST", "/lb/pools", {"pool": {
+            "description": value, "subnet_id": subnet, "protocol": "HTTP",
             "lb_method": "ROUND_ROBIN"}})
+        _assert_refused(api, "POST", "/lb/vips", {"vip": {**vip_body, "name": value}})
+        _assert_refused(api, "POST", "/lb/vips",
+                        {"vip": {**vip_body, "description": value}})
 
     # Nothing was created, nothing changed, and the load balancer serves as before.
     assert _ids(api) == objects
