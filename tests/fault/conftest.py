@@ -78,6 +78,10 @@ def topology() -> Iterator[Topology]:
         yield topo.build()
     finally:
         topo.teardown()
+    # Checked, not assumed: the package's teardown left nothing of the lab.
+    left = [ns for ns in _namespaces() if ns.startswith(f"{SPEC.prefix}-")]
+    left += [link for link in _links() if link.startswith(SPEC.prefix)]
+    assert not left, f"fault tests left {left} behind"
 
 
 @pytest.fixture(scope="package")
@@ -95,10 +99,36 @@ def service(topology: Topology) -> Iterator[FaultService]:
             # time out (up to 25 s, h9-server-bugs.md); its SQLite file goes anyway.
             svc.stop_server(signal.SIGKILL)
         finally:
+            pools = ({d.name for d in svc.state.iterdir()} if svc.state.is_dir() else set())
             svc.cleanup_data_plane()
             if os.environ.get("LBAAS_FAULT_KEEP_LOG"):
                 shutil.copy(svc.log, os.environ["LBAAS_FAULT_KEEP_LOG"])
             shutil.rmtree(root, ignore_errors=True)
+    left = [ns for ns in _namespaces() if ns.startswith("qlbaas-") and ns[7:] in pools]
+    left += [" ".join(argv) for _, argv in _processes() if any(str(root) in a for a in argv)]
+    assert not left, f"the fault tests' service left {left} behind"
+
+
+def _namespaces() -> list[str]:
+    return [line.split()[0] for line in sh("ip", "netns", "list").stdout.splitlines()
+            if line.strip()]
+
+
+def _links() -> list[str]:
+    return [line.split(":")[1].strip().split("@")[0]
+            for line in sh("ip", "-o", "link", "show").stdout.splitlines()]
+
+
+def _processes() -> Iterator[tuple[int, list[str]]]:
+    """Every process's pid and argv (those that vanish while we look are skipped)."""
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                argv = (proc / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if argv:
+                yield int(proc.name), argv.rstrip("\0").split("\0")
 
 
 class Api:
@@ -255,24 +285,15 @@ def data_plane(service: FaultService, pool_ids: set[str]) -> dict[str, Any]:
     """What the host has for the pools in ``pool_ids`` (every pool this test ever
     made): their namespaces, the state directories and HAProxy processes of our
     agent, and the VIP devices on the lab's bridge."""
-    namespaces = {line.split()[0] for line in sh("ip", "netns", "list").stdout.splitlines()
-                  if line.strip()}
+    namespaces = set(_namespaces())
     state_dirs = ({d.name for d in service.state.iterdir() if d.is_dir()}
                   if service.state.is_dir() else set())
     haproxies: dict[str, list[int]] = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if not argv or not argv[0].endswith(b"haproxy"):
-            continue
-        for arg in argv:
-            text = arg.decode(errors="replace")
-            if text.startswith(str(service.state) + "/") and text.endswith("/conf"):
-                haproxies.setdefault(Path(text).parent.name, []).append(int(proc.name))
+    for pid, argv in _processes():
+        if argv[0].endswith("haproxy"):
+            for arg in argv:
+                if arg.startswith(str(service.state) + "/") and arg.endswith("/conf"):
+                    haproxies.setdefault(Path(arg).parent.name, []).append(pid)
     bridge_ports = {line.split(":")[1].strip().split("@")[0]
                     for line in sh("ip", "-o", "link", "show", "master",
                                    SPEC.bridge).stdout.splitlines()}
