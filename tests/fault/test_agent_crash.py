@@ -1,5 +1,6 @@
-"""The agent killed with SIGKILL in the middle of thirty creates: once restarted, it
-converges (reconcile, don't replay), and leaves nothing behind that no pool owns."""
+"""The agent killed with SIGKILL in the middle of thirty creates (and three deletes made
+while it is dead): once restarted, it converges (reconcile, don't replay), and leaves
+nothing behind that no pool owns."""
 
 from __future__ import annotations
 
@@ -53,17 +54,27 @@ def test_agent_killed_during_creates_converges_without_orphans(
     assert len(created) == N
     # The API took every create with the agent dead.
     assert "ACTIVE" in killed_at.values()
+    # Three that were serving are deleted while no agent runs: the restarted agent must
+    # take their namespaces, devices and HAProxys away (the orphans v1 left).
+    deleted = [lb for lb in created if killed_at.get(lb.vip_id or "") == "ACTIVE"][:3]
+    assert len(deleted) == 3
+    for lb in deleted:
+        api.call("DELETE", f"/lb/vips/{lb.vip_id}", want=204)
 
     service.start()
 
+    for lb in deleted:
+        api.wait(f"/lb/vips/{lb.vip_id}", "vip", "GONE", timeout=60)
+        lb.vip_id = None
+    remaining = [lb for lb in created if lb not in deleted]
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        statuses = _statuses(api, created)
-        if set(statuses.values()) == {"ACTIVE"} and len(statuses) == N:
+        statuses = _statuses(api, remaining)
+        if set(statuses.values()) == {"ACTIVE"} and len(statuses) == len(remaining):
             break
         time.sleep(0.5)
     assert set(statuses.values()) == {"ACTIVE"}, (killed_at, statuses, service.log_tail())
-    for lb in created:
+    for lb in remaining:
         assert set(client_get(lb.url, 2)) <= {"b1", "b2"}, lb
 
     # Exactly one namespace, state directory, HAProxy process and bridge port per pool
