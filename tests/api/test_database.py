@@ -1,5 +1,6 @@
 """The database under the API: migrations on start and by ``--upgrade-only``, SQLite's
-WAL mode, and data surviving a fresh server on the same database."""
+WAL mode. (Data surviving a crash: test_pools.py; two servers on one database:
+test_agents.py.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from tests.api.builders import make_member, make_pool, make_subnet, make_vip
 from tests.helpers.server import Api, ServerProcess
 
 
@@ -48,28 +48,3 @@ def test_sqlite_runs_in_wal_mode(server: ServerProcess, backend: str) -> None:
         assert db.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
     finally:
         db.close()
-
-
-def test_a_new_server_on_the_same_database_sees_everything(backend: str,
-                                                           server_factory: Any) -> None:
-    first = server_factory(backend)
-    try:
-        with Api(first.url, project="durable") as api:
-            pool = make_pool(api, make_subnet(api, cidr="10.160.0.0/24")["id"])
-            member = make_member(api, pool["id"])
-            vip = make_vip(api, pool)
-        first.stop()
-        if backend == "pg":
-            second = server_factory(backend, database_url=first.database_url)
-        else:
-            second = server_factory(backend, conf={"database": {
-                "connection": f"sqlite:///{first.state_path / 'lbaas.sqlite'}"}})
-        try:
-            with Api(second.url, project="durable") as api:
-                assert api.show("pool", pool["id"])["vip_id"] == vip["id"]
-                assert api.show("member", member["id"])["pool_id"] == pool["id"]
-                assert api.show("port", vip["port_id"])["name"] == f"vip-{vip['id']}"
-        finally:
-            second.cleanup()
-    finally:
-        first.cleanup()
