@@ -70,7 +70,8 @@ def ready_devices(request: Request, host: str) -> dict[str, Any]:
 
 
 @router.get("/hosts/{host}/events")
-def events(request: Request, host: str, after: int = Query(0, ge=0),
+def events(request: Request, host: str,
+           after: int = Query(0, ge=0, le=2**63 - 1),
            timeout: float = Query(25.0, ge=0, le=120)) -> dict[str, Any]:
     ev = _api(request).get_events(host, after, timeout)
     return {"revision": ev.revision, "pool_ids": ev.pool_ids}
@@ -83,7 +84,7 @@ def logical_device(request: Request, pool_id: str) -> dict[str, Any]:
 
 
 class DeployedBody(BaseModel):
-    revision: int | None = Field(None, ge=0)
+    revision: int | None = Field(None, ge=0, le=2**63 - 1)
 
 
 @router.post("/pools/{pool_id}/deployed", status_code=204)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request, Response
 from pydantic import AfterValidator, Field
 
 from lbaas.server.api.common import (
@@ -12,17 +11,9 @@ from lbaas.server.api.common import (
     Bool,
     Int,
     TenantId,
-    creation_body,
-    ctx_of,
-    in_session,
-    list_query,
-    settings_of,
-    show_fields,
-    update_body,
 )
+from lbaas.server.api.resource import Resource, crud_router
 from lbaas.server.plugin import loadbalancer as lb
-
-router = APIRouter(tags=["health_monitors"])
 
 
 def _expected_codes(value: str) -> str:
@@ -82,39 +73,9 @@ class HealthMonitorUpdateRequest(Body):
     health_monitor: HealthMonitorUpdate
 
 
-@router.post("/lb/health_monitors", status_code=201)
-def create_health_monitor(request: Request,
-                          body: HealthMonitorCreateRequest) -> dict[str, Any]:
-    data = creation_body(request, body.health_monitor)
-    return {"health_monitor": in_session(request, lambda s: lb.health_monitor_dict(
-        lb.create_health_monitor(s, ctx_of(request), settings_of(request), data)))}
-
-
-@router.get("/lb/health_monitors")
-def list_health_monitors(request: Request) -> dict[str, Any]:
-    items = in_session(request, lambda s: [lb.health_monitor_dict(x) for x in
-                                           lb.list_health_monitors(s, ctx_of(request))],
-                       True)
-    return list_query(request, "health_monitors", items, "lb/health_monitors")
-
-
-@router.get("/lb/health_monitors/{hm_id}")
-def show_health_monitor(request: Request, hm_id: str) -> dict[str, Any]:
-    return {"health_monitor": show_fields(request, in_session(
-        request, lambda s: lb.health_monitor_dict(
-            lb.get_health_monitor(s, ctx_of(request), hm_id)), True))}
-
-
-@router.put("/lb/health_monitors/{hm_id}")
-def update_health_monitor(request: Request, hm_id: str,
-                          body: HealthMonitorUpdateRequest) -> dict[str, Any]:
-    data = update_body(body.health_monitor)
-    return {"health_monitor": in_session(request, lambda s: lb.health_monitor_dict(
-        lb.update_health_monitor(s, ctx_of(request), settings_of(request), hm_id, data)))}
-
-
-@router.delete("/lb/health_monitors/{hm_id}", status_code=204)
-def delete_health_monitor(request: Request, hm_id: str) -> Response:
-    in_session(request, lambda s: lb.delete_health_monitor(s, ctx_of(request),
-                                                           settings_of(request), hm_id))
-    return Response(status_code=204)
+router = crud_router(Resource(
+    member="health_monitor", collection="health_monitors", path="/lb/health_monitors",
+    to_dict=lb.health_monitor_dict, create=lb.create_health_monitor,
+    get=lb.get_health_monitor, list=lb.list_health_monitors,
+    update=lb.update_health_monitor, delete=lb.delete_health_monitor,
+), HealthMonitorCreateRequest, HealthMonitorUpdateRequest)

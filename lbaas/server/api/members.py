@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from lbaas.server.api.common import (
@@ -15,17 +12,9 @@ from lbaas.server.api.common import (
     Port,
     TenantId,
     Uuid,
-    creation_body,
-    ctx_of,
-    in_session,
-    list_query,
-    settings_of,
-    show_fields,
-    update_body,
 )
+from lbaas.server.api.resource import Resource, crud_router
 from lbaas.server.plugin import loadbalancer as lb
-
-router = APIRouter(tags=["members"])
 
 Weight = Field(1, ge=0, le=256)
 
@@ -54,36 +43,8 @@ class MemberUpdateRequest(Body):
     member: MemberUpdate
 
 
-@router.post("/lb/members", status_code=201)
-def create_member(request: Request, body: MemberCreateRequest) -> dict[str, Any]:
-    data = creation_body(request, body.member)
-    return {"member": in_session(request, lambda s: lb.member_dict(
-        lb.create_member(s, ctx_of(request), settings_of(request), data)))}
-
-
-@router.get("/lb/members")
-def list_members(request: Request) -> dict[str, Any]:
-    items = in_session(request, lambda s: [lb.member_dict(x) for x in
-                                           lb.list_members(s, ctx_of(request))], True)
-    return list_query(request, "members", items, "lb/members")
-
-
-@router.get("/lb/members/{member_id}")
-def show_member(request: Request, member_id: str) -> dict[str, Any]:
-    return {"member": show_fields(request, in_session(request, lambda s: lb.member_dict(
-        lb.get_member(s, ctx_of(request), member_id)), True))}
-
-
-@router.put("/lb/members/{member_id}")
-def update_member(request: Request, member_id: str,
-                  body: MemberUpdateRequest) -> dict[str, Any]:
-    data = update_body(body.member)
-    return {"member": in_session(request, lambda s: lb.member_dict(
-        lb.update_member(s, ctx_of(request), settings_of(request), member_id, data)))}
-
-
-@router.delete("/lb/members/{member_id}", status_code=204)
-def delete_member(request: Request, member_id: str) -> Response:
-    in_session(request, lambda s: lb.delete_member(s, ctx_of(request), settings_of(request),
-                                                   member_id))
-    return Response(status_code=204)
+router = crud_router(Resource(
+    member="member", collection="members", path="/lb/members", to_dict=lb.member_dict,
+    create=lb.create_member, get=lb.get_member, list=lb.list_members,
+    update=lb.update_member, delete=lb.delete_member,
+), MemberCreateRequest, MemberUpdateRequest)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from lbaas.server.api.common import (
@@ -13,16 +12,9 @@ from lbaas.server.api.common import (
     Int,
     Name,
     TenantId,
-    creation_body,
-    ctx_of,
-    in_session,
-    list_query,
-    show_fields,
-    update_body,
 )
+from lbaas.server.api.resource import Resource, crud_router
 from lbaas.server.plugin import core
-
-router = APIRouter(tags=["networks"])
 
 
 class NetworkCreate(Body):
@@ -57,35 +49,10 @@ class NetworkUpdateRequest(Body):
     network: NetworkUpdate
 
 
-@router.post("/networks", status_code=201)
-def create_network(request: Request, body: NetworkCreateRequest) -> dict[str, Any]:
-    data = creation_body(request, body.network)
-    return {"network": in_session(request, lambda s: core.network_dict(
-        core.create_network(s, ctx_of(request), data)))}
-
-
-@router.get("/networks")
-def list_networks(request: Request) -> dict[str, Any]:
-    items = in_session(request, lambda s: [core.network_dict(n) for n in
-                                           core.list_networks(s, ctx_of(request))], True)
-    return list_query(request, "networks", items, "networks")
-
-
-@router.get("/networks/{network_id}")
-def show_network(request: Request, network_id: str) -> dict[str, Any]:
-    return {"network": show_fields(request, in_session(request, lambda s: core.network_dict(
-        core.get_network(s, ctx_of(request), network_id)), True))}
-
-
-@router.put("/networks/{network_id}")
-def update_network(request: Request, network_id: str,
-                   body: NetworkUpdateRequest) -> dict[str, Any]:
-    data = update_body(body.network)
-    return {"network": in_session(request, lambda s: core.network_dict(
-        core.update_network(s, ctx_of(request), network_id, data)))}
-
-
-@router.delete("/networks/{network_id}", status_code=204)
-def delete_network(request: Request, network_id: str) -> Response:
-    in_session(request, lambda s: core.delete_network(s, ctx_of(request), network_id))
-    return Response(status_code=204)
+router = crud_router(Resource(
+    member="network", collection="networks", path="/networks", to_dict=core.network_dict,
+    create=lambda s, ctx, _, body: core.create_network(s, ctx, body),
+    get=core.get_network, list=core.list_networks,
+    update=lambda s, ctx, _, obj_id, body: core.update_network(s, ctx, obj_id, body),
+    delete=lambda s, ctx, _, obj_id: core.delete_network(s, ctx, obj_id),
+), NetworkCreateRequest, NetworkUpdateRequest)

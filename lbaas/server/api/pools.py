@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from lbaas.server.api.common import (
     Body,
@@ -13,17 +13,12 @@ from lbaas.server.api.common import (
     Name,
     TenantId,
     Uuid,
-    creation_body,
     ctx_of,
     in_session,
-    list_query,
     settings_of,
-    show_fields,
-    update_body,
 )
+from lbaas.server.api.resource import Resource, crud_router
 from lbaas.server.plugin import loadbalancer as lb
-
-router = APIRouter(tags=["pools"])
 
 Protocol = Literal["TCP", "HTTP", "HTTPS"]
 LbMethod = Literal["ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP"]
@@ -65,38 +60,11 @@ class AssociateRequest(Body):
     health_monitor: MonitorRef
 
 
-@router.post("/lb/pools", status_code=201)
-def create_pool(request: Request, body: PoolCreateRequest) -> dict[str, Any]:
-    data = creation_body(request, body.pool)
-    return {"pool": in_session(request, lambda s: lb.pool_dict(
-        lb.create_pool(s, ctx_of(request), settings_of(request), data)))}
-
-
-@router.get("/lb/pools")
-def list_pools(request: Request) -> dict[str, Any]:
-    items = in_session(request, lambda s: [lb.pool_dict(p) for p in
-                                           lb.list_pools(s, ctx_of(request))], True)
-    return list_query(request, "pools", items, "lb/pools")
-
-
-@router.get("/lb/pools/{pool_id}")
-def show_pool(request: Request, pool_id: str) -> dict[str, Any]:
-    return {"pool": show_fields(request, in_session(request, lambda s: lb.pool_dict(
-        lb.get_pool(s, ctx_of(request), pool_id)), True))}
-
-
-@router.put("/lb/pools/{pool_id}")
-def update_pool(request: Request, pool_id: str, body: PoolUpdateRequest) -> dict[str, Any]:
-    data = update_body(body.pool)
-    return {"pool": in_session(request, lambda s: lb.pool_dict(
-        lb.update_pool(s, ctx_of(request), settings_of(request), pool_id, data)))}
-
-
-@router.delete("/lb/pools/{pool_id}", status_code=204)
-def delete_pool(request: Request, pool_id: str) -> Response:
-    in_session(request, lambda s: lb.delete_pool(s, ctx_of(request), settings_of(request),
-                                                 pool_id))
-    return Response(status_code=204)
+router = crud_router(Resource(
+    member="pool", collection="pools", path="/lb/pools", to_dict=lb.pool_dict,
+    create=lb.create_pool, get=lb.get_pool, list=lb.list_pools, update=lb.update_pool,
+    delete=lb.delete_pool,
+), PoolCreateRequest, PoolUpdateRequest)
 
 
 @router.get("/lb/pools/{pool_id}/stats")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from lbaas.server.api.common import (
@@ -14,17 +13,9 @@ from lbaas.server.api.common import (
     Name,
     TenantId,
     Uuid,
-    creation_body,
-    ctx_of,
-    in_session,
-    list_query,
-    show_fields,
-    update_body,
 )
+from lbaas.server.api.resource import Resource, crud_router
 from lbaas.server.plugin import core
-
-router = APIRouter(tags=["ports"])
-
 
 
 class FixedIp(BaseModel):
@@ -67,39 +58,16 @@ def _fixed_ips_plain(data: dict[str, Any]) -> dict[str, Any]:
     if "fixed_ips" in data:
         data["fixed_ips"] = [{k: v for k, v in f.items() if v is not None}
                              for f in data["fixed_ips"]]
-    if "mac_address" in data:
+    if data.get("mac_address") is not None:
         data["mac_address"] = data["mac_address"].lower()
     return data
 
 
-@router.post("/ports", status_code=201)
-def create_port(request: Request, body: PortCreateRequest) -> dict[str, Any]:
-    data = _fixed_ips_plain(creation_body(request, body.port))
-    return {"port": in_session(request, lambda s: core.port_dict(
-        core.create_port(s, ctx_of(request), data)))}
-
-
-@router.get("/ports")
-def list_ports(request: Request) -> dict[str, Any]:
-    items = in_session(request, lambda s: [core.port_dict(p) for p in
-                                           core.list_ports(s, ctx_of(request))], True)
-    return list_query(request, "ports", items, "ports")
-
-
-@router.get("/ports/{port_id}")
-def show_port(request: Request, port_id: str) -> dict[str, Any]:
-    return {"port": show_fields(request, in_session(request, lambda s: core.port_dict(
-        core.get_port(s, ctx_of(request), port_id)), True))}
-
-
-@router.put("/ports/{port_id}")
-def update_port(request: Request, port_id: str, body: PortUpdateRequest) -> dict[str, Any]:
-    data = _fixed_ips_plain(update_body(body.port))
-    return {"port": in_session(request, lambda s: core.port_dict(
-        core.update_port(s, ctx_of(request), port_id, data)))}
-
-
-@router.delete("/ports/{port_id}", status_code=204)
-def delete_port(request: Request, port_id: str) -> Response:
-    in_session(request, lambda s: core.delete_port(s, ctx_of(request), port_id))
-    return Response(status_code=204)
+router = crud_router(Resource(
+    member="port", collection="ports", path="/ports", to_dict=core.port_dict,
+    create=lambda s, ctx, _, body: core.create_port(s, ctx, body),
+    get=core.get_port, list=core.list_ports,
+    update=lambda s, ctx, _, obj_id, body: core.update_port(s, ctx, obj_id, body),
+    delete=lambda s, ctx, _, obj_id: core.delete_port(s, ctx, obj_id),
+    prepare=_fixed_ips_plain,
+), PortCreateRequest, PortUpdateRequest)

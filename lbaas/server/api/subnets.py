@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from lbaas.server.api.common import (
@@ -14,16 +13,9 @@ from lbaas.server.api.common import (
     Name,
     TenantId,
     Uuid,
-    creation_body,
-    ctx_of,
-    in_session,
-    list_query,
-    show_fields,
-    update_body,
 )
+from lbaas.server.api.resource import Resource, crud_router
 from lbaas.server.plugin import core
-
-router = APIRouter(tags=["subnets"])
 
 
 class AllocationPool(BaseModel):
@@ -68,35 +60,10 @@ class SubnetUpdateRequest(Body):
     subnet: SubnetUpdate
 
 
-@router.post("/subnets", status_code=201)
-def create_subnet(request: Request, body: SubnetCreateRequest) -> dict[str, Any]:
-    data = creation_body(request, body.subnet)
-    return {"subnet": in_session(request, lambda s: core.subnet_dict(
-        core.create_subnet(s, ctx_of(request), data)))}
-
-
-@router.get("/subnets")
-def list_subnets(request: Request) -> dict[str, Any]:
-    items = in_session(request, lambda s: [core.subnet_dict(x) for x in
-                                           core.list_subnets(s, ctx_of(request))], True)
-    return list_query(request, "subnets", items, "subnets")
-
-
-@router.get("/subnets/{subnet_id}")
-def show_subnet(request: Request, subnet_id: str) -> dict[str, Any]:
-    return {"subnet": show_fields(request, in_session(request, lambda s: core.subnet_dict(
-        core.get_subnet(s, ctx_of(request), subnet_id)), True))}
-
-
-@router.put("/subnets/{subnet_id}")
-def update_subnet(request: Request, subnet_id: str,
-                  body: SubnetUpdateRequest) -> dict[str, Any]:
-    data = update_body(body.subnet)
-    return {"subnet": in_session(request, lambda s: core.subnet_dict(
-        core.update_subnet(s, ctx_of(request), subnet_id, data)))}
-
-
-@router.delete("/subnets/{subnet_id}", status_code=204)
-def delete_subnet(request: Request, subnet_id: str) -> Response:
-    in_session(request, lambda s: core.delete_subnet(s, ctx_of(request), subnet_id))
-    return Response(status_code=204)
+router = crud_router(Resource(
+    member="subnet", collection="subnets", path="/subnets", to_dict=core.subnet_dict,
+    create=lambda s, ctx, _, body: core.create_subnet(s, ctx, body),
+    get=core.get_subnet, list=core.list_subnets,
+    update=lambda s, ctx, _, obj_id, body: core.update_subnet(s, ctx, obj_id, body),
+    delete=lambda s, ctx, _, obj_id: core.delete_subnet(s, ctx, obj_id),
+), SubnetCreateRequest, SubnetUpdateRequest)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lbaas.server.api.common import (
@@ -17,17 +16,9 @@ from lbaas.server.api.common import (
     Port,
     TenantId,
     Uuid,
-    creation_body,
-    ctx_of,
-    in_session,
-    list_query,
-    settings_of,
-    show_fields,
-    update_body,
 )
+from lbaas.server.api.resource import Resource, crud_router
 from lbaas.server.plugin import loadbalancer as lb
-
-router = APIRouter(tags=["vips"])
 
 
 class SessionPersistence(BaseModel):
@@ -47,7 +38,7 @@ class SessionPersistence(BaseModel):
         return self
 
 
-ConnectionLimit = Field(-1, ge=-1)
+ConnectionLimit = Field(-1, ge=-1, le=2**31 - 1)
 
 
 class VipCreate(Body):
@@ -103,35 +94,8 @@ def _plain_sp(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-@router.post("/lb/vips", status_code=201)
-def create_vip(request: Request, body: VipCreateRequest) -> dict[str, Any]:
-    data = _plain_sp(creation_body(request, body.vip))
-    return {"vip": in_session(request, lambda s: lb.vip_dict(
-        lb.create_vip(s, ctx_of(request), settings_of(request), data)))}
-
-
-@router.get("/lb/vips")
-def list_vips(request: Request) -> dict[str, Any]:
-    items = in_session(request, lambda s: [lb.vip_dict(x) for x in
-                                           lb.list_vips(s, ctx_of(request))], True)
-    return list_query(request, "vips", items, "lb/vips")
-
-
-@router.get("/lb/vips/{vip_id}")
-def show_vip(request: Request, vip_id: str) -> dict[str, Any]:
-    return {"vip": show_fields(request, in_session(request, lambda s: lb.vip_dict(
-        lb.get_vip(s, ctx_of(request), vip_id)), True))}
-
-
-@router.put("/lb/vips/{vip_id}")
-def update_vip(request: Request, vip_id: str, body: VipUpdateRequest) -> dict[str, Any]:
-    data = _plain_sp(update_body(body.vip))
-    return {"vip": in_session(request, lambda s: lb.vip_dict(
-        lb.update_vip(s, ctx_of(request), settings_of(request), vip_id, data)))}
-
-
-@router.delete("/lb/vips/{vip_id}", status_code=204)
-def delete_vip(request: Request, vip_id: str) -> Response:
-    in_session(request, lambda s: lb.delete_vip(s, ctx_of(request), settings_of(request),
-                                                vip_id))
-    return Response(status_code=204)
+router = crud_router(Resource(
+    member="vip", collection="vips", path="/lb/vips", to_dict=lb.vip_dict,
+    create=lb.create_vip, get=lb.get_vip, list=lb.list_vips, update=lb.update_vip,
+    delete=lb.delete_vip, prepare=_plain_sp,
+), VipCreateRequest, VipUpdateRequest)

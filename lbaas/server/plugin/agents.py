@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lbaas.common import constants as c
@@ -79,13 +80,22 @@ def schedule(session: Session, pool: m.Pool, down_time: int) -> m.Agent | None:
     return agent
 
 
-def touch_pool(session: Session, pool: m.Pool, down_time: int) -> bool:
+def touch_pool(session: Session, pool: m.Pool, down_time: int) -> str | None:
     """Tell the pool's host that it changed (scheduling it first if it has none yet).
-    Returns False when no agent can take it: the caller marks the object waiting."""
+    Returns why nothing will happen soon (no agent can take the pool, or its agent is
+    down), for the caller to show in the objects' status_description; None when the
+    pool's agent is alive and will act."""
     if pool.binding is None:
-        return schedule(session, pool, down_time) is not None
+        if schedule(session, pool, down_time) is None:
+            return waiting_reason(physnet_of(pool))
+        return None
     pool.binding.revision = bump(session, pool.binding.agent_id)
-    return True
+    agent = pool.binding.agent
+    if not is_alive(agent, down_time):
+        return f"waiting for the lbaas agent on {agent.host}, which is down"
+    if not agent.admin_state_up:
+        return f"waiting for the lbaas agent on {agent.host}, which is admin-down"
+    return None
 
 
 def report_state(session: Session, host: str, configurations: dict[str, Any],
@@ -97,9 +107,15 @@ def report_state(session: Session, host: str, configurations: dict[str, Any],
         agent = m.Agent(host=host, agent_type=agent_type, binary=binary,
                         configurations=configurations, created_at=now, started_at=now,
                         heartbeat_timestamp=now, revision=0)
-        session.add(agent)
-        session.flush()
-    else:
+        try:
+            with session.begin_nested():
+                session.add(agent)
+                session.flush()
+        except IntegrityError:
+            # The same agent's first heartbeats raced (a retry after a timeout): the
+            # other one registered it; this one refreshes it.
+            agent = session.scalars(select(m.Agent).where(m.Agent.host == host)).one()
+    if agent.heartbeat_timestamp != now:
         agent.configurations = configurations
         agent.heartbeat_timestamp = now
         if start_flag:

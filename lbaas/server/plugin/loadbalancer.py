@@ -37,8 +37,8 @@ class Settings:
 
 
 def _notify(session: Session, s: Settings, pool: m.Pool, *objs: Any) -> None:
-    if not agents.touch_pool(session, pool, s.agent_down_time):
-        reason = agents.waiting_reason(agents.physnet_of(pool))
+    reason = agents.touch_pool(session, pool, s.agent_down_time)
+    if reason:
         for obj in objs:
             obj.status_description = reason
 
@@ -109,7 +109,7 @@ def delete_pool(session: Session, ctx: Context, s: Settings, pool_id: str) -> No
         delete_pool_rows(session, pool)
         return
     _pending(pool, c.PENDING_DELETE)
-    agents.touch_pool(session, pool, s.agent_down_time)
+    _notify(session, s, pool, pool)
 
 
 def delete_pool_rows(session: Session, pool: m.Pool) -> None:
@@ -204,7 +204,7 @@ def delete_member(session: Session, ctx: Context, s: Settings, member_id: str) -
         session.delete(member)
         return
     _pending(member, c.PENDING_DELETE)
-    agents.touch_pool(session, pool, s.agent_down_time)
+    _notify(session, s, pool, member)
 
 
 # --- health monitors --------------------------------------------------------------------
@@ -311,7 +311,7 @@ def disassociate(session: Session, ctx: Context, s: Settings, pool_id: str,
         session.delete(assoc)
         return
     _pending(assoc, c.PENDING_DELETE)
-    agents.touch_pool(session, pool, s.agent_down_time)
+    _notify(session, s, pool, assoc)
 
 
 # --- VIPs -------------------------------------------------------------------------------
@@ -404,7 +404,7 @@ def delete_vip(session: Session, ctx: Context, s: Settings, vip_id: str) -> None
         _delete_vip_rows(session, vip)
         return
     _pending(vip, c.PENDING_DELETE)
-    agents.touch_pool(session, pool, s.agent_down_time)
+    _notify(session, s, pool, vip)
 
 
 def _delete_vip_rows(session: Session, vip: m.Vip) -> None:
