@@ -95,6 +95,10 @@ def test_unknown_attribute_rejected(api: Api, resource: str) -> None:
     resp = api.post(COLLECTIONS[resource], {resource: {"colour": "blue"}})
     err = assert_error(resp, 400)
     assert "colour" in err["message"], err
+    obj = _existing(api, resource) if resource != "member" else api.create(
+        "member", **_valid_body(api, "member"))
+    resp = api.put(f"{COLLECTIONS[resource]}/{obj['id']}", {resource: {"colour": "blue"}})
+    assert "colour" in assert_error(resp, 400)["message"]
 
 
 @pytest.mark.parametrize("attr,value", [

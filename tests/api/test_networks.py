@@ -137,3 +137,14 @@ def test_network_with_a_vip_cannot_be_deleted(api: Api) -> None:
     assert_error(api.delete(f"/networks/{net['id']}"), 409)
     assert api.show("port", vip["port_id"])["network_id"] == net["id"]
     assert api.show("subnet", sub["id"])["id"] == sub["id"]
+
+
+def test_updates_keep_vlan_segments_unique(api: Api, physnet: str) -> None:
+    vlan = {"provider:network_type": "vlan", "provider:physical_network": physnet}
+    make_network(api, **vlan, **{"provider:segmentation_id": 20})
+    other = make_network(api, **vlan, **{"provider:segmentation_id": 21})
+    resp = api.put(f"/networks/{other['id']}",
+                   {"network": {"provider:segmentation_id": 20}})
+    assert resp.status_code in (400, 409), resp.text
+    assert_error(resp, resp.status_code)
+    assert api.show("network", other["id"])["provider:segmentation_id"] == 21

@@ -152,3 +152,21 @@ def test_requested_mac_used_and_unique(api: Api) -> None:
     resp = api.post("/ports", {"port": {"network_id": sub["network_id"],
                                         "mac_address": "fa:16:3e:12:34:56"}})
     assert_error(resp, 409)
+
+
+def test_address_outside_the_pools_but_inside_the_subnet(api: Api) -> None:
+    # Neutron: allocation pools bound automatic allocation, not requested addresses.
+    sub = make_subnet(api, cidr="10.46.0.0/24",
+                      allocation_pools=[{"start": "10.46.0.100", "end": "10.46.0.110"}])
+    port = api.create("port", network_id=sub["network_id"],
+                      fixed_ips=[{"subnet_id": sub["id"], "ip_address": "10.46.0.5"}])
+    assert port["fixed_ips"][0]["ip_address"] == "10.46.0.5"
+
+
+@pytest.mark.parametrize("address", ["10.47.0.0", "10.47.0.255"], ids=["network", "broadcast"])
+def test_network_and_broadcast_addresses_refused(api: Api, address: str) -> None:
+    sub = make_subnet(api, cidr="10.47.0.0/24")
+    resp = api.post("/ports", {"port": {"network_id": sub["network_id"], "fixed_ips": [
+        {"subnet_id": sub["id"], "ip_address": address}]}})
+    assert resp.status_code in (400, 409), resp.text
+    assert_error(resp, resp.status_code)

@@ -164,3 +164,17 @@ def test_enable_dhcp_is_stored(api: Api) -> None:
     sub = make_subnet(api, cidr="10.26.0.0/24", enable_dhcp=False)
     assert sub["enable_dhcp"] is False
     assert api.update("subnet", sub["id"], enable_dhcp=True)["enable_dhcp"] is True
+
+
+def test_updates_keep_the_subnet_consistent(api: Api) -> None:
+    sub = make_subnet(api, cidr="10.27.0.0/24")
+    path = f"/subnets/{sub['id']}"
+    assert_error(api.put(path, {"subnet": {"gateway_ip": "10.28.0.1"}}), 400)
+    overlapping = [{"start": "10.27.0.10", "end": "10.27.0.20"},
+                   {"start": "10.27.0.15", "end": "10.27.0.30"}]
+    assert_error(api.put(path, {"subnet": {"allocation_pools": overlapping}}), 400)
+    outside = [{"start": "10.28.0.10", "end": "10.28.0.20"}]
+    assert_error(api.put(path, {"subnet": {"allocation_pools": outside}}), 400)
+    shown = api.show("subnet", sub["id"])
+    assert shown["gateway_ip"] == "10.27.0.1"
+    assert shown["allocation_pools"] == sub["allocation_pools"]

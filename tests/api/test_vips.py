@@ -256,3 +256,11 @@ def test_agent_reports_vip_error_with_reason(api: Api, physnet: str,
     shown = api.show("vip", vip["id"])
     assert (shown["status"], shown["status_description"]) == ("ERROR",
                                                                "address already in use")
+
+
+def test_vip_on_an_exhausted_subnet_conflicts(api: Api) -> None:
+    sub = make_subnet(api, cidr="10.83.0.0/30")  # one usable address
+    api.create("port", network_id=sub["network_id"])
+    pool = make_pool(api, sub["id"])
+    assert_error(api.post("/lb/vips", vip_body(pool)), 409)
+    assert api.show("pool", pool["id"])["vip_id"] is None
