@@ -686,3 +686,24 @@ def test_deployed_clears_the_waiting_description(api: Api, physnet: str) -> None
     wait_for(lambda: bound_host(api, pool["id"]) == agent.host, timeout=10)
     agent.deployed(pool["id"])
     assert not api.show("pool", pool["id"])["status_description"]
+
+
+def test_the_agents_own_reports_do_not_wake_it(api: Api, agent: FakeAgent,
+                                               physnet: str) -> None:
+    # Confirmations, status and stats come from the agent; if they bumped its revision
+    # it would re-fetch, re-confirm and spin.
+    pool = make_pool(api, physnet=physnet)
+    member = make_member(api, pool["id"])
+    vip = make_vip(api, pool)
+    agent.logical_device(pool["id"])
+    agent.deployed(pool["id"])
+    rev = agent.events(after=0, timeout=0)["revision"]
+    agent.plug(vip["port_id"])
+    agent.update_status("member", member["id"], "INACTIVE", "down")
+    agent.stats(pool["id"], epoch="e", bytes_in=10, members={member["id"]: {"status": "ACTIVE"}})
+    agent.heartbeat(instances=1)
+    agent.ready_devices()
+    start = time.monotonic()
+    ev = agent.events(after=rev, timeout=1.5)
+    assert (ev["revision"], ev["pool_ids"]) == (rev, [])
+    assert time.monotonic() - start >= 1.2
