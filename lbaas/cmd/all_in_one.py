@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
              conf.bind_port, conf.host)
     try:
         uvicorn.run(app, host=conf.bind_host, port=conf.bind_port, log_level="warning",
-                    access_log=False)
+                    # A stopping server doesn't wait out the agents' long-polls.
+                    access_log=False, timeout_graceful_shutdown=3)
     finally:
         # Load balancers keep serving: stopping the agent never stops HAProxy.
         manager.stop()

@@ -51,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     from lbaas.server.app import create_app
 
     app = create_app(conf, db=db, run_migrations=False)
+    # A stopping server doesn't wait out the agents' long-polls.
     uvicorn.run(app, host=conf.bind_host, port=conf.bind_port, log_level="warning",
-                access_log=False)
+                access_log=False, timeout_graceful_shutdown=3)
     return 0
 
 

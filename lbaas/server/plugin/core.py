@@ -329,7 +329,10 @@ def _fixed_ips(session: Session, ctx: Context, net: m.Network,
                 raise errors.IpAddressInUse(net_id=net.id, ip=str(addr))
             result.append((subnet, str(addr)))
         else:
-            assert subnet is not None
+            if subnet is None:  # {}: any address of the network
+                if not net.subnets:
+                    raise _bad(f"network {net.id} has no subnet to allocate an address from")
+                subnet = net.subnets[0]
             result.append((subnet, _allocate_ip(session, subnet, exclude or set())))
     return result
 

@@ -467,7 +467,8 @@ class HaproxyNSDriver:
 
         Member status: UP (also going down, draining, "no check") → ACTIVE; DOWN (also
         coming up) → INACTIVE. Members in maintenance (admin down) are left out: their
-        status is the admin's, not a health verdict."""
+        status is the admin's, not a health verdict; so are members whose first check
+        has not run yet."""
         runtime = self._runtime(pool_id)
         try:
             rows = runtime.show_stat()
@@ -480,7 +481,7 @@ class HaproxyNSDriver:
         for row in rows:
             if row.get("pxname") != pool_id or row.get("svname") in ("FRONTEND", "BACKEND"):
                 continue
-            status = member_status(row.get("status", ""))
+            status = member_status(row.get("status", ""), row.get("check_status", ""))
             if status is not None:
                 members[row["svname"]] = {"status": status}
         pid = info.get("Pid", "0")
@@ -504,9 +505,13 @@ def _device_present(name: str, namespace: str) -> bool:
     return True
 
 
-def member_status(haproxy_status: str) -> str | None:
+def member_status(haproxy_status: str, check_status: str = "") -> str | None:
+    """ACTIVE, INACTIVE, or None when HAProxy has no verdict to give. A freshly
+    (re)started HAProxy shows every checked server UP with check_status INI until its
+    first check has run: reporting that as ACTIVE would flap a dead member to ACTIVE
+    for a moment after every restart."""
     status = haproxy_status.strip()
-    if status.startswith("MAINT"):
+    if status.startswith("MAINT") or check_status.strip().startswith("INI"):
         return None
     if status.startswith("DOWN"):
         return constants.INACTIVE
