@@ -281,3 +281,11 @@ def test_undeploy_of_an_unknown_pool_is_a_no_op(driver, linux):
     assert driver.vif_driver.calls == []
     assert driver.plugin_rpc.calls == []
     assert linux["deleted"] == []
+
+
+@pytest.mark.parametrize("status", ["UP", "DOWN", "UP 1/2"])
+def test_member_without_a_first_check_has_no_status_yet(status):
+    # Right after a (re)start HAProxy says UP with check_status INI until it has checked.
+    assert nd.member_status(status, "INI") is None
+    assert nd.member_status("UP", "L7OK") == "ACTIVE"
+    assert nd.member_status("DOWN", "L4CON") == "INACTIVE"
