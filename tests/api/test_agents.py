@@ -707,3 +707,33 @@ def test_the_agents_own_reports_do_not_wake_it(api: Api, agent: FakeAgent,
     ev = agent.events(after=rev, timeout=1.5)
     assert (ev["revision"], ev["pool_ids"]) == (rev, [])
     assert time.monotonic() - start >= 1.2
+
+
+def test_many_waiting_agents_do_not_block_the_api(api: Api, physnet: str) -> None:
+    # One long-poll per network host is held open for its whole timeout; fifty hosts
+    # waiting at once must not leave the REST API unable to answer anyone else.
+    waiters = 50
+    agents = [FakeAgent(api, [physnet]).register() for _ in range(waiters)]
+    revs = [a.events(after=0, timeout=0)["revision"] for a in agents]
+    started = threading.Barrier(waiters + 1)
+
+    def poll(agent: FakeAgent, rev: int) -> None:
+        with Api(api.base_url, project=api.project) as own:
+            started.wait(timeout=30)
+            FakeAgent(own, host=agent.host).events(after=rev, timeout=3)
+
+    threads = [threading.Thread(target=poll, args=(a, r), daemon=True)
+               for a, r in zip(agents, revs, strict=True)]
+    for t in threads:
+        t.start()
+    started.wait(timeout=30)
+    time.sleep(0.5)  # let every poll reach the server
+    try:
+        t0 = time.monotonic()
+        assert api.get("/lb/pools", params={"tenant_id": api.project}).status_code == 200
+        assert agents[0].heartbeat().status_code in (200, 201)
+        elapsed = time.monotonic() - t0
+    finally:
+        for t in threads:
+            t.join(20)
+    assert elapsed < 2.5, f"the API waited {elapsed:.1f}s behind {waiters} long-polls"
