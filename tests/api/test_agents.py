@@ -520,10 +520,11 @@ def test_agent_is_down_after_agent_down_time(short_lived_server: ServerProcess,
 # -- restarts and several servers --------------------------------------------------------------
 
 
-def test_revision_survives_a_server_restart(backend: str, server_factory: Any,
-                                            physnet: str) -> None:
+def test_revision_and_stats_survive_a_server_restart(backend: str, server_factory: Any,
+                                                     physnet: str) -> None:
     # An agent keeps polling with the revision it saw last; a restarted server must
-    # not make it wait for numbers it already counted.
+    # not make it wait for numbers it already counted. And the counters it already
+    # added must not be added again.
     srv = server_factory(backend)
     try:
         with Api(srv.url, project="restart") as api:
@@ -532,7 +533,11 @@ def test_revision_survives_a_server_restart(backend: str, server_factory: Any,
             for i in range(3):
                 make_member(api, pool["id"], address=f"10.0.0.{30 + i}")
             rev = agent.events(after=0, timeout=0)["revision"]
+            agent.stats(pool["id"], epoch="e1", bytes_in=100, total_connections=4)
             srv.restart()
+            agent.stats(pool["id"], epoch="e1", bytes_in=150, total_connections=5)
+            got = stats_of(api, pool["id"])
+            assert (got["bytes_in"], got["total_connections"]) == (150, 5)
             agent.heartbeat()
             assert bound_host(api, pool["id"]) == agent.host
             assert agent.ready_devices() == [pool["id"]]
