@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -95,9 +94,7 @@ def service(topology: Topology) -> Iterator[FaultService]:
     finally:
         try:
             svc.stop()
-            # SIGKILL: on SIGTERM the server waits for the agent's pending long-poll to
-            # time out (up to 25 s, h9-server-bugs.md); its SQLite file goes anyway.
-            svc.stop_server(signal.SIGKILL)
+            svc.stop_server()
         finally:
             pools = ({d.name for d in svc.state.iterdir()} if svc.state.is_dir() else set())
             svc.cleanup_data_plane()
