@@ -23,8 +23,9 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.helpers.server import ServerProcess
 
-MAX_EXAMPLES = 25
-# The same examples on every run of `make test`; LBAAS_FUZZ_EXPLORE=1 draws new ones.
+# The same 25 examples per operation on every run of `make test`; LBAAS_FUZZ_EXPLORE=1
+# draws new ones, LBAAS_FUZZ_EXAMPLES=N more of them.
+MAX_EXAMPLES = int(os.environ.get("LBAAS_FUZZ_EXAMPLES", "25"))
 DERANDOMIZE = not os.environ.get("LBAAS_FUZZ_EXPLORE")
 # Long-polls for up to 25 s by design (tested in tests/api): not fuzzable in a bound time.
 SKIPPED = {("GET", "/agent/v1/hosts/{host}/events")}
