@@ -162,7 +162,8 @@ def summary(name: str, text: str, target_met: bool | None) -> None:
 
 def _colour(name: str) -> str:
     """One colour per contestant across every plot."""
-    for prefix, colour in (("lbaas+", "tab:purple"), ("lbaas", "tab:blue"),
+    for prefix, colour in (("lbaas+", "tab:purple"), ("lbaas-", "tab:purple"),
+                           ("lbaas", "tab:blue"),
                            ("v1", "tab:orange"), ("limit", "tab:green"),
                            ("tuned", "tab:green")):
         if name.startswith(prefix):
@@ -234,6 +235,7 @@ class Lab:
         self.root = Path(tempfile.mkdtemp(prefix=TMP_PREFIX))
         self.extra_conf = extra_conf
         self.service: Service | None = None
+        self.extra_services: list[Service] = []
         self.backend_pids: dict[str, int] = {}
         self.pids: list[int] = []            # other processes to stop at the end
         self.namespaces: list[str] = []      # other namespaces (limit, v1, tuned)
@@ -271,19 +273,40 @@ class Lab:
         self.backend_pids[name] = int(pid_file.read_text().split()[0])
 
     def start_service(self, timeout: float = 60) -> Service:
+        self.service = self._service(self.root, "bp-host", timeout)
+        return self.service
+
+    def start_extra_service(self, name: str, path_prefix: str | None = None,
+                            timeout: float = 60) -> Service:
+        """A second all-in-one on the same bridge (its own database, state directory
+        and agent host), e.g. with ``path_prefix`` put first on its PATH."""
+        root = self.root / name
+        root.mkdir()
+        old_path = os.environ["PATH"]
+        if path_prefix:
+            os.environ["PATH"] = f"{path_prefix}:{old_path}"
+        try:
+            svc = self._service(root, f"bp-{name}", timeout, started=self.extra_services)
+        finally:
+            os.environ["PATH"] = old_path
+        return svc
+
+    def _service(self, root: Path, host: str, timeout: float,
+                 started: list[Service] | None = None) -> Service:
         # Service writes extra_conf between [DEFAULT] and [haproxy]: DEFAULT options
         # first, then the quotas section.
         conf = self.extra_conf + "\n[quotas]\nquota_pool = -1\nquota_vip = -1\n"
-        self.service = Service(self.root, self.spec, host="bp-host", extra_conf=conf)
-        self.service.start(timeout)
-        return self.service
+        svc = Service(root, self.spec, host=host, extra_conf=conf)
+        if started is not None:
+            started.append(svc)   # before start(): a failed start is cleaned up too
+        svc.start(timeout)
+        return svc
 
     def close(self) -> None:
         """Stop and remove everything, each step on its own so one failure does not
         leave the rest behind."""
         steps: list[Callable[[], object]] = []
-        if self.service is not None:
-            svc = self.service
+        for svc in ([self.service] if self.service else []) + self.extra_services:
             steps += [svc.stop, svc.cleanup_data_plane]
         steps.append(lambda: stop_pids(self.pids + list(self.backend_pids.values())))
         steps.append(lambda: [sh("ip", "netns", "del", ns, check=False)
@@ -298,6 +321,7 @@ class Lab:
             except Exception as exc:  # noqa: BLE001 - keep cleaning
                 print(f"cleanup step failed: {exc!r}", file=sys.stderr)
         self.service = None
+        self.extra_services.clear()
         self.pids.clear()
         self.backend_pids.clear()
         self.namespaces.clear()
@@ -342,9 +366,10 @@ def sweep_leftovers() -> None:
     namespaces, the bridge, and the HAProxys and ``qlbaas-*`` namespaces of a service
     whose state directory is under /tmp/bp-bench-*."""
     for root in Path(tempfile.gettempdir()).glob(TMP_PREFIX + "*"):
-        state = root / "haproxy"
-        if state.is_dir():
-            Service(root, SPEC).cleanup_data_plane()
+        # The lab's service, and any extra one (start_extra_service) one level down.
+        for state in [root / "haproxy", *root.glob("*/haproxy")]:
+            if state.is_dir():
+                Service(state.parent, SPEC).cleanup_data_plane()
         shutil.rmtree(root, ignore_errors=True)
     listed = sh("ip", "netns", "list", check=False).stdout.split("\n")
     for line in listed:
@@ -495,13 +520,13 @@ class Api:
 class Tenant:
     """A network and subnet on the lab's bridge, and pools/VIPs built through the API."""
 
-    def __init__(self, api: Api) -> None:
+    def __init__(self, api: Api, pool_range: tuple[str, str] = LBAAS_POOL) -> None:
         self.api = api
         self.network = api.post("/networks", {"network": {"name": "bp-net"}})["network"]
         self.subnet = api.post("/subnets", {"subnet": {
             "network_id": self.network["id"], "cidr": SPEC.tenant_cidr,
             "gateway_ip": SPEC.tenant_gw,
-            "allocation_pools": [{"start": LBAAS_POOL[0], "end": LBAAS_POOL[1]}]}})["subnet"]
+            "allocation_pools": [{"start": pool_range[0], "end": pool_range[1]}]}})["subnet"]
         self.monitor = api.post("/lb/health_monitors", {"health_monitor": {
             "type": "HTTP", "delay": 2, "timeout": 1, "max_retries": 3,
             "url_path": "/"}})["health_monitor"]
