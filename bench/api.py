@@ -10,7 +10,10 @@ swapped every round), so machine noise lands on both alike.
   the pool holds 1,000 members (the list phase needs them anyway): members are
   the object a tenant creates most of;
 * list — ``GET /v2.0/lb/members`` with those members present, the whole collection in
-  one answer, as ``neutron lb-member-list`` asks for it.
+  one answer, as ``neutron lb-member-list`` asks for it;
+* concurrency — 200 more creates from one client and 200 from the same few concurrent
+  clients, each into its own fresh pool, alternating: whether concurrent clients get
+  more creates through.
 
 Then, in-process on the SQLite database the server left: the server's own time for
 the list (query, dicts, JSON) and for one more create, without HTTP; when the list p50
@@ -56,6 +59,7 @@ NAME = "api"
 MEMBERS = 1000
 CLIENTS = 4
 BATCH = 100
+CONCURRENCY_ROUNDS = 2
 PG_ADMIN_DSN = ("host=127.0.0.1 port=5432 user=lbaas password=lbaas dbname=postgres "
                 "connect_timeout=5")
 PG_URL = "postgresql+psycopg://lbaas:lbaas@127.0.0.1:5432/{db}"
@@ -78,6 +82,9 @@ class Backend:
         self.errors: list[str] = []
         self.list_ms: list[float] = []
         self.pool_id = ""
+        self.subnet_id = ""
+        # clients → (creates, seconds) into fresh pools, for the concurrency comparison.
+        self.by_clients: dict[int, list[float]] = {}
         self._next = 0
         self._lock = threading.Lock()
 
@@ -87,10 +94,15 @@ class Backend:
             net = _ok(c.post("/networks", json={"network": {"name": "bench-api"}}), 201)
             subnet = _ok(c.post("/subnets", json={"subnet": {
                 "network_id": net["network"]["id"], "cidr": SUBNET_CIDR}}), 201)
+        self.subnet_id = subnet["subnet"]["id"]
+        self.pool_id = self.new_pool()
+
+    def new_pool(self) -> str:
+        with httpx.Client(base_url=self.server.url + "/v2.0", timeout=30) as c:
             pool = _ok(c.post("/lb/pools", json={"pool": {
-                "name": "bench-api", "subnet_id": subnet["subnet"]["id"],
+                "name": "bench-api", "subnet_id": self.subnet_id,
                 "protocol": "HTTP", "lb_method": "ROUND_ROBIN"}}), 201)
-        self.pool_id = pool["pool"]["id"]
+        return str(pool["pool"]["id"])
 
     def next_address(self) -> str:
         with self._lock:
@@ -98,16 +110,18 @@ class Backend:
             self._next += 1
         return f"10.96.{1 + n // 250}.{1 + n % 250}"
 
-    def create_batch(self, count: int, clients: int) -> None:
+    def create_batch(self, count: int, clients: int, pool_id: str | None = None) -> None:
         """``count`` member creates from ``clients`` concurrent clients (each its own
-        keep-alive connection, as separate tenants' tools would have)."""
+        keep-alive connection, as separate tenants' tools would have), into the main
+        pool, or into ``pool_id`` for the concurrency comparison (recorded apart)."""
+        target = pool_id or self.pool_id
         share = [count // clients + (1 if i < count % clients else 0) for i in range(clients)]
 
         def worker(n: int) -> list[float]:
             latencies = []
             with httpx.Client(base_url=self.server.url + "/v2.0", timeout=60) as c:
                 for _ in range(n):
-                    body = {"member": {"pool_id": self.pool_id,
+                    body = {"member": {"pool_id": target,
                                        "address": self.next_address(),
                                        "protocol_port": 80}}
                     t0 = time.perf_counter()
@@ -119,10 +133,17 @@ class Backend:
             return latencies
 
         t0 = time.perf_counter()
+        latencies: list[float] = []
         with concurrent.futures.ThreadPoolExecutor(clients) as ex:
             for lat in ex.map(worker, [s for s in share if s]):
-                self.create_latencies.extend(lat)
+                latencies.extend(lat)
         elapsed = time.perf_counter() - t0
+        if pool_id:
+            done = self.by_clients.setdefault(clients, [0, 0.0])
+            done[0] += count
+            done[1] += elapsed
+            return
+        self.create_latencies.extend(latencies)
         self.create_seconds += elapsed
         self.created += count
         self.batch_rates.append(count / elapsed)
@@ -146,6 +167,8 @@ class Backend:
             "create_p50_ms": _ms(percentile(self.create_latencies, 50)),
             "create_p95_ms": _ms(percentile(self.create_latencies, 95)),
             "batch_creates_per_s": [round(r, 1) for r in self.batch_rates],
+            "creates_per_s_by_clients": {str(k): round(v[0] / v[1], 1)
+                                         for k, v in sorted(self.by_clients.items())},
             "list_p50_ms": round(percentile(self.list_ms, 50), 2) if self.list_ms else None,
             "list_p95_ms": round(percentile(self.list_ms, 95), 2) if self.list_ms else None,
             "list_samples": len(self.list_ms),
@@ -340,6 +363,13 @@ def run(members: int, clients: int, batch: int,
         finally:
             for c in http.values():
                 c.close()
+        # Does concurrency help? The same creates from 1 client and from CLIENTS, each
+        # into its own fresh pool (so pool size is the same for both), alternating.
+        pools = {b.name: {1: b.new_pool(), clients: b.new_pool()} for b in backends}
+        for i in range(CONCURRENCY_ROUNDS):
+            for b in (backends if i % 2 == 0 else backends[::-1]):
+                for k in ((1, clients) if i % 2 == 0 else (clients, 1)):
+                    b.create_batch(batch, k, pools[b.name][k])
         sqlite = backends[0]
         sqlite.server.stop()
         slow = percentile(sqlite.list_ms, 50) > SLOW_LIST_MS
@@ -379,6 +409,11 @@ def show(result: dict[str, Any], details: dict[str, Any]) -> None:
                  "create p95 ms", f"list {n} p50 ms", "list p95 ms"], rows,
                 title=f"api: {n} members POSTed into one pool by {result['clients']} "
                       f"concurrent clients, then GET /v2.0/lb/members with all {n} present")
+    conc = ", ".join(
+        f"{name} " + " vs ".join(f"{r}/s from {k} client{'s' if k != '1' else ''}"
+                                 for k, r in s["creates_per_s_by_clients"].items())
+        for name, s in details["backends"].items())
+    print(f"\n{CONCURRENCY_ROUNDS * BATCH} creates into a fresh pool: {conc}")
     a = details["sqlite_in_process"]
     if a:
         print(f"\nserver's own time (SQLite, in-process, no HTTP): list = query "
