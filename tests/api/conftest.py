@@ -124,6 +124,18 @@ def server(backend: str, server_factory: ServerFactory) -> Iterator[ServerProces
     srv.cleanup()
 
 
+@pytest.fixture(scope="session")
+def tuned_server(backend: str, server_factory: ServerFactory) -> Iterator[ServerProcess]:
+    """A second noauth server with small quotas and a 2 s agent_down_time, shared by the
+    tests that need either (each in its own project or on its own physnet)."""
+    srv = server_factory(backend, conf={
+        "quotas": {"quota_pool": 3, "quota_vip": 2, "quota_member": 2,
+                   "quota_health_monitor": 1},
+        "agent": {"agent_down_time": 2}})
+    yield srv
+    srv.cleanup()
+
+
 @pytest.fixture
 def project() -> str:
     return "proj-" + uuid.uuid4().hex[:10]

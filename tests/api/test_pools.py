@@ -17,7 +17,7 @@ from tests.api.builders import (
     make_subnet,
     make_vip,
 )
-from tests.helpers.server import Api, ServerProcess
+from tests.helpers.server import Api
 
 
 @pytest.fixture
@@ -228,19 +228,3 @@ def test_new_pool_stats_are_zero(api: Api, subnet: dict) -> None:
 
 def test_stats_of_missing_pool_is_404(api: Api) -> None:
     assert_error(api.get("/lb/pools/0b9f8c52-0000-4000-8000-0000000000fe/stats"), 404)
-
-
-def test_pool_survives_a_server_crash(backend: str, server_factory) -> None:
-    srv: ServerProcess = server_factory(backend)
-    try:
-        api = Api(srv.url, project="crash-test")
-        sub = make_subnet(api, cidr="10.52.0.0/24")
-        pool = make_pool(api, sub["id"], name="durable")
-        srv.kill()
-        srv.start()
-        assert api.show("pool", pool["id"])["name"] == "durable"
-        srv.restart()
-        assert api.show("pool", pool["id"])["name"] == "durable"
-        api.close()
-    finally:
-        srv.cleanup()

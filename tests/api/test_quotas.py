@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -41,17 +40,10 @@ def test_members_and_monitors_unlimited_by_default(api: Api) -> None:
     assert len(api.list("member", pool_id=pool["id"])) == 25
 
 
-@pytest.fixture(scope="module")
-def quota_server(backend: str, server_factory: Any) -> Iterator[ServerProcess]:
-    srv = server_factory(backend, conf={"quotas": {
-        "quota_pool": 3, "quota_vip": 2, "quota_member": 2, "quota_health_monitor": 1}})
-    yield srv
-    srv.cleanup()
-
-
 @pytest.fixture
-def qapi(quota_server: ServerProcess, project: str) -> Iterator[Api]:
-    with Api(quota_server.url, project=project) as api:
+def qapi(tuned_server: ServerProcess, project: str) -> Iterator[Api]:
+    """quota_pool=3, quota_vip=2, quota_member=2, quota_health_monitor=1."""
+    with Api(tuned_server.url, project=project) as api:
         yield api
 
 
