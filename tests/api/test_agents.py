@@ -625,6 +625,8 @@ def test_odd_agent_api_bodies_never_cause_a_500(api: Api, agent: FakeAgent,
     pool = make_pool(api, physnet=physnet)
     member = make_member(api, pool["id"])
     vip = make_vip(api, pool)
+    # A pool waiting for an agent: every heartbeat tries to schedule it.
+    make_pool(api, physnet=physnet + "-unmapped")
     hb: dict[str, Any] = {"host": agent.host, "start_flag": False, "configurations": {
         "device_drivers": ["haproxy_ns"], "bridge_mappings": {physnet: "br"}, "instances": 0}}
     status = {"obj_type": "member", "obj_id": member["id"], "status": "ACTIVE",
