@@ -81,9 +81,21 @@ def test_missing_agent_is_404(api: Api) -> None:
 @pytest.mark.parametrize("body", [
     {}, {"host": ""}, {"host": "h\nx", "configurations": {}},
     {"host": "ok", "configurations": "not-a-dict"}, ["host"],
-], ids=["empty", "empty-host", "newline-host", "bad-configurations", "list"])
+    {"host": "ok", "configurations": {"bridge_mappings": "physnet1:br-eth1"}},
+    {"host": "ok", "configurations": {"bridge_mappings": ["physnet1:br-eth1"]}},
+], ids=["empty", "empty-host", "newline-host", "bad-configurations", "list",
+        "mappings-string", "mappings-list"])
 def test_bad_heartbeat_rejected(api: Api, body: Any) -> None:
+    # bridge_mappings decide scheduling: anything but {physnet: bridge} is refused
+    # rather than half-understood.
     assert_error(api.post("/agent/v1/agents", body), 400)
+
+
+def test_mappings_are_matched_by_name_not_substring(api: Api, physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    near = FakeAgent(api, [physnet + "-x", "x" + physnet]).register()
+    assert bound_host(api, pool["id"]) is None
+    assert near.ready_devices() == []
 
 
 # -- scheduling --------------------------------------------------------------------------

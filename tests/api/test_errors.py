@@ -147,6 +147,7 @@ def _hm_body(api: Api) -> dict[str, Any]:
 # (resource, attribute, base body builder, how the value sits in the body)
 STRING_FIELDS = [
     ("network", "name", lambda api: {}),
+    ("network", "provider:physical_network", lambda api: {}),
     ("subnet", "name", lambda api: {"network_id": make_network(api)["id"], "ip_version": 4,
                                     "cidr": "10.150.0.0/24"}),
     ("port", "name", lambda api: {"network_id": make_subnet(api)["network_id"]}),
