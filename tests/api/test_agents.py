@@ -758,3 +758,25 @@ def test_many_waiting_agents_do_not_block_the_api(api: Api, physnet: str) -> Non
         for t in threads:
             t.join(20)
     assert elapsed < 2.5, f"the API waited {elapsed:.1f}s behind {waiters} long-polls"
+
+
+def test_logical_device_leaves_out_what_is_being_deleted(api: Api, agent: FakeAgent,
+                                                         physnet: str) -> None:
+    # The agent realizes the device as given; a member still listed while PENDING_DELETE
+    # would keep serving after the server dropped its row.
+    pool = make_pool(api, physnet=physnet)
+    keep = make_member(api, pool["id"], address="10.0.0.61")
+    drop = make_member(api, pool["id"], address="10.0.0.62")
+    hm = make_monitor(api)
+    assert associate(api, pool["id"], hm["id"]).status_code == 201
+    vip = make_vip(api, pool)
+    agent.deployed(pool["id"])
+    api.remove("member", drop["id"])
+    assert api.delete(f"/lb/pools/{pool['id']}/health_monitors/{hm['id']}").status_code == 204
+    ld = agent.logical_device(pool["id"])
+    assert [m["id"] for m in ld["members"]] == [keep["id"]]
+    assert ld["healthmonitors"] == []
+    api.remove("vip", vip["id"])
+    # A VIP on its way out is shown as such: the agent undeploys the instance.
+    ld = agent.logical_device(pool["id"])
+    assert not ld.get("vip") or ld["vip"]["status"] == "PENDING_DELETE"
