@@ -81,6 +81,7 @@ class ServerProcess:
         self.tokens_file = self.workdir / "tokens"
         self.log_file = self.workdir / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self._started = False
         self._write_config()
 
     def _write_config(self) -> None:
@@ -112,16 +113,33 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         if self.proc is not None and self.proc.poll() is None:
             return self
-        with open(self.log_file, "ab") as log:
-            self.proc = subprocess.Popen(
-                [self.executable, "--config-file", str(self.config_file)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=self.workdir)
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.kill()
-            raise
+        # Another process may grab the free port between free_port() and the bind (test
+        # suites run side by side here): on the first start only, take another port.
+        # A restart keeps its port, because clients hold the URL.
+        attempts = 1 if self._started else 3
+        for attempt in range(attempts):
+            log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
+            with open(self.log_file, "ab") as log:
+                self.proc = subprocess.Popen(
+                    [self.executable, "--config-file", str(self.config_file)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    cwd=self.workdir)
+            try:
+                self._wait_ready()
+            except ServerError:
+                self.kill()
+                log_text = self.log_file.read_bytes()[log_start:].decode(errors="replace")
+                if attempt + 1 < attempts and "address already in use" in log_text.lower():
+                    self.port = free_port()
+                    self.url = f"http://127.0.0.1:{self.port}"
+                    self._write_config()
+                    continue
+                raise
+            except BaseException:
+                self.kill()
+                raise
+            break
+        self._started = True
         return self
 
     def _wait_ready(self) -> None:
