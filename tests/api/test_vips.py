@@ -264,3 +264,11 @@ def test_vip_on_an_exhausted_subnet_conflicts(api: Api) -> None:
     pool = make_pool(api, sub["id"])
     assert_error(api.post("/lb/vips", vip_body(pool)), 409)
     assert api.show("pool", pool["id"])["vip_id"] is None
+
+
+def test_vip_cannot_move_to_a_pool_of_another_protocol(api: Api, pool: dict) -> None:
+    vip = make_vip(api, pool)
+    tcp = make_pool(api, pool["subnet_id"], protocol="TCP")
+    assert_error(api.put(f"/lb/vips/{vip['id']}", {"vip": {"pool_id": tcp["id"]}}), 400)
+    assert api.show("vip", vip["id"])["pool_id"] == pool["id"]
+    assert api.show("pool", tcp["id"])["vip_id"] is None
