@@ -85,3 +85,15 @@ def test_configured_monitor_quota(qapi: Api) -> None:
     other = qapi.as_(project=unique("other"))
     assert other.post("/lb/health_monitors", {"health_monitor": body}).status_code == 201
     other.close()
+
+
+def test_quota_counts_the_owner_not_the_caller(qapi: Api) -> None:
+    # An admin creating for another project uses that project's quota.
+    owner = unique("owner")
+    sub = make_subnet(qapi, cidr="10.125.0.0/24")
+    for _ in range(3):
+        make_pool(qapi, sub["id"], tenant_id=owner)
+    body = {"subnet_id": sub["id"], "protocol": "HTTP", "lb_method": "ROUND_ROBIN",
+            "tenant_id": owner}
+    assert_error(qapi.post("/lb/pools", {"pool": body}), 409)
+    assert make_pool(qapi, sub["id"])["tenant_id"] == qapi.project
