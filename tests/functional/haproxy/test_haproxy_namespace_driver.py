@@ -283,7 +283,9 @@ def test_stats_count_traffic_and_member_health(topology: Topology, harness: Driv
     stats = harness.driver.get_stats(pool_id)
     assert stats["total_connections"] >= 10
     assert stats["bytes_in"] > 0 and stats["bytes_out"] > 0
-    assert stats["members"] == {"thbe1": {"status": "ACTIVE"}, "thbe2": {"status": "ACTIVE"}}
+    # Members appear once their first check has run (delay 1 s here).
+    assert wait_for(lambda: harness.driver.get_stats(pool_id)["members"] == {
+        "thbe1": {"status": "ACTIVE"}, "thbe2": {"status": "ACTIVE"}}, timeout=10)
     epoch = stats["epoch"]
 
     topology.stop_backend("thbe2")

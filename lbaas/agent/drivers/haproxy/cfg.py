@@ -128,6 +128,12 @@ class BackendView:
     stick_table: str | None
     stick_rules: tuple[str, ...]
     servers: tuple[ServerView, ...]
+    # HTTP backends send a request over any idle server connection (HAProxy's default
+    # "safe" opens a new one for the first request of every client connection: with
+    # one request per client connection that's a second TCP handshake per request, and
+    # 28% fewer requests/s in bench/dataplane). HAProxy keeps connections it must not
+    # share (NTLM, "Connection: close") private by itself.
+    http_reuse: str | None = None
 
 
 @dataclass(frozen=True)
@@ -324,6 +330,7 @@ def build_view(logical_config: dict[str, Any], paths: StatePaths, user_group: st
             stick_table=stick_table,
             stick_rules=stick_rules,
             servers=servers,
+            http_reuse="always" if backend_mode == "http" else None,
         ),
     )
 

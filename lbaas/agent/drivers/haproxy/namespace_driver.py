@@ -305,13 +305,18 @@ class HaproxyNSDriver:
 
         candidate = paths.dir / "conf.new"
         candidate.write_text(text)
-        try:
-            process.check_config(self.options.haproxy_binary, candidate)
-        except process.HaproxyError as exc:
-            candidate.unlink(missing_ok=True)
-            # The reason reaches the tenant as the status description: name the file
-            # as HAProxy knows it, not by the host's state path.
-            raise DeployError(exc.reason.replace(str(candidate), "haproxy.cfg")) from exc
+        if running:
+            # A running HAProxy is only replaced by a config HAProxy accepts. With none
+            # running there is nothing to protect, and the start itself refuses a bad
+            # config with the same message: checking first would start HAProxy twice
+            # (the dearest step of provisioning a load balancer).
+            try:
+                process.check_config(self.options.haproxy_binary, candidate)
+            except process.HaproxyError as exc:
+                candidate.unlink(missing_ok=True)
+                # The reason reaches the tenant as the status description: name the
+                # file as HAProxy knows it, not by the host's state path.
+                raise DeployError(_public_reason(exc.reason, candidate)) from exc
 
         if running:
             try:
@@ -328,11 +333,14 @@ class HaproxyNSDriver:
                           paths.conf, paths.pid,
                           socket_path=paths.sock, old_pids=pids if running else None)
         except process.HaproxyError as exc:
-            # Bind failure and the like: the old process (if any) was not told to stop,
-            # so put back the config it runs.
+            # A refused config, a bind failure and the like: the old process (if any)
+            # was not told to stop, so put back the config it runs; with none, leave no
+            # config that ensure_running would keep retrying.
             if old_text is not None:
                 os.replace(previous, paths.conf)
-            raise DeployError(exc.reason) from exc
+            else:
+                paths.conf.unlink(missing_ok=True)
+            raise DeployError(_public_reason(exc.reason, paths.conf)) from exc
         previous.unlink(missing_ok=True)
         _write_atomic(paths.view, json.dumps(cfg.view_to_dict(view)))
         self._wait_socket(runtime)
@@ -493,6 +501,12 @@ class HaproxyNSDriver:
             "epoch": f"{pid}-{process.process_start_time(int(pid)) if pid.isdigit() else 0}",
             "members": members,
         }
+
+
+def _public_reason(reason: str, conf_path: Path) -> str:
+    """HAProxy's message as a tenant may read it: the file named as HAProxy users know
+    it, not by the host's state path."""
+    return reason.replace(str(conf_path), "haproxy.cfg")
 
 
 def _device_present(name: str, namespace: str) -> bool:
