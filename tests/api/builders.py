@@ -202,3 +202,17 @@ def bound_host(api: Api, pool_id: str) -> str | None:
     assert resp.status_code == 200, resp.text
     agent = resp.json().get("agent")
     return agent["host"] if agent else None
+
+
+def agent_pools(api: Api, agent: FakeAgent) -> list[str]:
+    """Pool ids ``/v2.0/agents/{id}/loadbalancer-pools`` lists for the agent."""
+    resp = api.get(f"/agents/{agent.record['id']}/loadbalancer-pools")
+    assert resp.status_code == 200, resp.text
+    return [p["id"] for p in resp.json()["pools"]]
+
+
+def stats_of(api: Api, pool_id: str) -> dict[str, int]:
+    """``GET /v2.0/lb/pools/{id}/stats``, unwrapped."""
+    resp = api.get(f"/lb/pools/{pool_id}/stats")
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json()["stats"])
