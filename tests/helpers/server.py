@@ -55,10 +55,15 @@ class ServerProcess:
     """One ``lbaas-server`` process with its own config file and state directory.
 
     ``database_url``: SQLAlchemy URL, or None for the default SQLite file under the
-    state path. ``auth_strategy``: ``noauth`` or ``token``; with ``token``, ``tokens`` is
-    written to the tokens file as ``token project role[,role]`` lines.
+    state path. ``auth_strategy``: ``noauth`` or ``token``; with ``token``, ``tokens``
+    (``[("tok1", "project-a", "member"), ("atok", "svc", "agent,admin")]``) is written to
+    the tokens file as ``token project role[,role]`` lines.
     ``conf``: extra options, ``{"quotas": {"quota_pool": 2}, "agent": {...}}``.
-    The port stays the same across :meth:`restart`, so clients keep working.
+
+    :meth:`start` waits until the API answers; :meth:`stop` is SIGTERM then SIGKILL,
+    :meth:`kill` a crash, :meth:`restart` stop + start; :meth:`cleanup` (or leaving the
+    ``with`` block) also removes the config, log and state. The port stays the same
+    across restarts, so clients keep working; :meth:`log_tail` shows the server's log.
     """
 
     def __init__(self, *, database_url: str | None = None, auth_strategy: str = "noauth",
