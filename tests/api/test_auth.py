@@ -195,8 +195,13 @@ def test_shared_network_subnet_usable_by_others(admin: Api, alice: Api, bob: Api
     assert alice.delete(f"/networks/{net['id']}").status_code in (403, 404)
     assert alice.delete(f"/subnets/{sub['id']}").status_code in (403, 404)
     assert admin.show("network", net["id"])["id"] == net["id"]
-    # ...and alice does not see bob's pool on it.
+    # ...and alice does not see bob's pool on it, nor his VIP's port.
     assert_error(alice.get(f"/lb/pools/{pool['id']}"), 404)
+    assert_error(alice.get(f"/ports/{vip['port_id']}"), 404)
+    # Ports of one's own on a shared network are fine too.
+    port = alice.create("port", network_id=net["id"])
+    assert port["tenant_id"] == "project-a"
+    assert [p["id"] for p in alice.list("port", network_id=net["id"])] == [port["id"]]
 
 
 def test_admin_sees_every_project(admin: Api, alice: Api, bob: Api, alice_pool: dict) -> None:
@@ -220,14 +225,27 @@ AGENT_PATHS = [
     ("POST", "/agent/v1/agents", {"host": "some-host", "configurations": {}}),
     ("POST", "/agent/v1/status", {"obj_type": "pool", "status": "ACTIVE",
                                   "obj_id": "6b0b9f8c-0000-4000-8000-000000000000"}),
+    ("GET", "/agent/v1/logical_devices/{pool}", None),
+    ("POST", "/agent/v1/pools/{pool}/deployed", {}),
+    ("POST", "/agent/v1/pools/{pool}/destroyed", {}),
+    ("POST", "/agent/v1/pools/{pool}/stats", {"host": "some-host", "stats": {
+        "bytes_in": 1, "bytes_out": 1, "active_connections": 0, "total_connections": 1,
+        "epoch": "e", "members": {}}}),
+    ("POST", "/agent/v1/ports/{port}/plug", {"host": "some-host"}),
+    ("POST", "/agent/v1/ports/{port}/unplug", {"host": "some-host"}),
 ]
 
 
 @pytest.mark.parametrize("method,path,body", AGENT_PATHS,
-                         ids=["ready", "events", "heartbeat", "status"])
-def test_agent_api_needs_the_agent_role(alice: Api, method: str, path: str,
-                                        body: Any) -> None:
+                         ids=["ready", "events", "heartbeat", "status", "logical-device",
+                              "deployed", "destroyed", "stats", "plug", "unplug"])
+def test_agent_api_needs_the_agent_role(alice: Api, alice_pool: dict, method: str,
+                                        path: str, body: Any) -> None:
+    # On the caller's own pool and port: the role is what is missing, nothing else.
+    vip = make_vip(alice, alice_pool)
+    path = path.format(pool=alice_pool["id"], port=vip["port_id"])
     assert_error(alice.request(method, path, body), 403)
+    assert alice.show("pool", alice_pool["id"])["status"] == "PENDING_CREATE"
 
 
 def test_agent_role_drives_the_agent_api(token_server: ServerProcess, alice: Api,
