@@ -57,6 +57,15 @@ def test_heartbeat_refreshes_instead_of_duplicating(api: Api, physnet: str) -> N
     assert again["configurations"]["instances"] == 3
 
 
+def test_agents_list_filters_and_fields(api: Api, physnet: str) -> None:
+    a = FakeAgent(api, [physnet]).register()
+    FakeAgent(api, [physnet]).register()
+    got = api.list("agent", host=a.host)
+    assert [g["host"] for g in got] == [a.host]
+    [only] = api.list("agent", host=a.host, fields=["id", "alive"])
+    assert set(only) == {"id", "alive"}
+
+
 def test_agent_admin_state_update(api: Api, agent: FakeAgent) -> None:
     resp = api.put(f"/agents/{agent.record['id']}", {"agent": {"admin_state_up": False}})
     assert resp.status_code == 200, resp.text
