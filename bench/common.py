@@ -261,7 +261,15 @@ class Lab:
             raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:
+            # The state directory goes with the lab; the service's log is what explains
+            # a failure, so it stays.
+            for svc in ([self.service] if self.service else []) + self.extra_services:
+                if svc.log.exists():
+                    kept = Path(tempfile.gettempdir()) / f"bp-bench-failed-{svc.host}.log"
+                    shutil.copyfile(svc.log, kept)
+                    print(f"service log kept in {kept}", file=sys.stderr)
         self.close()
 
     def start_fast_backend(self, name: str, port: int = 80) -> None:
@@ -366,6 +374,8 @@ def sweep_leftovers() -> None:
     namespaces, the bridge, and the HAProxys and ``qlbaas-*`` namespaces of a service
     whose state directory is under /tmp/bp-bench-*."""
     for root in Path(tempfile.gettempdir()).glob(TMP_PREFIX + "*"):
+        if not root.is_dir():
+            continue
         # The lab's service, and any extra one (start_extra_service) one level down.
         for state in [root / "haproxy", *root.glob("*/haproxy")]:
             if state.is_dir():
