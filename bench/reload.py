@@ -25,8 +25,11 @@ A request fails when it gets no HTTP 200 (refused, reset, timeout, or a 5xx).
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from common import (
@@ -216,6 +219,10 @@ def main() -> None:
             lbaas_contestant = contestants["lbaas"]
             assert isinstance(lbaas_contestant, Lbaas)
             slow = lbaas_contestant.slow
+            if slow and service.log.exists():
+                kept = Path(tempfile.gettempdir()) / "bp-bench-slow-changes-service.log"
+                shutil.copyfile(service.log, kept)
+                print(f"service log (slow changes) kept in {kept}")
         finally:
             api.close()
 
