@@ -278,6 +278,26 @@ def test_two_servers_over_one_database(backend: str, server_factory: Any,
             assert pool["id"] in got["ev"]["pool_ids"]
             agent_b.deployed(pool["id"])
             assert api_a.show("pool", pool["id"])["status"] == "ACTIVE"
+            # The schema, not one process's lock, keeps a member unique: racing creates
+            # through both servers give one 201.
+            body = {"member": {"pool_id": pool["id"], "address": "10.0.0.99",
+                               "protocol_port": 80}}
+            barrier = threading.Barrier(10)
+            codes: list[int] = []
+
+            def create(url: str) -> None:
+                with Api(url, project="multi") as own:
+                    own.get("/lb/pools", params={"limit": 1})
+                    barrier.wait(timeout=30)
+                    codes.append(own.post("/lb/members", body).status_code)
+
+            racers = [threading.Thread(target=create, args=(srv.url,))
+                      for srv in (first, second) * 5]
+            for t in racers:
+                t.start()
+            for t in racers:
+                t.join(30)
+            assert sorted(codes) == [201] + [409] * 9, codes
     finally:
         second.cleanup()
         first.cleanup()
