@@ -5,10 +5,6 @@ a hand-tuned one, on the same three fast backends (HAProxy answering by itself).
   the configuration the agent rendered.
 - ``tuned``: a namespace plumbed the same way on the same bridge, HAProxy with the
   configuration below, written by hand for throughput (same members, same checks).
-- ``lbaas+reuse``: lbaas's rendered configuration, byte for byte, plus one line in
-  ``defaults``: ``http-reuse always`` (in its own namespace, like ``tuned``). It is
-  here to measure, in every run, the one difference that explains the new-connection
-  gap (see docs/benchmarks.md).
 
 The client is wrk in the client namespace (one thread, CONNECTIONS connections), so the
 path is the one a tenant's client takes: client -> gateway -> bridge -> VIP -> backends.
@@ -24,7 +20,6 @@ the keep-alive and new-connection ratios (lbaas / tuned), so a loss in either sh
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from common import (
@@ -50,8 +45,7 @@ NAME = "dataplane"
 TARGET = 0.95
 CONNECTIONS = 16
 TUNED_ADDRESS = f"{SPEC.net}.4.1"
-REUSE_ADDRESS = f"{SPEC.net}.4.2"
-WHO = ("lbaas", "tuned", "lbaas+reuse")
+WHO = ("lbaas", "tuned")
 MODES = ("keepalive", "close")
 
 # Hand-tuned for throughput, with the same function as lbaas's (backends still get
@@ -88,18 +82,6 @@ def tuned_conf(lb: HandMadeLB) -> str:
     return TUNED_CONF.format(dir=lb.dir, address=lb.address, servers=servers)
 
 
-def lbaas_plus_reuse(rendered: str, lbaas_address: str, lb: HandMadeLB) -> str:
-    """The rendered config moved to ``lb`` (address and state files), plus
-    ``http-reuse always``."""
-    text = rendered.replace(f"bind {lbaas_address}:", f"bind {lb.address}:")
-    text = re.sub(r"stats socket \S+", f"stats socket {lb.dir}/sock", text)
-    text = re.sub(r"server-state-file \S+", f"server-state-file {lb.dir}/state", text)
-    text = text.replace("\ndefaults\n", "\ndefaults\n    http-reuse always\n", 1)
-    if "http-reuse always" not in text:
-        raise RuntimeError("the rendered config has no defaults section to extend")
-    return text
-
-
 def run_wrk(url: str, mode: str, seconds: int) -> dict[str, Any]:
     return wrk(url, seconds, CONNECTIONS, new_connections=mode == "close")
 
@@ -124,18 +106,13 @@ def main() -> None:
         tuned.dir.mkdir(parents=True, exist_ok=True)
         tuned.start(tuned_conf(tuned))
         rendered = (lab.root / "haproxy" / pool_id / "conf").read_text()
-        reuse = HandMadeLB(lab, "reu", REUSE_ADDRESS)
-        reuse.plumb()
-        reuse.dir.mkdir(parents=True, exist_ok=True)
-        reuse.start(lbaas_plus_reuse(rendered, vip["address"], reuse))
-        urls = {"lbaas": f"http://{vip['address']}/", "tuned": f"http://{TUNED_ADDRESS}/",
-                "lbaas+reuse": f"http://{REUSE_ADDRESS}/"}
+        urls = {"lbaas": f"http://{vip['address']}/", "tuned": f"http://{TUNED_ADDRESS}/"}
         for url in urls.values():
             netlab.wait_until(lambda u=url: netlab.client_get(SPEC, u)[0].startswith("b"),
                               timeout=30, message=f"{url} to serve")
         for mode in MODES:
             for r in range(rounds):
-                order = list(WHO)[r % 3:] + list(WHO)[:r % 3]
+                order = list(WHO)[r % len(WHO):] + list(WHO)[:r % len(WHO)]
                 for who in order:
                     runs[mode][who].append(run_wrk(urls[who], mode, seconds))
                 print(f"  {mode} round {r + 1}/{rounds}: " + ", ".join(
@@ -146,19 +123,14 @@ def main() -> None:
            for m in MODES}
     # The machine's other load drifts during a run: a ratio is taken within each round
     # (contestants back to back), and the median of those ratios counts.
-    def paired(m: str, who: str) -> float:
-        return median([a["rps"] / b["rps"] for a, b in zip(runs[m][who], runs[m]["tuned"],
-                                                            strict=True)])
-
-    ratios = {m: paired(m, "lbaas") for m in MODES}
-    reuse_ratios = {m: paired(m, "lbaas+reuse") for m in MODES}
+    ratios = {m: median([a["rps"] / b["rps"]
+                         for a, b in zip(runs[m]["lbaas"], runs[m]["tuned"], strict=True)])
+              for m in MODES}
     ratio = min(ratios.values())
-    rows = [[m, rps[m]["lbaas"], rps[m]["tuned"], f"{ratios[m]:.3f}", rps[m]["lbaas+reuse"],
-             f"{reuse_ratios[m]:.3f}",
+    rows = [[m, rps[m]["lbaas"], rps[m]["tuned"], f"{ratios[m]:.3f}",
              sum(x["errors"] + x["non2xx"] for w in runs[m].values() for x in w)]
             for m in MODES]
-    print_table(["run", "lbaas req/s", "tuned req/s", "ratio", "lbaas+reuse req/s",
-                 "ratio", "errors"], rows,
+    print_table(["run", "lbaas req/s", "tuned req/s", "ratio", "errors"], rows,
                 title=f"dataplane: wrk -t1 -c{CONNECTIONS}, {seconds} s per run; req/s: "
                       f"median of {rounds} rounds; ratio: median of the rounds' ratios")
     results = {"lbaas_rps": rnd(rps["keepalive"]["lbaas"], 0),
@@ -168,16 +140,10 @@ def main() -> None:
                "tuned_close_rps": rnd(rps["close"]["tuned"], 0),
                "ratio_keepalive": rnd(ratios["keepalive"], 3),
                "ratio_close": rnd(ratios["close"], 3),
-               "lbaas_reuse_rps": rnd(rps["keepalive"]["lbaas+reuse"], 0),
-               "lbaas_reuse_close_rps": rnd(rps["close"]["lbaas+reuse"], 0),
-               "lbaas_reuse_ratio_keepalive": rnd(reuse_ratios["keepalive"], 3),
-               "lbaas_reuse_ratio_close": rnd(reuse_ratios["close"], 3),
                "connections": CONNECTIONS, "seconds": seconds, "rounds": rounds}
     path = write_results(NAME, args.quick, results,
                          {"runs": runs, "lbaas_config": rendered,
-                          "tuned_config": tuned_conf(tuned),
-                          "lbaas_reuse_config": lbaas_plus_reuse(rendered, vip["address"],
-                                                                 reuse)})
+                          "tuned_config": tuned_conf(tuned)})
     print(f"wrote {path}")
     if not args.no_plot and not args.quick:
         plot(DOCS / "dataplane.png", "Requests/s through the VIP (median of rounds)",
