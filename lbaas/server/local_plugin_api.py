@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+
 from lbaas.agent import plugin_api
 from lbaas.common import constants as c
 from lbaas.server import errors
@@ -38,15 +40,34 @@ class LocalPluginApi(plugin_api.PluginApi):
     def get_events(self, host: str, after: int, timeout: float) -> plugin_api.Events:
         deadline = time.monotonic() + timeout
         while True:
-            with self.db.session(read_only=True) as s:
-                found = callbacks.changes_since(s, host, after)
+            seen = self.db.changed.generation
+            found = self._changes_since(host, after)
             if found is not None:
-                return plugin_api.Events(revision=found[0], pool_ids=found[1])
+                return found
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return plugin_api.Events(revision=after, pool_ids=[])
-            with self.db.changed:
-                self.db.changed.wait(min(remaining, POLL_SECONDS))
+            self.db.changed.wait(seen, min(remaining, POLL_SECONDS))
+
+    async def get_events_async(self, host: str, after: int,
+                               timeout: float) -> plugin_api.Events:
+        """get_events for the HTTP long-poll: waits without holding a worker thread."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self.db.changed.generation
+            found = await run_in_threadpool(self._changes_since, host, after)
+            if found is not None:
+                return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return plugin_api.Events(revision=after, pool_ids=[])
+            await self.db.changed.wait_async(seen, min(remaining, POLL_SECONDS))
+
+    def _changes_since(self, host: str, after: int) -> plugin_api.Events | None:
+        with self.db.session(read_only=True) as s:
+            found = callbacks.changes_since(s, host, after)
+        return None if found is None else plugin_api.Events(revision=found[0],
+                                                            pool_ids=found[1])
 
     def logical_device(self, pool_id: str) -> dict[str, Any]:
         with self.db.session(read_only=True) as s:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lbaas.server import errors
 from lbaas.server.api.common import ctx_of
@@ -13,9 +13,20 @@ from lbaas.server.api.common import ctx_of
 router = APIRouter(prefix="/agent/v1", tags=["agent"])
 
 
+class AgentConfigurations(BaseModel):
+    """What the scheduler reads from a heartbeat; anything else the agent reports is
+    kept as it is."""
+
+    model_config = ConfigDict(extra="allow")
+    device_drivers: list[str] = Field(default_factory=list, max_length=16)
+    bridge_mappings: dict[str, str] = Field(default_factory=dict, max_length=1024)
+    interface_driver: str | None = Field(default=None, max_length=64)
+    instances: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
 class Heartbeat(BaseModel):
     host: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
-    configurations: dict[str, Any] = Field(default_factory=dict)
+    configurations: AgentConfigurations = Field(default_factory=lambda: AgentConfigurations())
     start_flag: bool = False
     agent_type: str | None = None
 
@@ -60,8 +71,8 @@ def _api(request: Request) -> Any:
 
 @router.post("/agents")
 def report_state(request: Request, body: Heartbeat) -> dict[str, Any]:
-    return {"agent": _api(request).report_state(body.host, body.configurations,
-                                                body.start_flag)}
+    return {"agent": _api(request).report_state(
+        body.host, body.configurations.model_dump(exclude_unset=True), body.start_flag)}
 
 
 @router.get("/hosts/{host}/ready_devices")
@@ -70,10 +81,11 @@ def ready_devices(request: Request, host: str) -> dict[str, Any]:
 
 
 @router.get("/hosts/{host}/events")
-def events(request: Request, host: str,
-           after: int = Query(0, ge=0, le=2**63 - 1),
-           timeout: float = Query(25.0, ge=0, le=120)) -> dict[str, Any]:
-    ev = _api(request).get_events(host, after, timeout)
+async def events(request: Request, host: str,
+                 after: int = Query(0, ge=0, le=2**63 - 1),
+                 timeout: float = Query(25.0, ge=0, le=120)) -> dict[str, Any]:
+    # async: a waiting agent holds no worker thread (the API's requests need them).
+    ev = await _api(request).get_events_async(host, after, timeout)
     return {"revision": ev.revision, "pool_ids": ev.pool_ids}
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from lbaas.server.db.notifier import ChangeNotifier
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -66,7 +67,7 @@ class Database:
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         # Notified after every commit that bumped a host revision, so long-polls in this
         # process return at once (other servers' changes are seen by polling).
-        self.changed = threading.Condition()
+        self.changed = ChangeNotifier()
 
     @contextlib.contextmanager
     def session(self, read_only: bool = False) -> Iterator[Session]:
@@ -77,7 +78,6 @@ class Database:
                 with session.begin():
                     yield session
                 if session.info.get("changed_hosts"):
-                    with self.changed:
-                        self.changed.notify_all()
+                    self.changed.notify()
         finally:
             _sqlite_immediate.reset(token)
