@@ -313,9 +313,14 @@ def neigh_stats() -> dict[str, int]:
     names = lines[0].split()
     rows = [[int(v, 16) for v in ln.split()] for ln in lines[1:] if ln.strip()]
     col = {n: i for i, n in enumerate(names)}
+    softnet = [ln.split() for ln in Path("/proc/net/softnet_stat").read_text().splitlines()]
     return {"entries": rows[0][col["entries"]],
             "table_fulls": sum(r[col["table_fulls"]] for r in rows),
-            "forced_gc_runs": sum(r[col["forced_gc_runs"]] for r in rows)}
+            "forced_gc_runs": sum(r[col["forced_gc_runs"]] for r in rows),
+            "res_failed": sum(r[col["res_failed"]] for r in rows),
+            "unresolved_discards": sum(r[col["unresolved_discards"]] for r in rows),
+            # Packets dropped because a CPU's input backlog was full.
+            "softnet_dropped": sum(int(f[1], 16) for f in softnet if len(f) > 1)}
 
 
 def neigh_entries() -> dict[str, int]:
@@ -739,11 +744,16 @@ def run(n: int, serve_timeout: float, restart_timeout: float) -> tuple[dict[str,
         print(f"  adopted in {restart_s:.1f} s; {restarted} HAProxy restarted", flush=True)
 
         # -- still serving? -----------------------------------------------------------------
+        neigh_r = neigh_stats()
         recheck = check_all(list(creator.posted), 120)
         details["serving_after_restart"] = len(recheck.ok)
         details["statuses_after_restart"] = statuses(svc.url)
         neigh2 = neigh_stats()
         details["neigh_table_fulls_total"] = neigh2["table_fulls"] - neigh0["table_fulls"]
+        details["neigh_during_recheck"] = {k: neigh2[k] - neigh_r[k] for k in neigh2
+                                           if k != "entries"}
+        details["neigh_during_create"] = {k: neigh1[k] - neigh0[k] for k in neigh1
+                                          if k != "entries"}
     finally:
         if checker is not None:
             checker.stop()
@@ -853,7 +863,7 @@ def main(argv: list[str] | None = None) -> int:
                  f"{meminfo()['MemAvailable'] / MIB / 1024:.1f} GiB is")
     try:
         sweep_leftovers()
-        result, details = run(n, serve_timeout=60 + n * 0.6, restart_timeout=60 + n * 0.12)
+        result, details = run(n, serve_timeout=60 + n * 0.3, restart_timeout=60 + n * 0.12)
     except KeyboardInterrupt:
         print(f"\n{NAME}: interrupted; everything it started was stopped", file=sys.stderr)
         return 130
