@@ -291,6 +291,10 @@ class LbaasAgentManager:
             if self._has_instance(pool_id):
                 LOG.info("pool %s is not to be served: undeploying", pool_id)
                 self.driver.undeploy_instance(pool_id)
+        if _settled(logical_config):
+            # Nothing to confirm (an adoption after a restart, a periodic resync): no
+            # write for the server to make, a thousand times over.
+            return
         self._confirm(self.plugin_rpc.pool_deployed, pool_id, logical_config.get("revision"))
 
     def _has_instance(self, pool_id: str) -> bool:
@@ -552,3 +556,8 @@ def _short(text: str, limit: int = STATUS_DESCRIPTION_MAX) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
+
+def _settled(logical_config: dict[str, Any]) -> bool:
+    """The server says a pool_deployed would change nothing for this device (no pending
+    or failed object, no delete to confirm). A server that doesn't say: confirm."""
+    return logical_config.get("pending") is False

@@ -492,3 +492,17 @@ def test_odd_agent_api_bodies_never_cause_a_500(api: Api, agent: FakeAgent,
                 resp.json()) != {"NeutronError"}):
             bad.append(f"{path} {body!r:.300} → {resp.status_code} {resp.text[:120]}")
     assert not bad, "\n".join(bad)
+
+
+def test_logical_device_says_whether_a_confirmation_is_due(api: Api, agent: FakeAgent,
+                                                           physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    member = make_member(api, pool["id"], address="10.0.0.71")
+    make_vip(api, pool)
+    assert agent.logical_device(pool["id"])["pending"] is True
+    agent.deployed(pool["id"])
+    assert agent.logical_device(pool["id"])["pending"] is False
+    # A delete waits for the agent although the member is no longer in the device.
+    api.remove("member", member["id"])
+    ld = agent.logical_device(pool["id"])
+    assert ld["members"] == [] and ld["pending"] is True

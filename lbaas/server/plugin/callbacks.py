@@ -71,7 +71,18 @@ def get_logical_device(session: Session, pool_id: str) -> dict[str, Any]:
             "healthmonitors": monitors, "driver": c.DRIVER_HAPROXY_NS,
             # pool_deployed echoes it, so a confirmation of an older device can't mark
             # a newer change done.
-            "revision": pool.binding.revision if pool.binding else 0}
+            "revision": pool.binding.revision if pool.binding else 0,
+            # Whether a pool_deployed would change anything (deletes to confirm
+            # included): an agent adopting a thousand settled pools skips a thousand
+            # writes.
+            "pending": _pending(pool)}
+
+
+def _pending(pool: m.Pool) -> bool:
+    unsettled = (*c.PENDING_STATUSES, c.ERROR)
+    objs: list[Any] = [pool, *pool.members, *([pool.vip] if pool.vip else [])]
+    return (any(o.status in unsettled or o.status_description for o in objs)
+            or any(a.status in unsettled for a in pool.monitors))
 
 
 def _activate(obj: Any) -> None:

@@ -96,11 +96,20 @@ def test_deleted_vip_undeploys_and_confirms_with_pool_deployed(
 
 def test_pool_without_vip_is_confirmed_without_undeploying_anything(
         make_manager, rpc, recorder, device):
-    rpc.devices = {"p1": device("p1", vip=False)}
+    rpc.devices = {"p1": device("p1", vip=False, pool_status=constants.PENDING_CREATE)}
     make_manager().refresh_device("p1")
 
     assert recorder.named("undeploy_instance") == []
     assert recorder.named("pool_deployed") == [("p1",)]
+
+
+def test_settled_pool_is_not_confirmed_again(make_manager, rpc, driver, recorder, device):
+    # An adoption after a restart or a periodic resync: everything is ACTIVE already.
+    rpc.devices = {"p1": {**device("p1", vip_status=constants.ACTIVE), "pending": False}}
+    make_manager().refresh_device("p1")
+
+    assert driver.instances == {"p1"}
+    assert recorder.named("pool_deployed") == []
 
 
 def test_successful_deploy_reports_pool_deployed(make_manager, rpc, driver, recorder,
