@@ -80,3 +80,14 @@ def test_missing_binary_says_what_to_install(tmp_path, missing, hint):
     assert str(info.value) == hint
     # Nothing was changed on a host that cannot run the agent anyway.
     assert _read(tmp_path, "ipv4", "gc_thresh3") == 1024
+
+
+def test_low_backlog_is_raised_for_bridges_with_many_ports(tmp_path):
+    _make_tree(tmp_path, {"ipv4": DEFAULTS})
+    core = tmp_path / "net" / "core"
+    core.mkdir(parents=True)
+    (core / "netdev_max_backlog").write_text("1000\n")
+
+    check_host(proc_sys=str(tmp_path), which=_which_all)
+
+    assert (core / "netdev_max_backlog").read_text() == "8192\n"
