@@ -345,3 +345,43 @@ def load_result(proc: subprocess.Popen[str], timeout: float = 120) -> dict[str, 
     """{"requests", "failed", "errors" (first 10), "bodies": {body: count}}"""
     out, _ = proc.communicate(timeout=timeout)
     return dict(json.loads(out))
+
+
+class LabApi:
+    """The REST API (/v2.0) as set-up steps use it: each call asserts the status it
+    expects, and ``wait`` follows an object's status."""
+
+    def __init__(self, url: str) -> None:
+        self.http = httpx.Client(base_url=url + "/v2.0", timeout=30)
+
+    def call(self, method: str, path: str, body: Any = None, want: int = 200) -> Any:
+        r = self.http.request(method, path, json=body)
+        assert r.status_code == want, f"{method} {path} → {r.status_code}: {r.text}"
+        return r.json() if r.content else None
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.call("POST", path, body, 201))
+
+    def get(self, path: str) -> dict[str, Any]:
+        return dict(self.call("GET", path))
+
+    def put(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.call("PUT", path, body))
+
+    def delete(self, path: str) -> None:
+        self.call("DELETE", path, want=204)
+
+    def wait(self, path: str, key: str, want: str, timeout: float = 30) -> dict[str, Any]:
+        """Poll until ``obj["status"] == want`` (or 404, for want="GONE")."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            r = self.http.get(path)
+            if want == "GONE" and r.status_code == 404:
+                return {}
+            if r.status_code == 200:
+                last = r.json()[key]
+                if last.get("status") == want:
+                    return dict(last)
+            time.sleep(0.2)
+        raise AssertionError(f"{path} did not reach {want} in {timeout}s: {last}")

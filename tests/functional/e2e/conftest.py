@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.helpers import netlab
+from tests.helpers.netlab import LabApi as Api
 from tests.helpers.netlab import Service, SplitService, Topology, netns, wait_until
 
 SPEC = netlab.LabSpec(prefix="te", net="10.93")
@@ -84,45 +84,6 @@ def split_service(topology: Topology) -> Iterator[SplitService]:
     for svc in _service_fixture(SplitService, topology, "lbaas-e2e-split-", "te-host2"):
         assert isinstance(svc, SplitService)
         yield svc
-
-
-class Api:
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=url + "/v2.0", timeout=30)
-
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        r = self.http.post(path, json=body)
-        assert r.status_code == 201, r.text
-        return dict(r.json())
-
-    def put(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        r = self.http.put(path, json=body)
-        assert r.status_code == 200, r.text
-        return dict(r.json())
-
-    def get(self, path: str) -> dict[str, Any]:
-        r = self.http.get(path)
-        assert r.status_code == 200, r.text
-        return dict(r.json())
-
-    def delete(self, path: str) -> None:
-        r = self.http.delete(path)
-        assert r.status_code == 204, r.text
-
-    def wait(self, path: str, key: str, want: str, timeout: float = 30) -> dict[str, Any]:
-        """Poll ``path`` until ``obj[status]`` is ``want`` (or gone, for want="GONE")."""
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            r = self.http.get(path)
-            if want == "GONE" and r.status_code == 404:
-                return {}
-            if r.status_code == 200:
-                last = r.json()[key]
-                if last.get("status") == want:
-                    return dict(last)
-            time.sleep(0.2)
-        raise AssertionError(f"{path} did not reach {want} in {timeout}s: {last}")
 
 
 @dataclass
