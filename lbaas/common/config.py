@@ -30,6 +30,12 @@ server_opts: list[cfg.Opt] = [
     cfg.StrOpt("tokens_file", default="/etc/lbaas/tokens",
                help="token mode: one 'token project role[,role...]' per line; '#' "
                     "starts a comment. Roles: admin, agent, member."),
+    cfg.IntOpt("max_request_body_size", default=1048576, min=1024,
+               help="Largest request body in bytes; a larger one is refused (413) before "
+                    "it is read."),
+    cfg.StrOpt("public_endpoint", default="",
+               help="Base URL clients reach the API at (e.g. https://lb.example.com:9696), "
+                    "used in pagination links; empty: the URL of the request."),
     cfg.IntOpt("api_workers", default=1, min=1,
                help="uvicorn worker processes for lbaas-server (1 with SQLite)."),
 ]
@@ -46,6 +52,9 @@ quota_opts: list[cfg.Opt] = [
     cfg.IntOpt("quota_member", default=-1, help="Members per project (-1: unlimited)."),
     cfg.IntOpt("quota_health_monitor", default=-1,
                help="Health monitors per project (-1: unlimited)."),
+    cfg.IntOpt("quota_port", default=50,
+               help="Ports a project creates through /v2.0/ports (-1: unlimited). VIP "
+                    "ports are counted by quota_vip, not here."),
 ]
 
 server_agent_opts: list[cfg.Opt] = [

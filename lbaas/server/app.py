@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from swagger_ui_bundle import swagger_ui_path
 
 from lbaas.server import errors
 from lbaas.server.api import (
@@ -25,6 +28,7 @@ from lbaas.server.api import (
 )
 from lbaas.server.auth import Authenticator
 from lbaas.server.db.session import Database, upgrade
+from lbaas.server.gate import RequestGate
 from lbaas.server.local_plugin_api import LocalPluginApi
 from lbaas.server.plugin.loadbalancer import Settings
 
@@ -80,16 +84,28 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
     db = db or Database(database_url(conf))
     if run_migrations:
         upgrade(db.engine)
-    authenticator = Authenticator(conf.auth_strategy, conf.tokens_file)
-
-    def identify(request: Request) -> None:
-        request.state.ctx = authenticator.authenticate(
-            request.headers.get("X-Auth-Token"), request.headers.get("X-Project-Id"))
-
+    # /docs is served with Swagger UI's assets from the swagger-ui-bundle package: the
+    # default page loads them from a CDN and is blank on a host without internet.
     app = FastAPI(title="lbaas", version="0.1.0",
                   description="Neutron LBaaS v1 API, with the agent API under /agent/v1.",
-                  dependencies=[Depends(identify)])
+                  docs_url=None, redoc_url=None)
+    app.mount("/static/swagger-ui", StaticFiles(directory=str(swagger_ui_path)),
+              name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="lbaas API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png")
+
     app.add_middleware(JsonBodies)
+    # Added last, so it runs first: the caller is known and the body capped before
+    # anything reads the body (lbaas/server/gate.py).
+    app.add_middleware(RequestGate,
+                       authenticator=Authenticator(conf.auth_strategy, conf.tokens_file),
+                       max_body=conf.max_request_body_size)
     app.state.db = db
     app.state.settings = Settings(conf)
     app.state.local_api = LocalPluginApi(db, app.state.settings)
@@ -107,7 +123,8 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
 
     @app.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        names = {404: "HTTPNotFound", 405: "HTTPMethodNotAllowed", 400: "HTTPBadRequest"}
+        names = {404: "HTTPNotFound", 405: "HTTPMethodNotAllowed", 400: "HTTPBadRequest",
+                 413: "RequestEntityTooLarge"}
         return _neutron_error(exc.status_code, names.get(exc.status_code, "HTTPError"),
                               str(exc.detail))
 

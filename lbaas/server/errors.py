@@ -47,6 +47,15 @@ class Forbidden(NeutronError):
     message = "Not authorized."
 
 
+class PolicyNotAuthorized(Forbidden):
+    message = "rule:{rule} is disallowed by policy"
+
+
+class RequestEntityTooLarge(NeutronError):
+    status_code = 413
+    message = "Request body is larger than {limit} bytes."
+
+
 class NotFound(NeutronError):
     status_code = 404
     message = "An unknown exception occurred."

@@ -248,11 +248,13 @@ def test_agent_api_needs_the_agent_role(alice: Api, alice_pool: dict, method: st
     assert alice.show("pool", alice_pool["id"])["status"] == "PENDING_CREATE"
 
 
-def test_agent_role_drives_the_agent_api(token_server: ServerProcess, alice: Api,
-                                         physnet: str) -> None:
+def test_agent_role_drives_the_agent_api(token_server: ServerProcess, admin: Api,
+                                         alice: Api, physnet: str) -> None:
+    # Only an admin says which physical network a network is on; alice builds on it.
+    net = make_network(admin, tenant_id="project-a", **{"provider:physical_network": physnet})
     with Api(token_server.url, token="agent-token") as agent_api:
         agent = FakeAgent(agent_api, [physnet]).register()
-        pool = make_pool(alice, physnet=physnet)
+        pool = make_pool(alice, make_subnet(alice, net["id"])["id"])
         assert agent.ready_devices() == [pool["id"]]
         assert agent.logical_device(pool["id"])["pool"]["id"] == pool["id"]
         agent.deployed(pool["id"])

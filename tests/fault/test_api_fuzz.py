@@ -37,7 +37,7 @@ ID_KEYS = {"network_id": "network", "subnet_id": "subnet", "port_id": "port",
            "id": "health_monitor"}
 
 
-# Known 5xx, written down in /work/helpers/h9-server-bugs.md while the server is fixed:
+# Known 5xx, listed here while the server is being fixed:
 # (method, path template, a predicate on the case). Met, they make the test xfail instead
 # of fail; any other 5xx fails it. (The first one found, `fixed_ips: [{}]` on /v2.0/ports,
 # is fixed.)

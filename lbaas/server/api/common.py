@@ -3,8 +3,8 @@ Neutron's list query (filters, fields, sorting, pagination), and the request plu
 
 from __future__ import annotations
 
-import ipaddress
 import re
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -13,6 +13,7 @@ from fastapi import Request
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from sqlalchemy.orm import Session
 
+from lbaas.common import limits
 from lbaas.server import errors
 from lbaas.server.context import Context
 
@@ -38,11 +39,13 @@ def _uuid(value: str) -> str:
     return value
 
 
-def _ip(value: str) -> str:
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        raise ValueError(f"'{value}' is not a valid IP address") from None
+def checked_by(rule: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A rule of lbaas.common.limits as a pydantic validator (its ValueError is the
+    400's reason; the value is kept as sent)."""
+    def check(value: Any) -> Any:
+        rule(value)
+        return value
+    return check
 
 
 def _not_bool(value: Any) -> Any:
@@ -63,10 +66,14 @@ Name = Annotated[str, Field(max_length=255), AfterValidator(_no_control)]
 Description = Annotated[str, Field(max_length=255), AfterValidator(_no_control)]
 TenantId = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_control)]
 Uuid = Annotated[str, Field(max_length=36), AfterValidator(_uuid)]
-IpAddress = Annotated[str, Field(max_length=64), AfterValidator(_ip)]
+# Canonical only: ipaddress alone takes "fe80::1%<anything>", newlines included.
+IpAddress = Annotated[str, Field(max_length=45),
+                      AfterValidator(checked_by(limits.canonical_ip))]
+Cidr = Annotated[str, Field(max_length=49), AfterValidator(checked_by(limits.canonical_cidr))]
 Bool = Annotated[StrictBool, BeforeValidator(_bool)]
 Int = Annotated[int, BeforeValidator(_not_bool)]
-Port = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=65535)]
+Port = Annotated[int, BeforeValidator(_not_bool),
+                 Field(ge=limits.PORT_MIN, le=limits.PORT_MAX)]
 
 
 class Body(BaseModel):
@@ -171,8 +178,8 @@ def list_query(request: Request, collection: str, items: list[dict[str, Any]],
             if start + limit < len(items) and page:
                 params = [(k, v) for k, v in q.multi_items() if k != "marker"]
                 params.append(("marker", page[-1]["id"]))
-                query = "&".join(f"{k}={v}" for k, v in params)
-                links.append({"rel": "next", "href": f"{request.base_url}v2.0/{path}?{query}"})
+                links.append({"rel": "next", "href": page_link(request, f"v2.0/{path}",
+                                                               params)})
             items = page
         else:
             items = items[start:]
@@ -184,6 +191,15 @@ def list_query(request: Request, collection: str, items: list[dict[str, Any]],
     if links:
         result[f"{collection}_links"] = links
     return result
+
+
+def page_link(request: Request, path: str, params: list[tuple[str, str]]) -> str:
+    """A link to ``path`` with ``params``, every value percent-encoded (a filter value
+    "x&tenant_id=other" stays one value), under ``public_endpoint`` when it is set:
+    behind a proxy the request's Host is not what clients should follow."""
+    public = settings_of(request).conf.public_endpoint
+    base = public.rstrip("/") + "/" if public else str(request.base_url)
+    return f"{base}{urllib.parse.quote(path)}?{urllib.parse.urlencode(params)}"
 
 
 def _sort_value(v: Any) -> Any:

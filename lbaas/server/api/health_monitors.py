@@ -6,46 +6,34 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
+from lbaas.common import limits
 from lbaas.server.api.common import (
     Body,
     Bool,
     Int,
     TenantId,
+    checked_by,
 )
 from lbaas.server.api.resource import Resource, crud_router
 from lbaas.server.plugin import loadbalancer as lb
 
-
-def _expected_codes(value: str) -> str:
-    # "200", "200,202" or "200-204": each an HTTP status code.
-    if "-" in value:
-        lo, _, hi = value.partition("-")
-        if int(lo) > int(hi):
-            raise ValueError(f"range {value} is empty")
-        codes = [lo, hi]
-    else:
-        codes = value.split(",")
-    for code in codes:
-        if not 100 <= int(code) <= 599:
-            raise ValueError(f"{code} is not an HTTP status code")
-    return value
-
-
-# These reach HAProxy's configuration as bare words: only characters that can't end a
-# word, start a comment or open a quote are allowed.
-HttpMethod = Annotated[str, Field(pattern=r"^[A-Z][A-Z_-]{0,15}$")]
-UrlPath = Annotated[str, Field(max_length=255,
-                               pattern=r"^/[A-Za-z0-9\-._~!$&()*+,;=:@%/?]*$")]
-ExpectedCodes = Annotated[str, Field(max_length=64, pattern=r"^(\d{3}(,\d{3})*|\d{3}-\d{3})$"),
-                          AfterValidator(_expected_codes)]
-Delay = Field(ge=1, le=2147483)
-Retries = Field(ge=1, le=10)
+# These reach HAProxy's configuration as bare words; lbaas.common.limits holds the one
+# definition the agent's renderer checks again.
+HttpMethod = Annotated[str, Field(max_length=limits.HTTP_METHOD_MAX),
+                       AfterValidator(checked_by(limits.http_method))]
+UrlPath = Annotated[str, Field(max_length=limits.URL_PATH_MAX),
+                    AfterValidator(checked_by(limits.url_path))]
+ExpectedCodes = Annotated[str, Field(max_length=limits.EXPECTED_CODES_MAX),
+                          AfterValidator(checked_by(limits.expected_codes))]
+Delay = Field(ge=limits.DELAY_MIN, le=limits.DELAY_MAX)
+Timeout = Field(ge=limits.TIMEOUT_MIN, le=limits.TIMEOUT_MAX)
+Retries = Field(ge=limits.MAX_RETRIES_MIN, le=limits.MAX_RETRIES_MAX)
 
 
 class HealthMonitorCreate(Body):
     type: Literal["PING", "TCP", "HTTP", "HTTPS"]
     delay: Int = Delay
-    timeout: Int = Delay
+    timeout: Int = Timeout
     max_retries: Int = Retries
     http_method: HttpMethod = "GET"
     url_path: UrlPath = "/"
@@ -56,9 +44,9 @@ class HealthMonitorCreate(Body):
 
 
 class HealthMonitorUpdate(Body):
-    delay: Int = Field(1, ge=1, le=2147483)
-    timeout: Int = Field(1, ge=1, le=2147483)
-    max_retries: Int = Field(1, ge=1, le=10)
+    delay: Int = Field(1, ge=limits.DELAY_MIN, le=limits.DELAY_MAX)
+    timeout: Int = Field(1, ge=limits.TIMEOUT_MIN, le=limits.TIMEOUT_MAX)
+    max_retries: Int = Field(1, ge=limits.MAX_RETRIES_MIN, le=limits.MAX_RETRIES_MAX)
     http_method: HttpMethod = "GET"
     url_path: UrlPath = "/"
     expected_codes: ExpectedCodes = "200"

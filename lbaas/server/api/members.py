@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from lbaas.common import limits
 from lbaas.server.api.common import (
     Body,
     Bool,
@@ -16,7 +17,7 @@ from lbaas.server.api.common import (
 from lbaas.server.api.resource import Resource, crud_router
 from lbaas.server.plugin import loadbalancer as lb
 
-Weight = Field(1, ge=0, le=256)
+Weight = Field(1, ge=limits.WEIGHT_MIN, le=limits.WEIGHT_MAX)
 
 
 class MemberCreate(Body):

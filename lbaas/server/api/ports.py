@@ -65,7 +65,8 @@ def _fixed_ips_plain(data: dict[str, Any]) -> dict[str, Any]:
 
 router = crud_router(Resource(
     member="port", collection="ports", path="/ports", to_dict=core.port_dict,
-    create=lambda s, ctx, _, body: core.create_port(s, ctx, body),
+    create=lambda s, ctx, settings, body: core.create_tenant_port(s, ctx, settings.conf,
+                                                                  body),
     get=core.get_port, list=core.list_ports,
     update=lambda s, ctx, _, obj_id, body: core.update_port(s, ctx, obj_id, body),
     delete=lambda s, ctx, _, obj_id: core.delete_port(s, ctx, obj_id),

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lbaas.server.api.common import (
     Body,
     Bool,
+    Cidr,
     IpAddress,
     Name,
     TenantId,
@@ -26,13 +27,13 @@ class AllocationPool(BaseModel):
 
 class HostRoute(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    destination: str = Field(max_length=64, pattern=r"^[0-9a-fA-F.:]+/\d{1,3}$")
+    destination: Cidr
     nexthop: IpAddress
 
 
 class SubnetCreate(Body):
     network_id: Uuid
-    cidr: str = Field(max_length=64, pattern=r"^[0-9a-fA-F.:]+/\d{1,3}$")
+    cidr: Cidr
     ip_version: Literal[4, 6] = 4
     name: Name = ""
     tenant_id: TenantId | None = None

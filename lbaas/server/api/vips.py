@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from lbaas.common import limits
 from lbaas.server.api.common import (
     Body,
     Bool,
@@ -16,6 +17,7 @@ from lbaas.server.api.common import (
     Port,
     TenantId,
     Uuid,
+    checked_by,
 )
 from lbaas.server.api.resource import Resource, crud_router
 from lbaas.server.plugin import loadbalancer as lb
@@ -24,10 +26,9 @@ from lbaas.server.plugin import loadbalancer as lb
 class SessionPersistence(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["SOURCE_IP", "HTTP_COOKIE", "APP_COOKIE"]
-    # A cookie-token (RFC 6265) without the characters HAProxy's parser treats
-    # specially ('#', quotes, '$', '\').
-    cookie_name: str | None = Field(None, min_length=1, max_length=255,
-                                    pattern=r"^[A-Za-z0-9!%&*+\-.^_`|~]+$")
+    # lbaas.common.limits: a cookie token HAProxy's parser reads as one plain word.
+    cookie_name: Annotated[str, Field(min_length=1, max_length=limits.COOKIE_NAME_MAX),
+                           AfterValidator(checked_by(limits.cookie_name))] | None = None
 
     @model_validator(mode="after")
     def _cookie_rules(self) -> SessionPersistence:
@@ -38,7 +39,7 @@ class SessionPersistence(BaseModel):
         return self
 
 
-ConnectionLimit = Field(-1, ge=-1, le=2**31 - 1)
+ConnectionLimit = Field(-1, ge=-1, le=limits.CONNECTION_LIMIT_MAX)
 
 
 class VipCreate(Body):

@@ -41,7 +41,10 @@ def visible_query(ctx: Context, model: Any) -> Any:
     return q.order_by(model.created_at, model.id)
 
 
-def check_quota(session: Session, conf: Any, model: Any, tenant_id: str, resource: str) -> None:
+def check_quota(session: Session, conf: Any, model: Any, tenant_id: str, resource: str,
+                *counted: Any) -> None:
+    """OverQuota (409) when ``tenant_id`` has ``quota_<resource>`` objects already (those
+    matching the ``counted`` conditions, when given)."""
     limit = getattr(conf.quotas, f"quota_{resource}")
     if limit < 0:
         return
@@ -53,7 +56,7 @@ def check_quota(session: Session, conf: Any, model: Any, tenant_id: str, resourc
         key = int.from_bytes(digest.digest(), "big", signed=True)
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
     count = session.scalar(select(func.count()).select_from(model)
-                           .where(model.tenant_id == tenant_id)) or 0
+                           .where(model.tenant_id == tenant_id, *counted)) or 0
     if count >= limit:
         raise errors.OverQuota(resource=resource)
 

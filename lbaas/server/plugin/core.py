@@ -14,7 +14,7 @@ from lbaas.common import constants as c
 from lbaas.server import errors
 from lbaas.server.context import Context
 from lbaas.server.db import models as m
-from lbaas.server.plugin.base import get_visible, visible_query
+from lbaas.server.plugin.base import check_quota, get_visible, visible_query
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -33,7 +33,24 @@ def network_dict(n: m.Network) -> dict[str, Any]:
     }
 
 
+# Neutron's policy: only an admin shares a network or says where it is on the wire (a
+# tenant choosing the physical network and VLAN could join or squat anyone's segment).
+ADMIN_ONLY_NETWORK_ATTRIBUTES = ("shared", "provider:network_type",
+                                 "provider:physical_network", "provider:segmentation_id")
+
+
+def _refuse_admin_only(ctx: Context, action: str, body: dict[str, Any]) -> None:
+    """403 when a non-admin sets an admin-only attribute. ``shared: false`` is the
+    default, which Neutron's policy lets anyone state."""
+    if ctx.is_admin:
+        return
+    for attr in ADMIN_ONLY_NETWORK_ATTRIBUTES:
+        if attr in body and not (attr == "shared" and body[attr] is False):
+            raise errors.PolicyNotAuthorized(rule=f"{action}:{attr}")
+
+
 def create_network(session: Session, ctx: Context, body: dict[str, Any]) -> m.Network:
+    _refuse_admin_only(ctx, "create_network", body)
     net_type = body.get("provider:network_type", "flat")
     physnet = body.get("provider:physical_network", "default")
     seg = body.get("provider:segmentation_id")
@@ -75,6 +92,7 @@ def list_networks(session: Session, ctx: Context) -> list[m.Network]:
 def update_network(session: Session, ctx: Context, net_id: str,
                    body: dict[str, Any]) -> m.Network:
     net = get_visible(session, ctx, m.Network, net_id, errors.NetworkNotFound)
+    _refuse_admin_only(ctx, "update_network", body)
     for key in ("name", "admin_state_up", "shared", "mtu"):
         if key in body:
             setattr(net, key, body[key])
@@ -117,6 +135,12 @@ def _parse_cidr(cidr: str, ip_version: int) -> IPNetwork:
     if net.num_addresses < 4 and net.version == 4:
         raise _bad(f"cidr {cidr} is too small: it leaves no address to allocate")
     return net
+
+
+def _check_gateway(net: IPNetwork, gateway: IPAddr) -> None:
+    if gateway not in net or gateway == net.network_address or (
+            net.version == 4 and gateway == net.broadcast_address):
+        raise _bad(f"gateway_ip {gateway} is not a host address of {net}")
 
 
 def _host_range(net: IPNetwork) -> tuple[IPAddr, IPAddr]:
@@ -186,10 +210,8 @@ def create_subnet(session: Session, ctx: Context, body: dict[str, Any]) -> m.Sub
     if "gateway_ip" in body:
         gateway = None if body["gateway_ip"] is None else ipaddress.ip_address(
             body["gateway_ip"])
-        if gateway is not None and (gateway not in cidr or gateway == cidr.network_address
-                                    or (cidr.version == 4
-                                        and gateway == cidr.broadcast_address)):
-            raise _bad(f"gateway_ip {gateway} is not a host address of {cidr}")
+        if gateway is not None:
+            _check_gateway(cidr, gateway)
     else:
         gateway = cidr.network_address + 1
     if "allocation_pools" in body and body["allocation_pools"] is not None:
@@ -232,10 +254,18 @@ def update_subnet(session: Session, ctx: Context, subnet_id: str,
         subnet.dns_nameservers = list(body["dns_nameservers"] or [])
     if "host_routes" in body:
         subnet.host_routes = _validate_routes(cidr, body["host_routes"] or [])
-    if "gateway_ip" in body:
+    if "gateway_ip" in body and body["gateway_ip"] != subnet.gateway_ip:
         gw = body["gateway_ip"]
-        if gw is not None and ipaddress.ip_address(gw) not in cidr:
-            raise _bad(f"gateway_ip {gw} is not inside {cidr}")
+        if gw is not None:
+            # The rules of create, and one more: the address must be free (a gateway
+            # moved onto a VIP's address would take its traffic).
+            gateway = ipaddress.ip_address(gw)
+            _check_gateway(cidr, gateway)
+            _validate_pools(cidr, subnet.allocation_pools, gateway)
+            if session.scalar(select(m.IPAllocation.port_id).where(
+                    m.IPAllocation.subnet_id == subnet.id,
+                    m.IPAllocation.ip_address == gw)):
+                raise errors.IpAddressInUse(net_id=subnet.network_id, ip=gw)
         subnet.gateway_ip = gw
     return subnet
 
@@ -296,6 +326,12 @@ def _fixed_ips(session: Session, ctx: Context, net: m.Network,
         if not net.subnets:
             raise _bad(f"network {net.id} has no subnet to allocate an address from")
         requested = [{"subnet_id": net.subnets[0].id}]
+    explicit = [f["ip_address"] for f in requested if f.get("ip_address") is not None]
+    if len(set(explicit)) != len(explicit):
+        raise _bad("fixed_ips names the same IP address twice")
+    # Addresses this request takes are not free for its other entries: two entries on
+    # one subnet get two addresses.
+    taken = set(exclude or ()) | set(explicit)
     result: list[tuple[m.Subnet, str]] = []
     for fip in requested:
         subnet: m.Subnet | None = None
@@ -333,7 +369,9 @@ def _fixed_ips(session: Session, ctx: Context, net: m.Network,
                 if not net.subnets:
                     raise _bad(f"network {net.id} has no subnet to allocate an address from")
                 subnet = net.subnets[0]
-            result.append((subnet, _allocate_ip(session, subnet, exclude or set())))
+            picked = _allocate_ip(session, subnet, taken)
+            taken.add(picked)
+            result.append((subnet, picked))
     return result
 
 
@@ -378,6 +416,37 @@ def create_port(session: Session, ctx: Context, body: dict[str, Any],
     raise errors.IpAddressGenerationFailure(net_id=net_id)
 
 
+def _refuse_port_policy(ctx: Context, net: m.Network, body: dict[str, Any]) -> None:
+    """Neutron's port policy for callers other than the server itself: the
+    load-balancer owner is the server's to give (a tenant's port with it could not be
+    told from a VIP's), the binding is the admin's, and on a network the caller does not
+    own a MAC or a fixed address is the network owner's choice (else a tenant could
+    squat the address an admin means to give a VIP)."""
+    if ctx.is_admin:
+        return
+    if body.get("device_owner") == c.DEVICE_OWNER_LOADBALANCER:
+        raise errors.PolicyNotAuthorized(rule="create_port:device_owner")
+    if body.get("binding:host_id"):
+        raise errors.PolicyNotAuthorized(rule="create_port:binding:host_id")
+    if net.tenant_id != ctx.project_id:
+        if body.get("mac_address") is not None:
+            raise errors.PolicyNotAuthorized(rule="create_port:mac_address")
+        if any(f.get("ip_address") for f in body.get("fixed_ips") or []):
+            raise errors.PolicyNotAuthorized(rule="create_port:fixed_ips:ip_address")
+
+
+def create_tenant_port(session: Session, ctx: Context, conf: Any,
+                       body: dict[str, Any]) -> m.Port:
+    """POST /v2.0/ports: the caller's policy and port quota, then :func:`create_port`.
+    VIP ports are the server's and count against ``quota_vip`` instead."""
+    net = get_visible(session, ctx, m.Network, body["network_id"], errors.NetworkNotFound,
+                      shared_ok=True)
+    _refuse_port_policy(ctx, net, body)
+    check_quota(session, conf, m.Port, body["tenant_id"], "port",
+                m.Port.device_owner != c.DEVICE_OWNER_LOADBALANCER)
+    return create_port(session, ctx, body)
+
+
 def get_port(session: Session, ctx: Context, port_id: str) -> m.Port:
     return get_visible(session, ctx, m.Port, port_id, errors.PortNotFound)
 
@@ -386,17 +455,27 @@ def list_ports(session: Session, ctx: Context) -> list[m.Port]:
     return list(session.scalars(visible_query(ctx, m.Port)))
 
 
-def _refuse_owned(port: m.Port) -> None:
-    if port.device_owner == c.DEVICE_OWNER_LOADBALANCER:
-        raise errors.PortInUse(id=port.id, owner="VIP", device_id=port.device_id)
+def _refuse_vip_port(session: Session, port: m.Port) -> None:
+    """A VIP's port changes only with its VIP. Whether a port is a VIP's is what the
+    VIPs say, not what the port's owner field claims."""
+    vip_id = session.scalar(select(m.Vip.id).where(m.Vip.port_id == port.id))
+    if vip_id is not None:
+        raise errors.PortInUse(id=port.id, owner="VIP", device_id=vip_id)
 
 
 def update_port(session: Session, ctx: Context, port_id: str,
                 body: dict[str, Any]) -> m.Port:
     port = get_visible(session, ctx, m.Port, port_id, errors.PortNotFound)
-    if port.device_owner == c.DEVICE_OWNER_LOADBALANCER and (
-            "fixed_ips" in body or "device_owner" in body or "device_id" in body):
-        _refuse_owned(port)
+    if "fixed_ips" in body or "device_owner" in body or "device_id" in body:
+        _refuse_vip_port(session, port)
+    if not ctx.is_admin:
+        if body.get("device_owner") == c.DEVICE_OWNER_LOADBALANCER:
+            raise errors.PolicyNotAuthorized(rule="update_port:device_owner")
+        if "binding:host_id" in body:
+            raise errors.PolicyNotAuthorized(rule="update_port:binding:host_id")
+        if (port.network.tenant_id != ctx.project_id
+                and any(f.get("ip_address") for f in body.get("fixed_ips") or [])):
+            raise errors.PolicyNotAuthorized(rule="update_port:fixed_ips:ip_address")
     for key, attr in (("name", "name"), ("admin_state_up", "admin_state_up"),
                       ("device_id", "device_id"), ("device_owner", "device_owner"),
                       ("binding:host_id", "binding_host_id")):
@@ -420,5 +499,5 @@ def update_port(session: Session, ctx: Context, port_id: str,
 
 def delete_port(session: Session, ctx: Context, port_id: str) -> None:
     port = get_visible(session, ctx, m.Port, port_id, errors.PortNotFound)
-    _refuse_owned(port)
+    _refuse_vip_port(session, port)
     session.delete(port)

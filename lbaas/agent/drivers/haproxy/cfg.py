@@ -20,16 +20,18 @@ Mapping (v1's, with its defects fixed):
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 
-from lbaas.common import constants
+from lbaas.common import constants, limits
+
+T = TypeVar("T")
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -49,15 +51,9 @@ BALANCE_ALGORITHMS = {
     "LEAST_CONNECTIONS": "leastconn",
     "SOURCE_IP": "source",
 }
-# HAProxy's server weight range (0 drains the server without marking it down).
-MIN_WEIGHT, MAX_WEIGHT = 0, 256
 # Names go into the config unquoted and into runtime API commands; ids are UUIDs, but a
 # space or a '#' in one would silently change the meaning of the line.
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-_HTTP_METHOD_RE = re.compile(r"^[A-Z]{1,16}$")
-_URL_PATH_RE = re.compile(r"^/[\x21-\x7e]*$")
-_COOKIE_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
-_EXPECTED_CODES_RE = re.compile(r"^\d{3}(-\d{3}|(,\d{3})*)$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$", re.ASCII)
 
 
 class ConfigError(ValueError):
@@ -158,18 +154,23 @@ def _name(value: Any, what: str) -> str:
     return value
 
 
+def _checked(rule: Callable[..., T], value: Any, *args: Any) -> T:
+    """``rule`` (one of lbaas.common.limits, the API's own checks) or ConfigError."""
+    try:
+        return rule(value, *args)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _int(value: Any, what: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(f"{what} {value!r} is not an integer in [{low}, {high}]")
-    return value
+    return _checked(limits.int_in, value, what, low, high)
 
 
 def _address(value: Any, port: Any, what: str) -> str:
-    try:
-        ip = ipaddress.ip_address(value)
-    except ValueError as exc:
-        raise ConfigError(f"{what} address {value!r} is not an IP address") from exc
-    return f"{ip}:{_int(port, what + ' port', 1, 65535)}"
+    # Canonical only: ipaddress alone accepts "fe80::1%<anything>" and prints it back,
+    # newlines and '#' included.
+    ip = _checked(limits.canonical_ip, value)
+    return f"{ip}:{_int(port, what + ' port', limits.PORT_MIN, limits.PORT_MAX)}"
 
 
 def _mode(protocol: Any, what: str) -> str:
@@ -183,17 +184,8 @@ def _mode(protocol: Any, what: str) -> str:
 def expected_codes_regex(expected_codes: str) -> str:
     """Neutron's ``expected_codes`` ("200", "200,202", "200-204") as the anchored regex
     of ``http-check expect rstatus``."""
-    codes = (expected_codes or "200").replace(" ", "")
-    if not _EXPECTED_CODES_RE.match(codes):
-        raise ConfigError(f"expected_codes {expected_codes!r} is not N, N,M,... or N-M")
-    if "-" in codes:
-        low, high = (int(c) for c in codes.split("-"))
-        if low > high:
-            raise ConfigError(f"expected_codes range {expected_codes!r} is reversed")
-        alternatives = [str(c) for c in range(low, high + 1)]
-    else:
-        alternatives = codes.split(",")
-    return "^(" + "|".join(alternatives) + ")$"
+    codes = _checked(limits.expected_codes, expected_codes or "200")
+    return "^(" + "|".join(str(code) for code in codes) + ")$"
 
 
 def _health_check(monitors: list[dict[str, Any]]) -> HealthCheckView | None:
@@ -207,22 +199,20 @@ def _health_check(monitors: list[dict[str, Any]]) -> HealthCheckView | None:
     if mtype not in constants.HEALTH_MONITOR_TYPES:
         raise ConfigError(f"health monitor type {mtype!r} is not one of "
                           f"{', '.join(constants.HEALTH_MONITOR_TYPES)}")
-    retries = _int(monitor.get("max_retries"), "max_retries", 1, 10)
+    retries = _int(monitor.get("max_retries"), "max_retries", limits.MAX_RETRIES_MIN,
+                   limits.MAX_RETRIES_MAX)
     httpchk = expect = None
     if mtype in ("HTTP", "HTTPS"):
-        method = monitor.get("http_method") or "GET"
-        path = monitor.get("url_path") or "/"
-        if not _HTTP_METHOD_RE.match(method):
-            raise ConfigError(f"http_method {method!r} is not an HTTP method")
-        if not _URL_PATH_RE.match(path):
-            raise ConfigError(f"url_path {path!r} is not an absolute path without spaces")
+        method = _checked(limits.http_method, monitor.get("http_method") or "GET")
+        path = _checked(limits.url_path, monitor.get("url_path") or "/")
         httpchk = f"{method} {path}"
         expect = expected_codes_regex(monitor.get("expected_codes") or "200")
     return HealthCheckView(
-        inter_s=_int(monitor.get("delay"), "delay", 1, 86400),
+        inter_s=_int(monitor.get("delay"), "delay", limits.DELAY_MIN, limits.DELAY_MAX),
         fall=retries,
         rise=retries,
-        timeout_s=_int(monitor.get("timeout"), "timeout", 1, 86400),
+        timeout_s=_int(monitor.get("timeout"), "timeout", limits.TIMEOUT_MIN,
+                       limits.TIMEOUT_MAX),
         httpchk=httpchk,
         expect_rstatus=expect,
         ssl=mtype == "HTTPS",
@@ -244,7 +234,7 @@ def _persistence(vip: dict[str, Any], mode: str,
         raise ConfigError(f"session persistence type {ptype!r} is not one of "
                           f"{', '.join(constants.SESSION_PERSISTENCE_TYPES)}")
     if ptype == "SOURCE_IP":
-        ip_type = "ipv6" if ipaddress.ip_address(vip["address"]).version == 6 else "ip"
+        ip_type = "ipv6" if ":" in _checked(limits.canonical_ip, vip.get("address")) else "ip"
         return None, f"type {ip_type} size {STICK_TABLE_SIZE}", ("on src",)
     if mode != "http":
         return None, None, ()
@@ -253,9 +243,7 @@ def _persistence(vip: dict[str, Any], mode: str,
         if not has_members:
             return None, None, ()
         return f"{PERSISTENCE_COOKIE} insert indirect nocache", None, ()
-    cookie_name = persistence.get("cookie_name")
-    if not isinstance(cookie_name, str) or not _COOKIE_NAME_RE.match(cookie_name):
-        raise ConfigError(f"APP_COOKIE cookie_name {cookie_name!r} is not a cookie name")
+    cookie_name = _checked(limits.cookie_name, persistence.get("cookie_name"))
     return (None,
             f"type string len {APP_COOKIE_MAX_LEN} size {STICK_TABLE_SIZE}",
             (f"store-response res.cook({cookie_name})", f"match req.cook({cookie_name})"))
@@ -281,7 +269,7 @@ def build_view(logical_config: dict[str, Any], paths: StatePaths, user_group: st
     connection_limit = vip.get("connection_limit")
     maxconn = None
     if connection_limit is not None and connection_limit != -1:
-        maxconn = _int(connection_limit, "connection_limit", 0, 10_000_000)
+        maxconn = _checked(limits.connection_limit, connection_limit)
 
     health_check = _health_check(logical_config.get("healthmonitors") or [])
     # The server leaves PENDING_DELETE objects out of the logical device; should one
@@ -293,7 +281,8 @@ def build_view(logical_config: dict[str, Any], paths: StatePaths, user_group: st
         ServerView(
             name=_name(m["id"], "member id"),
             address=_address(m.get("address"), m.get("protocol_port"), "member"),
-            weight=_int(m.get("weight", 1), "member weight", MIN_WEIGHT, MAX_WEIGHT),
+            weight=_int(m.get("weight", 1), "member weight", limits.WEIGHT_MIN,
+                        limits.WEIGHT_MAX),
             disabled=not m.get("admin_state_up", True),
             check=health_check is not None,
             check_ssl=health_check is not None and health_check.ssl,

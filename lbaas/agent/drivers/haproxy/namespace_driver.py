@@ -13,7 +13,6 @@ different pools run in parallel and share nothing here but read-only options.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -27,7 +26,7 @@ from lbaas.agent import plugin_api as plugin_api_mod
 from lbaas.agent.drivers.haproxy import cfg, process
 from lbaas.agent.drivers.haproxy.runtime import RuntimeApi, RuntimeApiError
 from lbaas.agent.linux import arping, interface, ip_lib
-from lbaas.common import constants
+from lbaas.common import constants, limits
 
 LOG = logging.getLogger(__name__)
 
@@ -46,6 +45,35 @@ class DeployError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def _port_l3(port: dict[str, Any]) -> tuple[list[tuple[str, int]], str | None,
+                                             list[dict[str, str]]]:
+    """(addresses with prefix lengths, default gateway, other host routes) of a VIP port,
+    every value checked with the API's own rules (lbaas.common.limits) before it reaches
+    netlink or arping's command line. Raises :class:`DeployError`."""
+    try:
+        fixed_ips = []
+        host_routes: list[dict[str, str]] = []
+        for fixed_ip in port.get("fixed_ips") or []:
+            subnet = fixed_ip["subnet"]
+            cidr = limits.canonical_cidr(subnet["cidr"])
+            ip = limits.canonical_ip(fixed_ip["ip_address"])
+            fixed_ips.append((ip, int(cidr.rsplit("/", 1)[1])))
+            for route in subnet.get("host_routes") or []:
+                checked = {"destination": limits.canonical_cidr(route["destination"]),
+                           "nexthop": limits.canonical_ip(route["nexthop"])}
+                if checked not in host_routes:
+                    host_routes.append(checked)
+        gateway = port["fixed_ips"][0]["subnet"].get("gateway_ip") if fixed_ips else None
+        if gateway is not None:
+            gateway = limits.canonical_ip(gateway)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DeployError(f"VIP port {port.get('id')}: {exc}") from None
+    default_routes = [r for r in host_routes if r["destination"].endswith("/0")]
+    if not gateway and default_routes:
+        gateway = default_routes[0]["nexthop"]
+    return fixed_ips, gateway, [r for r in host_routes if r not in default_routes]
 
 
 @dataclass
@@ -224,31 +252,15 @@ class HaproxyNSDriver:
 
     def _configure_l3(self, namespace: str, device: str, port: dict[str, Any],
                       announce: bool) -> None:
-        fixed_ips = port.get("fixed_ips") or []
-        cidrs = []
-        host_routes: list[dict[str, Any]] = []
-        for fixed_ip in fixed_ips:
-            subnet = fixed_ip["subnet"]
-            prefixlen = ipaddress.ip_network(subnet["cidr"], strict=False).prefixlen
-            cidrs.append(f"{fixed_ip['ip_address']}/{prefixlen}")
-            for route in subnet.get("host_routes") or []:
-                if route not in host_routes:
-                    host_routes.append(route)
-        self.vif_driver.init_l3(device, cidrs, namespace=namespace)
-
-        gateway = fixed_ips[0]["subnet"].get("gateway_ip") if fixed_ips else None
-        default_routes = [r for r in host_routes
-                          if ipaddress.ip_network(r["destination"], strict=False).prefixlen == 0]
-        if not gateway and default_routes:
-            gateway = default_routes[0].get("nexthop")
-        other_routes = [r for r in host_routes if r not in default_routes]
-        ip_lib.set_l3_routes(namespace, device, gateway, other_routes)
+        fixed_ips, gateway, routes = _port_l3(port)
+        self.vif_driver.init_l3(device, [f"{ip}/{prefixlen}" for ip, prefixlen in fixed_ips],
+                                namespace=namespace)
+        ip_lib.set_l3_routes(namespace, device, gateway, routes)
 
         if announce and self.options.send_gratuitous_arp > 0:
             # So a router that knew the MAC of a deleted and re-created VIP learns the
             # new one at once instead of when its ARP entry expires.
-            addresses = [f["ip_address"] for f in fixed_ips
-                         if ipaddress.ip_address(f["ip_address"]).version == 4]
+            addresses = [ip for ip, _ in fixed_ips if ":" not in ip]
             if addresses:
                 arping.send_garp(namespace, device, addresses,
                                  self.options.send_gratuitous_arp)

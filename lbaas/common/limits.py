@@ -1,0 +1,138 @@
+"""One definition of every value that reaches an HAProxy configuration or a command line.
+
+The API checks requests against these rules (a 400 when one fails) and the agent's
+renderer checks the logical device against the same rules again before it writes a line
+(defence in depth: the agent never writes a line it did not build, even if a database
+was edited by hand or an older server let something through). Keeping them in one module
+is what keeps the two sides from disagreeing: a value the API takes and the agent refuses
+would put a load balancer in ERROR long after the request that caused it returned 201.
+
+Every pattern here is ASCII-only on purpose: Python's ``\\d`` and ``int()`` take
+"٢٠٠" or "２００" as 200, which HAProxy would then compare byte for byte and never
+match. See docs/security.md for the threat model these rules serve.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+# Health monitors, in seconds: HAProxy takes larger values, but a check less often than
+# once a day is a mistake, and one bound on both sides is what matters.
+DELAY_MIN, DELAY_MAX = 1, 86400
+TIMEOUT_MIN, TIMEOUT_MAX = 1, 86400
+MAX_RETRIES_MIN, MAX_RETRIES_MAX = 1, 10
+# A frontend's maxconn: -1 means unlimited; HAProxy's own ceiling is far above this.
+CONNECTION_LIMIT_MAX = 10_000_000
+# HAProxy's server weight range (0 drains the server without marking it down).
+WEIGHT_MIN, WEIGHT_MAX = 0, 256
+PORT_MIN, PORT_MAX = 1, 65535
+
+HTTP_METHOD_MAX = 16
+URL_PATH_MAX = 255
+COOKIE_NAME_MAX = 128
+EXPECTED_CODES_MAX = 64
+
+# An HTTP method token as HAProxy's "option httpchk" takes it: upper-case letters only
+# ("X-Y" or "A_B" are valid RFC 9110 tokens but not methods HAProxy will send).
+HTTP_METHOD_PATTERN = r"^[A-Z]{1,16}$"
+# An absolute path with RFC 3986 characters; no space, quote, backslash or '#', which
+# HAProxy's parser would split on, open a quote with, escape, or start a comment with.
+URL_PATH_PATTERN = r"^/[A-Za-z0-9\-._~!$&()*+,;=:@%/?]*$"
+# An RFC 6265 cookie-name token without the characters HAProxy's parser treats
+# specially ('#', quotes, '$', '%', backslash).
+COOKIE_NAME_PATTERN = r"^[A-Za-z0-9!&*+\-.^_`|~]{1,128}$"
+# "200", "200,202" or "200-204": three ASCII digits each.
+EXPECTED_CODES_PATTERN = r"^([0-9]{3}(,[0-9]{3})*|[0-9]{3}-[0-9]{3})$"
+# A CIDR as text: address characters, one slash, a prefix length.
+CIDR_PATTERN = r"^[0-9a-fA-F.:]+/[0-9]{1,3}$"
+
+_HTTP_METHOD_RE = re.compile(HTTP_METHOD_PATTERN, re.ASCII)
+_URL_PATH_RE = re.compile(URL_PATH_PATTERN, re.ASCII)
+_COOKIE_NAME_RE = re.compile(COOKIE_NAME_PATTERN, re.ASCII)
+_EXPECTED_CODES_RE = re.compile(EXPECTED_CODES_PATTERN, re.ASCII)
+_CIDR_RE = re.compile(CIDR_PATTERN, re.ASCII)
+# What an IP address may contain before ipaddress looks at it: hex digits, dots and
+# colons. ipaddress itself accepts an IPv6 scope id ("fe80::1%<anything>"), newlines and
+# '#' included, and prints it back: that was a configuration injection.
+_IP_CHARS_RE = re.compile(r"^[0-9a-fA-F.:]{2,45}$", re.ASCII)
+
+
+def canonical_ip(value: object) -> str:
+    """``value`` if it is an IPv4 or IPv6 address written the one way Python prints it
+    (no scope id, no leading zeros, lower-case, '::' compressed); ValueError otherwise."""
+    if not isinstance(value, str) or not _IP_CHARS_RE.match(value):
+        raise ValueError(f"{value!r} is not a valid IP address")
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a valid IP address") from None
+    if str(ip) != value:
+        raise ValueError(f"{value!r} is not written canonically (write {str(ip)!r})")
+    return value
+
+
+def canonical_cidr(value: object) -> str:
+    """``value`` if it is a network in CIDR notation, host bits clear, written as Python
+    prints it; ValueError otherwise."""
+    if not isinstance(value, str) or not _CIDR_RE.match(value):
+        raise ValueError(f"{value!r} is not a valid CIDR")
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a valid CIDR ({exc})") from None
+    if str(net) != value:
+        raise ValueError(f"{value!r} is not written canonically (write {str(net)!r})")
+    return value
+
+
+def http_method(value: object) -> str:
+    if not isinstance(value, str) or not _HTTP_METHOD_RE.match(value):
+        raise ValueError(f"{value!r} is not an HTTP method (1 to {HTTP_METHOD_MAX} "
+                         "upper-case letters)")
+    return value
+
+
+def url_path(value: object) -> str:
+    if (not isinstance(value, str) or len(value) > URL_PATH_MAX
+            or not _URL_PATH_RE.match(value)):
+        raise ValueError(f"{value!r} is not an absolute URL path of at most {URL_PATH_MAX} "
+                         "characters without spaces, quotes, backslashes or '#'")
+    return value
+
+
+def cookie_name(value: object) -> str:
+    if not isinstance(value, str) or not _COOKIE_NAME_RE.match(value):
+        raise ValueError(f"{value!r} is not a cookie name (1 to {COOKIE_NAME_MAX} letters, "
+                         "digits or !&*+-.^_`|~)")
+    return value
+
+
+def expected_codes(value: object) -> list[int]:
+    """The HTTP status codes that ``value`` ("200", "200,202", "200-204") names."""
+    if (not isinstance(value, str) or len(value) > EXPECTED_CODES_MAX
+            or not _EXPECTED_CODES_RE.match(value)):
+        raise ValueError(f"{value!r} is not N, N,M,... or N-M with three-digit HTTP codes")
+    if "-" in value:
+        low, high = (int(c) for c in value.split("-"))
+        if low > high:
+            raise ValueError(f"range {value} is empty")
+        codes = list(range(low, high + 1))
+    else:
+        codes = [int(c) for c in value.split(",")]
+    for code in codes:
+        if not 100 <= code <= 599:
+            raise ValueError(f"{code} is not an HTTP status code")
+    return codes
+
+
+def int_in(value: object, what: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{what} {value!r} is not an integer in [{low}, {high}]")
+    return value
+
+
+def connection_limit(value: object) -> int:
+    """-1 (unlimited) or 0..CONNECTION_LIMIT_MAX (0 takes no connection; the v1 API
+    refuses it as v1 did, Octavia's takes it)."""
+    return int_in(value, "connection_limit", -1, CONNECTION_LIMIT_MAX)
