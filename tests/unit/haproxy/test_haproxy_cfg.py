@@ -403,3 +403,45 @@ def test_template_places_values_the_view_holds(logical_device):
     forced = dataclasses.replace(view, frontend=dataclasses.replace(view.frontend,
                                                                     maxconn=12345))
     assert "maxconn 12345" in section(cfg.render(forced), f"frontend {VIP_ID}")
+
+
+# ------------------------------------------------------- defence in depth (the API's limits)
+
+INJECTED = "fe80::1%1\n    option external-check #"
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda ld: ld["members"][0].update(address=INJECTED),
+    lambda ld: ld["members"][0].update(address="fe80::1%eth0"),
+    lambda ld: ld["members"][0].update(address="FE80::1"),
+    lambda ld: ld["vip"].update(address="fe80::1%1\nglobal"),
+    lambda ld: ld.update(healthmonitors=[monitor("HTTP", http_method="X-Y")]),
+    lambda ld: ld.update(healthmonitors=[monitor("HTTP", http_method="A_B")]),
+    lambda ld: ld.update(healthmonitors=[monitor("HTTP", delay=86401)]),
+    lambda ld: ld.update(healthmonitors=[monitor("HTTP", timeout=86401)]),
+    lambda ld: ld.update(healthmonitors=[monitor("HTTP", expected_codes="٢٠٠")]),
+    lambda ld: ld.update(healthmonitors=[monitor("HTTP", expected_codes="２００")]),
+    lambda ld: ld.update(healthmonitors=[monitor("HTTP", url_path="/a#b")]),
+    lambda ld: ld["vip"].update(connection_limit=10_000_001),
+    lambda ld: ld["vip"].update(session_persistence={"type": "APP_COOKIE",
+                                                     "cookie_name": "c" * 129}),
+    lambda ld: ld["vip"].update(session_persistence={"type": "APP_COOKIE",
+                                                     "cookie_name": "a%b"}),
+], ids=["scope-id-injection", "scope-id", "upper-case-ipv6", "vip-scope-id",
+        "method-dash", "method-underscore", "delay", "timeout", "arabic-digits",
+        "fullwidth-digits", "url-path-hash", "connection-limit", "cookie-129", "cookie-%"])
+def test_renderer_refuses_what_the_api_refuses(logical_device, mutate):
+    ld = logical_device()
+    mutate(ld)
+    with pytest.raises(cfg.ConfigError):
+        build(ld)
+
+
+def test_renderer_takes_the_api_limits_themselves(logical_device, haproxy_check):
+    ld = logical_device()
+    ld["healthmonitors"] = [monitor("HTTP", delay=86400, timeout=86400, max_retries=10,
+                                    http_method="OPTIONS", expected_codes="200-299")]
+    ld["vip"]["connection_limit"] = 10_000_000
+    ld["vip"]["session_persistence"] = {"type": "APP_COOKIE", "cookie_name": "c" * 128}
+    ld["members"][0]["weight"] = 256
+    assert_valid(haproxy_check, render(ld))

@@ -11,7 +11,12 @@ import pytest
 from lbaas.agent.drivers.haproxy import namespace_driver as nd
 from lbaas.agent.drivers.haproxy.runtime import RuntimeApi
 from lbaas.agent.linux import interface
-from tests.unit.haproxy.haproxy_sample_device import MEMBER_IDS, POOL_ID, VIP_ID
+from tests.unit.haproxy.haproxy_sample_device import (
+    MEMBER_IDS,
+    POOL_ID,
+    VIP_ID,
+    sample_logical_device,
+)
 
 
 class RecordingVifDriver:
@@ -289,3 +294,18 @@ def test_member_without_a_first_check_has_no_status_yet(status):
     assert nd.member_status(status, "INI") is None
     assert nd.member_status("UP", "L7OK") == "ACTIVE"
     assert nd.member_status("DOWN", "L4CON") == "INACTIVE"
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda port: port["fixed_ips"][0].update(ip_address="fe80::1%1\nx"),
+    lambda port: port["fixed_ips"][0]["subnet"].update(gateway_ip="10.92.0.1%1"),
+    lambda port: port["fixed_ips"][0]["subnet"].update(cidr="10.92.0.0/24 x"),
+    lambda port: port["fixed_ips"][0]["subnet"].update(
+        host_routes=[{"destination": "10.93.0.0/24", "nexthop": "fe80::1%eth0"}]),
+], ids=["address", "gateway", "cidr", "nexthop"])
+def test_vip_port_l3_values_are_checked_before_netlink(mutate):
+    port = sample_logical_device()["vip"]["port"]
+    assert nd._port_l3(port)[0] == [("10.92.0.10", 24)]
+    mutate(port)
+    with pytest.raises(nd.DeployError):
+        nd._port_l3(port)
