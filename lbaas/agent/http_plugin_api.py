@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from lbaas.agent.plugin_api import Events, PluginApi, PluginApiError, PoolNotFound
 from lbaas.common import constants
+from lbaas.common.plugin_api import Events, PluginApi, PluginApiError, PoolNotFound
 
 LOG = logging.getLogger(__name__)
 

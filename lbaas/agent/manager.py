@@ -37,8 +37,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from lbaas.agent.plugin_api import PluginApi, PluginApiError, PoolNotFound
 from lbaas.common import constants
+from lbaas.common.plugin_api import PluginApi, PluginApiError, PoolNotFound
 
 LOG = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from lbaas.agent.linux.interface import (
     get_interface_driver,
 )
 from lbaas.agent.manager import AgentOptions, LbaasAgentManager
-from lbaas.agent.plugin_api import PluginApi
 from lbaas.common import config, constants
+from lbaas.common.plugin_api import PluginApi
 
 LOG = logging.getLogger("lbaas.agent")
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from lbaas.agent import plugin_api
 from lbaas.common import constants as c
+from lbaas.common import plugin_api
 from lbaas.server import errors
 from lbaas.server.db.session import Database
 from lbaas.server.plugin import agents, callbacks

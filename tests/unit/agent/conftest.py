@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from lbaas.agent.manager import AgentOptions, LbaasAgentManager
-from lbaas.agent.plugin_api import Events, PluginApi, PoolNotFound
 from lbaas.common import constants
+from lbaas.common.plugin_api import Events, PluginApi, PoolNotFound
 
 HOST = "host-a"
 

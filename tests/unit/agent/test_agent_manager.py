@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from lbaas.agent.plugin_api import Events, PluginApiError
 from lbaas.common import constants
+from lbaas.common.plugin_api import Events, PluginApiError
 
 
 def _wait(event: threading.Event, what: str) -> None:

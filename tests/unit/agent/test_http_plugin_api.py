@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from lbaas.agent.http_plugin_api import HttpPluginApi
-from lbaas.agent.plugin_api import Events, PluginApiError, PoolNotFound
+from lbaas.common.plugin_api import Events, PluginApiError, PoolNotFound
 
 
 class FakeServer:

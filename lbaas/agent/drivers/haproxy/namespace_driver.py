@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lbaas.agent import plugin_api as plugin_api_mod
 from lbaas.agent.drivers.haproxy import cfg, process
 from lbaas.agent.drivers.haproxy.runtime import RuntimeApi, RuntimeApiError
 from lbaas.agent.linux import arping, interface, ip_lib
 from lbaas.common import constants, limits
+from lbaas.common import plugin_api as plugin_api_mod
 
 LOG = logging.getLogger(__name__)
 

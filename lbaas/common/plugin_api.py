@@ -1,9 +1,12 @@
 """The agent's view of the server: v1's plugin RPC, as one interface.
 
+This is the contract between server and agent, so it lives in ``lbaas.common``: the
+server implements it and the agent uses it, and neither imports the other.
+
 The agent codes against :class:`PluginApi` only. ``lbaas all-in-one`` passes an
 in-process implementation (``lbaas.server.local_plugin_api``); an agent on another host
 uses :class:`HttpPluginApi` (``lbaas.agent.http_plugin_api``), which speaks the HTTP
-agent API of DESIGN.md.
+agent API of docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ class PluginApi(abc.ABC):
 
     @abc.abstractmethod
     def get_logical_device(self, pool_id: str) -> dict[str, Any]:
-        """The logical device of DESIGN.md. Raises :class:`PoolNotFound`."""
+        """The logical device of docs/architecture.md. Raises :class:`PoolNotFound`."""
 
     @abc.abstractmethod
     def pool_deployed(self, pool_id: str, revision: int | None = None) -> None:
