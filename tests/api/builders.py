@@ -103,7 +103,7 @@ def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.1) -> An
 
 
 class FakeAgent:
-    """An agent scripted by the test, speaking the agent API of DESIGN.md.
+    """An agent scripted by the test, speaking the agent API of docs/architecture.md.
 
     Its host name is unique; ``physnets`` are the physical networks it maps (give it the
     test's own ``physnet`` so that only the test's pools are scheduled to it).

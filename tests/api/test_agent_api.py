@@ -1,4 +1,4 @@
-"""The agent API (DESIGN.md's v1 plugin RPC over HTTP) as an agent drives it: events,
+"""The agent API (docs/architecture.md: v1's plugin RPC over HTTP) as an agent drives it: events,
 logical devices, confirmations, status, stats and VIP port binding.
 
 Every test's agents map only the test's own physical network, so the pools they see are

@@ -46,7 +46,8 @@ KNOWN_5XX: list[tuple[str, str, Callable[[Any], bool]]] = []
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerProcess]:
-    with ServerProcess(conf={"quotas": {"quota_pool": -1, "quota_vip": -1}}) as s:
+    with ServerProcess(conf={"quotas": {"quota_pool": -1, "quota_vip": -1,
+                                        "quota_port": -1}}) as s:
         yield s
 
 

@@ -1,4 +1,4 @@
-"""/agent/v1: v1's plugin RPC over HTTP, for agents on other hosts (DESIGN.md)."""
+"""/agent/v1: v1's plugin RPC over HTTP, for agents on other hosts (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A sample logical device (DESIGN.md's format) for the HAProxy driver's unit tests."""
+"""A sample logical device (docs/architecture.md's format) for the HAProxy driver's unit tests."""
 
 from __future__ import annotations
 
