@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select
@@ -14,11 +16,8 @@ from lbaas.common import constants as c
 from lbaas.server import errors
 from lbaas.server.context import Context
 from lbaas.server.db import models as m
+from lbaas.server.plugin import ipam
 from lbaas.server.plugin.base import check_quota, get_visible, visible_query
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
-
 
 # --- networks ---------------------------------------------------------------------------
 
@@ -125,105 +124,47 @@ def _bad(msg: str) -> errors.InvalidInput:
     return errors.InvalidInput(error_message=msg)
 
 
-def _parse_cidr(cidr: str, ip_version: int) -> IPNetwork:
+@contextmanager
+def _ipam_errors() -> Iterator[None]:
+    """Turn ipam's refusals into the API's errors: a gateway inside an allocation pool is a
+    409 Conflict, any other rule broken a 400 Invalid input; same message."""
     try:
-        net = ipaddress.ip_network(cidr, strict=True)
-    except ValueError as e:
-        raise _bad(f"'{cidr}' is not a valid CIDR ({e})") from None
-    if net.version != ip_version:
-        raise _bad(f"cidr {cidr} does not match ip_version {ip_version}")
-    if net.num_addresses < 4 and net.version == 4:
-        raise _bad(f"cidr {cidr} is too small: it leaves no address to allocate")
-    return net
-
-
-def _check_gateway(net: IPNetwork, gateway: IPAddr) -> None:
-    if gateway not in net or gateway == net.network_address or (
-            net.version == 4 and gateway == net.broadcast_address):
-        raise _bad(f"gateway_ip {gateway} is not a host address of {net}")
-
-
-def _host_range(net: IPNetwork) -> tuple[IPAddr, IPAddr]:
-    first = net.network_address + 1
-    last = net.broadcast_address - 1 if net.version == 4 else net.broadcast_address
-    return first, last
-
-
-def _default_pools(net: IPNetwork, gateway: IPAddr | None) -> list[dict[str, str]]:
-    first, last = _host_range(net)
-    if gateway is None or not int(first) <= int(gateway) <= int(last):
-        return [{"start": str(first), "end": str(last)}]
-    pools = []
-    if int(gateway) > int(first):
-        pools.append({"start": str(first), "end": str(gateway - 1)})
-    if int(gateway) < int(last):
-        pools.append({"start": str(gateway + 1), "end": str(last)})
-    return pools
-
-
-def _validate_pools(net: IPNetwork, pools: list[dict[str, str]],
-                    gateway: IPAddr | None) -> list[dict[str, str]]:
-    ranges: list[tuple[IPAddr, IPAddr]] = []
-    for p in pools:
-        try:
-            start, end = ipaddress.ip_address(p["start"]), ipaddress.ip_address(p["end"])
-        except (KeyError, ValueError):
-            raise _bad(f"allocation pool {p} needs valid 'start' and 'end' addresses") from None
-        if start not in net or end not in net:
-            raise _bad(f"allocation pool {start}-{end} is not inside {net}")
-        if int(start) > int(end):
-            raise _bad(f"allocation pool {start}-{end}: start is after end")
-        if gateway is not None and int(start) <= int(gateway) <= int(end):
-            raise errors.Conflict(f"Gateway ip {gateway} conflicts with allocation pool "
-                                  f"{start}-{end}.")
-        ranges.append((start, end))
-    ranges.sort(key=lambda r: int(r[0]))
-    for (s1, e1), (s2, e2) in zip(ranges, ranges[1:], strict=False):
-        if int(s2) <= int(e1):
-            raise _bad(f"allocation pools {s1}-{e1} and {s2}-{e2} overlap")
-    return [{"start": str(s), "end": str(e)} for s, e in ranges]
-
-
-def _validate_routes(net: IPNetwork, routes: list[dict[str, str]]) -> list[dict[str, str]]:
-    out = []
-    for r in routes:
-        try:
-            dest = ipaddress.ip_network(r["destination"], strict=True)
-            nexthop = ipaddress.ip_address(r["nexthop"])
-        except (KeyError, ValueError):
-            raise _bad(f"host route {r} needs a valid 'destination' cidr and "
-                       "'nexthop' address") from None
-        if dest.version != net.version or nexthop.version != net.version:
-            raise _bad(f"host route {r} is not IPv{net.version}")
-        out.append({"destination": str(dest), "nexthop": str(nexthop)})
-    return out
+        yield
+    except ipam.GatewayConflict as e:
+        raise errors.Conflict(e.message) from None
+    except ipam.IpamError as e:
+        raise _bad(e.message) from None
 
 
 def create_subnet(session: Session, ctx: Context, body: dict[str, Any]) -> m.Subnet:
     net = get_visible(session, ctx, m.Network, body["network_id"], errors.NetworkNotFound)
-    cidr = _parse_cidr(body["cidr"], body.get("ip_version", 4))
+    with _ipam_errors():
+        cidr = ipam.parse_cidr(body["cidr"], body.get("ip_version", 4))
     for other in net.subnets:
         if ipaddress.ip_network(other.cidr).overlaps(cidr):
             raise _bad(f"Requested subnet with cidr: {cidr} for network: {net.id} "
                        f"overlaps with another subnet")
-    gateway: IPAddr | None
+    gateway: ipam.IPAddr | None
     if "gateway_ip" in body:
         gateway = None if body["gateway_ip"] is None else ipaddress.ip_address(
             body["gateway_ip"])
         if gateway is not None:
-            _check_gateway(cidr, gateway)
+            with _ipam_errors():
+                ipam.check_gateway(cidr, gateway)
     else:
         gateway = cidr.network_address + 1
-    if "allocation_pools" in body and body["allocation_pools"] is not None:
-        pools = _validate_pools(cidr, body["allocation_pools"], gateway)
-    else:
-        pools = _default_pools(cidr, gateway)
+    with _ipam_errors():
+        if "allocation_pools" in body and body["allocation_pools"] is not None:
+            pools = ipam.validate_allocation_pools(cidr, body["allocation_pools"], gateway)
+        else:
+            pools = ipam.default_allocation_pools(cidr, gateway)
+        host_routes = ipam.validate_host_routes(cidr, body.get("host_routes") or [])
     subnet = m.Subnet(
         tenant_id=body["tenant_id"], network_id=net.id, name=body.get("name", ""),
         ip_version=cidr.version, cidr=str(cidr),
         gateway_ip=None if gateway is None else str(gateway),
         enable_dhcp=body.get("enable_dhcp", True), allocation_pools=pools,
-        host_routes=_validate_routes(cidr, body.get("host_routes") or []),
+        host_routes=host_routes,
         dns_nameservers=list(body.get("dns_nameservers") or []))
     session.add(subnet)
     session.flush()
@@ -253,15 +194,17 @@ def update_subnet(session: Session, ctx: Context, subnet_id: str,
     if "dns_nameservers" in body:
         subnet.dns_nameservers = list(body["dns_nameservers"] or [])
     if "host_routes" in body:
-        subnet.host_routes = _validate_routes(cidr, body["host_routes"] or [])
+        with _ipam_errors():
+            subnet.host_routes = ipam.validate_host_routes(cidr, body["host_routes"] or [])
     if "gateway_ip" in body and body["gateway_ip"] != subnet.gateway_ip:
         gw = body["gateway_ip"]
         if gw is not None:
             # The rules of create, and one more: the address must be free (a gateway
             # moved onto a VIP's address would take its traffic).
             gateway = ipaddress.ip_address(gw)
-            _check_gateway(cidr, gateway)
-            _validate_pools(cidr, subnet.allocation_pools, gateway)
+            with _ipam_errors():
+                ipam.check_gateway(cidr, gateway)
+                ipam.validate_allocation_pools(cidr, subnet.allocation_pools, gateway)
             if session.scalar(select(m.IPAllocation.port_id).where(
                     m.IPAllocation.subnet_id == subnet.id,
                     m.IPAllocation.ip_address == gw)):
@@ -306,14 +249,10 @@ def _random_mac() -> str:
 def _allocate_ip(session: Session, subnet: m.Subnet, exclude: set[str]) -> str:
     used = set(session.scalars(select(m.IPAllocation.ip_address)
                                .where(m.IPAllocation.subnet_id == subnet.id))) | exclude
-    for pool in subnet.allocation_pools:
-        addr = ipaddress.ip_address(pool["start"])
-        end = ipaddress.ip_address(pool["end"])
-        while int(addr) <= int(end):
-            if str(addr) not in used:
-                return str(addr)
-            addr += 1
-    raise errors.IpAddressGenerationFailure(net_id=subnet.network_id)
+    addr = ipam.first_free_address(subnet.allocation_pools, used)
+    if addr is None:
+        raise errors.IpAddressGenerationFailure(net_id=subnet.network_id)
+    return addr
 
 
 def _fixed_ips(session: Session, ctx: Context, net: m.Network,
@@ -350,13 +289,8 @@ def _fixed_ips(session: Session, ctx: Context, net: m.Network,
                                if addr in ipaddress.ip_network(s.cidr)), None)
                 if subnet is None:
                     raise _bad(f"IP address {ip} is not in any subnet of network {net.id}")
-            elif addr not in ipaddress.ip_network(subnet.cidr):
-                raise _bad(f"IP address {ip} is not a valid IP for the specified subnet")
-            cidr = ipaddress.ip_network(subnet.cidr)
-            if addr == cidr.network_address or (cidr.version == 4
-                                                and addr == cidr.broadcast_address):
-                raise _bad(f"IP address {ip} is the network or broadcast address of "
-                           f"{cidr}")
+            with _ipam_errors():
+                ipam.check_host_address(ipaddress.ip_network(subnet.cidr), addr)
             if forbid_gateway and subnet.gateway_ip == str(addr):
                 raise errors.IpAddressInUse(net_id=net.id, ip=str(addr))
             if session.scalar(select(m.IPAllocation.port_id).where(
