@@ -27,11 +27,15 @@ CONNECTION_LIMIT_MAX = 10_000_000
 # HAProxy's server weight range (0 drains the server without marking it down).
 WEIGHT_MIN, WEIGHT_MAX = 0, 256
 PORT_MIN, PORT_MAX = 1, 65535
+# Listener timeouts (Octavia's timeout_client_data, timeout_member_connect,
+# timeout_member_data), in milliseconds: Octavia's range, 0 (no timeout) to a day.
+LISTENER_TIMEOUT_MIN, LISTENER_TIMEOUT_MAX = 0, 86_400_000
 
 HTTP_METHOD_MAX = 16
 URL_PATH_MAX = 255
 COOKIE_NAME_MAX = 128
 EXPECTED_CODES_MAX = 64
+DOMAIN_NAME_MAX = 253
 
 # An HTTP method token as HAProxy's "option httpchk" takes it: upper-case letters only
 # ("X-Y" or "A_B" are valid RFC 9110 tokens but not methods HAProxy will send).
@@ -44,6 +48,11 @@ URL_PATH_PATTERN = r"^/[A-Za-z0-9\-._~!$&()*+,;=:@%/?]*$"
 COOKIE_NAME_PATTERN = r"^[A-Za-z0-9!&*+\-.^_`|~]{1,128}$"
 # "200", "200,202" or "200-204": three ASCII digits each.
 EXPECTED_CODES_PATTERN = r"^([0-9]{3}(,[0-9]{3})*|[0-9]{3}-[0-9]{3})$"
+# A DNS host name as a health check's Host header: dot-separated RFC 1123 labels of
+# letters, digits and inner hyphens, 1 to 63 characters each. No '%' (HAProxy reads
+# "http-check send ... hdr" values as log-format), no space, quote, backslash or '#'.
+DOMAIN_NAME_PATTERN = (r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                       r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 # A CIDR as text: address characters, one slash, a prefix length.
 CIDR_PATTERN = r"^[0-9a-fA-F.:]+/[0-9]{1,3}$"
 
@@ -52,6 +61,7 @@ _URL_PATH_RE = re.compile(URL_PATH_PATTERN, re.ASCII)
 _COOKIE_NAME_RE = re.compile(COOKIE_NAME_PATTERN, re.ASCII)
 _EXPECTED_CODES_RE = re.compile(EXPECTED_CODES_PATTERN, re.ASCII)
 _CIDR_RE = re.compile(CIDR_PATTERN, re.ASCII)
+_DOMAIN_NAME_RE = re.compile(DOMAIN_NAME_PATTERN, re.ASCII)
 # What an IP address may contain before ipaddress looks at it: hex digits, dots and
 # colons. ipaddress itself accepts an IPv6 scope id ("fe80::1%<anything>"), newlines and
 # '#' included, and prints it back: that was a configuration injection.
@@ -61,7 +71,7 @@ _IP_CHARS_RE = re.compile(r"^[0-9a-fA-F.:]{2,45}$", re.ASCII)
 def canonical_ip(value: object) -> str:
     """``value`` if it is an IPv4 or IPv6 address written the one way Python prints it
     (no scope id, no leading zeros, lower-case, '::' compressed); ValueError otherwise."""
-    if not isinstance(value, str) or not _IP_CHARS_RE.match(value):
+    if not isinstance(value, str) or not _IP_CHARS_RE.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid IP address")
     try:
         ip = ipaddress.ip_address(value)
@@ -75,7 +85,7 @@ def canonical_ip(value: object) -> str:
 def canonical_cidr(value: object) -> str:
     """``value`` if it is a network in CIDR notation, host bits clear, written as Python
     prints it; ValueError otherwise."""
-    if not isinstance(value, str) or not _CIDR_RE.match(value):
+    if not isinstance(value, str) or not _CIDR_RE.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid CIDR")
     try:
         net = ipaddress.ip_network(value, strict=True)
@@ -87,7 +97,7 @@ def canonical_cidr(value: object) -> str:
 
 
 def http_method(value: object) -> str:
-    if not isinstance(value, str) or not _HTTP_METHOD_RE.match(value):
+    if not isinstance(value, str) or not _HTTP_METHOD_RE.fullmatch(value):
         raise ValueError(f"{value!r} is not an HTTP method (1 to {HTTP_METHOD_MAX} "
                          "upper-case letters)")
     return value
@@ -95,23 +105,33 @@ def http_method(value: object) -> str:
 
 def url_path(value: object) -> str:
     if (not isinstance(value, str) or len(value) > URL_PATH_MAX
-            or not _URL_PATH_RE.match(value)):
+            or not _URL_PATH_RE.fullmatch(value)):
         raise ValueError(f"{value!r} is not an absolute URL path of at most {URL_PATH_MAX} "
                          "characters without spaces, quotes, backslashes or '#'")
     return value
 
 
 def cookie_name(value: object) -> str:
-    if not isinstance(value, str) or not _COOKIE_NAME_RE.match(value):
+    if not isinstance(value, str) or not _COOKIE_NAME_RE.fullmatch(value):
         raise ValueError(f"{value!r} is not a cookie name (1 to {COOKIE_NAME_MAX} letters, "
                          "digits or !&*+-.^_`|~)")
+    return value
+
+
+def domain_name(value: object) -> str:
+    """A host name for a health check's ``Host`` header (Octavia's ``domain_name``)."""
+    # fullmatch: "$" alone would let a trailing newline through.
+    if not isinstance(value, str) or not _DOMAIN_NAME_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a host name (dot-separated labels of at most "
+                         f"63 letters, digits or inner hyphens, {DOMAIN_NAME_MAX} "
+                         "characters in all)")
     return value
 
 
 def expected_codes(value: object) -> list[int]:
     """The HTTP status codes that ``value`` ("200", "200,202", "200-204") names."""
     if (not isinstance(value, str) or len(value) > EXPECTED_CODES_MAX
-            or not _EXPECTED_CODES_RE.match(value)):
+            or not _EXPECTED_CODES_RE.fullmatch(value)):
         raise ValueError(f"{value!r} is not N, N,M,... or N-M with three-digit HTTP codes")
     if "-" in value:
         low, high = (int(c) for c in value.split("-"))

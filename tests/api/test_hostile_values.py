@@ -162,7 +162,7 @@ def _hostile(benign: str) -> list[str]:
     middle = len(benign) // 2
     out = []
     for piece in PIECES:
-        out += [benign + piece + "injected", piece + benign,
+        out += [benign + piece + "injected", benign + piece, piece + benign,
                 benign[:middle] + piece + benign[middle:]]
     return out
 
