@@ -1,11 +1,10 @@
 """Existing Neutron tooling works unchanged: python-neutronclient 9.0.0's ``neutron``.
 
-neutronclient is not a dependency (it pulls in half of OpenStack), so these tests run
-only when ``LBAAS_NEUTRONCLIENT`` names a ``neutron`` executable, e.g. from a throwaway
-venv::
-
-    python3.11 -m venv /tmp/nc && /tmp/nc/bin/pip install python-neutronclient==9.0.0
-    LBAAS_NEUTRONCLIENT=/tmp/nc/bin/neutron .venv/bin/pytest tests/compat
+neutronclient is not a dependency of lbaas (it pulls in half of OpenStack): the first run
+installs it into a throwaway venv of its own under ``.client-venvs/`` (see
+``tests/helpers/clients.py``), later runs reuse that venv, so a fresh clone runs these
+tests with nothing set up by hand. ``LBAAS_NEUTRONCLIENT=/path/to/bin/neutron`` uses that
+``neutron`` instead. If the client cannot be installed, the tests fail and say why.
 
 It talks to a real lbaas-server the way an operator's scripts did: admin_token auth,
 ``--os-url`` and ``--os-token``, names instead of ids, ``-f json`` to read results.
@@ -22,12 +21,91 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers.clients import ClientVenvError, client_venv
 from tests.helpers.server import ServerProcess
 
-NEUTRON = os.environ.get("LBAAS_NEUTRONCLIENT", "")
+# Exact pins: this is the release the compatibility promise is about.
+# The client and every dependency pinned (a pip freeze of a working install), so a new
+# release of a dependency can't change what these tests exercise.
+NEUTRONCLIENT_REQUIREMENTS = [
+    "autopage==0.6.0",
+    "certifi==2026.10.19.post1",
+    "cffi==2.1.1",
+    "charset-normalizer==3.5.3",
+    "cliff==4.17.0",
+    "cmd2==4.3.1",
+    "cryptography==50.0.2",
+    "debtcollector==3.1.0",
+    "decorator==5.3.1",
+    "dogpile.cache==1.5.0",
+    "idna==3.20",
+    "iso8601==2.1.0",
+    "jmespath==1.1.0",
+    "jsonpatch==1.48",
+    "jsonpointer==3.12",
+    "keystoneauth1==5.18.1",
+    "markdown-it-py==4.3.0",
+    "mdurl==0.1.2",
+    "msgpack==1.2.4",
+    "netaddr==1.3.0",
+    "openstacksdk==4.22.0",
+    "os-client-config==2.3.0",
+    "os-service-types==1.9.0",
+    "osc-lib==4.7.0",
+    "oslo.config==10.7.0",
+    "oslo.context==6.5.0",
+    "oslo.i18n==6.9.0",
+    "oslo.log==8.3.2",
+    "oslo.serialization==5.11.0",
+    "oslo.utils==10.2.0",
+    "packaging==26.4",
+    "pbr==7.1.3",
+    "platformdirs==4.14.9",
+    "prettytable==3.18.0",
+    "prompt_toolkit==3.0.53",
+    "psutil==7.2.2",
+    "pycparser==3.12",
+    "Pygments==2.21.0",
+    "pyparsing==3.3.3",
+    "pyperclip==1.11.0",
+    "python-dateutil==4.0.0",
+    "python-keystoneclient==6.0.0",
+    "python-neutronclient==9.0.0",
+    "PyYAML==6.0.4",
+    "requests==2.34.2",
+    "rfc3986==2.0.0",
+    "rich==15.0.0",
+    "rich-argparse==1.8.0",
+    "simplejson==4.3.0",
+    "stevedore==5.10.0",
+    "typing_extensions==4.16.0",
+    "tzdata==2026.6",
+    "urllib3==2.8.0",
+    "wcwidth==0.9.4",
+    "wrapt==2.5.2",
+]
 
-pytestmark = pytest.mark.skipif(
-    not NEUTRON, reason="set LBAAS_NEUTRONCLIENT to a python-neutronclient 9.0.0 `neutron`")
+
+@pytest.fixture(scope="session")
+def neutron_exe() -> str:
+    """The ``neutron`` executable: ``LBAAS_NEUTRONCLIENT``, else the client venv's."""
+    exe = os.environ.get("LBAAS_NEUTRONCLIENT", "")
+    if exe:
+        if not os.access(exe, os.X_OK):
+            pytest.fail(f"LBAAS_NEUTRONCLIENT={exe!r} is not an executable", pytrace=False)
+    else:
+        try:
+            exe = str(client_venv("neutronclient", NEUTRONCLIENT_REQUIREMENTS) / "neutron")
+        except ClientVenvError as exc:  # a failure with pip's words, not a skip
+            raise pytest.fail.Exception(
+                f"could not install {' '.join(NEUTRONCLIENT_REQUIREMENTS)} into a throwaway "
+                f"venv for the compatibility tests:\n{exc}", pytrace=False) from None
+    proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        pytest.fail(f"{exe} --version exited with {proc.returncode}:\n"
+                    f"{(proc.stdout + proc.stderr)[-4000:]}", pytrace=False)
+    return exe
 
 
 @pytest.fixture
@@ -37,14 +115,14 @@ def server() -> Iterator[ServerProcess]:
 
 
 class Neutron:
-    def __init__(self, url: str, token: str = "x") -> None:
-        self.url, self.token = url, token
+    def __init__(self, exe: str, url: str, token: str = "x") -> None:
+        self.exe, self.url, self.token = exe, url, token
         # Only admin_token: an operator's OS_* variables must not send us to keystone.
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
         self.env["OS_AUTH_TYPE"] = "admin_token"
 
     def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([NEUTRON, "--os-url", self.url, "--os-token", self.token, *argv],
+        return subprocess.run([self.exe, "--os-url", self.url, "--os-token", self.token, *argv],
                               env=self.env, capture_output=True, text=True, timeout=120,
                               stdin=subprocess.DEVNULL)
 
@@ -57,8 +135,9 @@ class Neutron:
         return json.loads(self.ok(*argv, "-f", "json"))
 
 
-def test_the_v1_workflow_from_network_to_vip_and_back(server: ServerProcess) -> None:
-    neutron = Neutron(server.url)
+def test_the_v1_workflow_from_network_to_vip_and_back(
+        neutron_exe: str, server: ServerProcess) -> None:
+    neutron = Neutron(neutron_exe, server.url)
     net = neutron.json("net-create", "nc-net")
     assert net["name"] == "nc-net"
     subnet = neutron.json("subnet-create", "nc-net", "10.50.0.0/24", "--name", "nc-sub",
@@ -125,10 +204,11 @@ def test_the_v1_workflow_from_network_to_vip_and_back(server: ServerProcess) -> 
     neutron.ok("net-delete", "nc-vlan")
 
 
-def test_tokens_of_two_projects_in_token_mode() -> None:
+def test_tokens_of_two_projects_in_token_mode(neutron_exe: str) -> None:
     tokens = [("tok-a", "proj-a", "member"), ("tok-b", "proj-b", "member")]
     with ServerProcess(auth_strategy="token", tokens=tokens) as server:
-        a, b = Neutron(server.url, "tok-a"), Neutron(server.url, "tok-b")
+        a = Neutron(neutron_exe, server.url, "tok-a")
+        b = Neutron(neutron_exe, server.url, "tok-b")
         a.ok("net-create", "net-a")
         a.ok("subnet-create", "net-a", "10.80.0.0/24", "--name", "sub-a")
         pool = a.json("lb-pool-create", "--name", "pa", "--lb-method", "ROUND_ROBIN",
@@ -137,7 +217,7 @@ def test_tokens_of_two_projects_in_token_mode() -> None:
         assert b.json("lb-pool-list") == []
         hidden = b.run("lb-pool-show", pool["id"])
         assert hidden.returncode == 1 and "Unable to find pool" in hidden.stderr
-        unknown = Neutron(server.url, "nope").run("lb-pool-list")
+        unknown = Neutron(neutron_exe, server.url, "nope").run("lb-pool-list")
         assert unknown.returncode == 1
 
 
@@ -149,8 +229,8 @@ def _register_agent(server: ServerProcess, host: str) -> None:
     assert resp.status_code in (200, 201), resp.text
 
 
-def test_agent_commands_show_the_pool_binding(server: ServerProcess) -> None:
-    neutron = Neutron(server.url)
+def test_agent_commands_show_the_pool_binding(neutron_exe: str, server: ServerProcess) -> None:
+    neutron = Neutron(neutron_exe, server.url)
     _register_agent(server, "nc-host")
     neutron.ok("net-create", "nc-net")
     neutron.ok("subnet-create", "nc-net", "10.50.0.0/24", "--name", "nc-sub")
@@ -168,8 +248,9 @@ def test_agent_commands_show_the_pool_binding(server: ServerProcess) -> None:
     assert on_agent["id"] == pool["id"]
 
 
-def test_agent_hosting_an_unbound_pool_is_a_clean_error(server: ServerProcess) -> None:
-    neutron = Neutron(server.url)
+def test_agent_hosting_an_unbound_pool_is_a_clean_error(
+        neutron_exe: str, server: ServerProcess) -> None:
+    neutron = Neutron(neutron_exe, server.url)
     neutron.ok("net-create", "nc-net")
     neutron.ok("subnet-create", "nc-net", "10.50.0.0/24", "--name", "nc-sub")
     neutron.ok("lb-pool-create", "--name", "nc-pool", "--lb-method", "ROUND_ROBIN",
