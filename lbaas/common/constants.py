@@ -28,3 +28,22 @@ OBJ_POOL = "pool"
 OBJ_VIP = "vip"
 OBJ_MEMBER = "member"
 OBJ_HEALTH_MONITOR = "health_monitor"
+
+# Octavia v2: provisioning and operating statuses.
+DELETED = "DELETED"
+ONLINE = "ONLINE"
+OFFLINE = "OFFLINE"
+DEGRADED = "DEGRADED"
+NO_MONITOR = "NO_MONITOR"
+DRAINING = "DRAINING"
+# A v2 object under one of these can't be changed (Octavia's "immutable").
+MUTABLE_STATUSES = (ACTIVE,)
+DELETABLE_STATUSES = (ACTIVE, ERROR)
+
+V2_PROTOCOLS = ("HTTP", "HTTPS", "TCP")
+V2_LB_ALGORITHMS = ("ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP")
+V2_HEALTH_MONITOR_TYPES = ("HTTP", "HTTPS", "PING", "TCP", "TLS-HELLO")
+PROVIDER_HAPROXY_NS = "haproxy_ns"
+# Clients hard-code Octavia's default provider name: it is an alias of ours.
+PROVIDER_ALIASES = {"amphora": PROVIDER_HAPROXY_NS, "octavia": PROVIDER_HAPROXY_NS}
+DEVICE_OWNER_LOADBALANCERV2 = "Octavia"

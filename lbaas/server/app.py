@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
-from lbaas.server import errors
+from lbaas.server import errors, openapi
 from lbaas.server.api import (
     agent_api,
     agents,
@@ -26,6 +26,12 @@ from lbaas.server.api import (
     subnets,
     vips,
 )
+from lbaas.server.api.v2 import catalog as v2_catalog
+from lbaas.server.api.v2 import healthmonitors as v2_healthmonitors
+from lbaas.server.api.v2 import listeners as v2_listeners
+from lbaas.server.api.v2 import loadbalancers as v2_loadbalancers
+from lbaas.server.api.v2 import pools as v2_pools
+from lbaas.server.api.v2.common import PREFIXES as OCTAVIA_PREFIXES
 from lbaas.server.auth import Authenticator
 from lbaas.server.db.session import Database, upgrade
 from lbaas.server.gate import RequestGate
@@ -35,7 +41,15 @@ from lbaas.server.plugin.loadbalancer import Settings
 LOG = logging.getLogger(__name__)
 
 
-def _neutron_error(status: int, type_: str, message: str) -> JSONResponse:
+def is_octavia_path(path: str) -> bool:
+    return path.startswith(OCTAVIA_PREFIXES)
+
+
+def _error(request: Request, status: int, type_: str, message: str) -> JSONResponse:
+    """The API's own error body: Octavia's under /v2/lbaas and /v2.0/lbaas, Neutron's
+    everywhere else."""
+    if is_octavia_path(request.url.path):
+        return JSONResponse(status_code=status, content=errors.octavia_body(status, message))
     return JSONResponse(status_code=status, content={
         "NeutronError": {"type": type_, "message": message, "detail": ""}})
 
@@ -100,6 +114,7 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
             swagger_css_url="/static/swagger-ui/swagger-ui.css",
             swagger_favicon_url="/static/swagger-ui/favicon-32x32.png")
 
+    openapi.install(app)
     app.add_middleware(JsonBodies)
     # Added last, so it runs first: the caller is known and the body capped before
     # anything reads the body (lbaas/server/gate.py).
@@ -111,39 +126,58 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
     app.state.local_api = LocalPluginApi(db, app.state.settings)
     for module in (networks, subnets, ports, pools, members, health_monitors, vips, agents):
         app.include_router(module.router, prefix="/v2.0")
+    for prefix in OCTAVIA_PREFIXES:
+        for v2_module in (v2_loadbalancers, v2_listeners, v2_pools, v2_healthmonitors,
+                          v2_catalog):
+            app.include_router(v2_module.router, prefix=prefix)
     app.include_router(agent_api.router)
+
+    @app.get("/", include_in_schema=False)
+    def versions(request: Request) -> dict[str, Any]:
+        """Octavia's version document: clients discover the v2 endpoint here."""
+        public = app.state.settings.conf.public_endpoint
+        base = public.rstrip("/") if public else str(request.base_url).rstrip("/")
+        return {"versions": [{"id": "v2.0", "status": "CURRENT",
+                              "updated": "2026-12-02T00:00:00Z",
+                              "links": [{"href": f"{base}/v2", "rel": "self"}]}]}
 
     @app.exception_handler(errors.NeutronError)
     def _neutron(request: Request, exc: errors.NeutronError) -> JSONResponse:
+        if is_octavia_path(request.url.path):
+            return _error(request, exc.status_code, exc.type, exc.msg)
+        return JSONResponse(status_code=exc.status_code, content=exc.body())
+
+    @app.exception_handler(errors.OctaviaFault)
+    def _octavia(request: Request, exc: errors.OctaviaFault) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content=exc.body())
 
     @app.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _neutron_error(400, "HTTPBadRequest", _validation_message(exc))
+        return _error(request, 400, "HTTPBadRequest", _validation_message(exc))
 
     @app.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         names = {404: "HTTPNotFound", 405: "HTTPMethodNotAllowed", 400: "HTTPBadRequest",
                  413: "RequestEntityTooLarge"}
-        return _neutron_error(exc.status_code, names.get(exc.status_code, "HTTPError"),
+        return _error(request, exc.status_code, names.get(exc.status_code, "HTTPError"),
                               str(exc.detail))
 
     @app.exception_handler(IntegrityError)
     def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
         LOG.info("integrity conflict on %s %s: %s", request.method, request.url.path,
                  exc.orig)
-        return _neutron_error(409, "Conflict", "The request conflicts with an existing "
+        return _error(request, 409, "Conflict", "The request conflicts with an existing "
                                                "object (a unique or reference rule).")
 
     @app.exception_handler(DBAPIError)
     def _db(request: Request, exc: DBAPIError) -> JSONResponse:
         LOG.error("database error on %s %s: %s", request.method, request.url.path, exc)
-        return _neutron_error(503, "ServiceUnavailable", "The database is unavailable; "
+        return _error(request, 503, "ServiceUnavailable", "The database is unavailable; "
                                                          "retry later.")
 
     @app.exception_handler(Exception)
     def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         LOG.exception("unexpected error on %s %s", request.method, request.url.path)
-        return _neutron_error(500, "InternalError", "Request failed: internal server error.")
+        return _error(request, 500, "InternalError", "Request failed: internal server error.")
 
     return app

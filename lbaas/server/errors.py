@@ -170,3 +170,59 @@ class StateConflict(Conflict):
 
 class OverQuota(Conflict):
     message = "Quota exceeded for resources: ['{resource}']."
+
+
+# --- Octavia v2 ---------------------------------------------------------------------------
+# Octavia's error body: {"faultcode": "Client", "faultstring": "...", "debuginfo": null}.
+
+
+class OctaviaFault(Exception):
+    status_code = 500
+    faultcode = "Server"
+
+    def __init__(self, faultstring: str) -> None:
+        super().__init__(faultstring)
+        self.faultstring = faultstring
+
+    def body(self) -> dict[str, object]:
+        return octavia_body(self.status_code, self.faultstring)
+
+
+def octavia_body(status: int, faultstring: str) -> dict[str, object]:
+    return {"faultcode": "Client" if status < 500 else "Server",
+            "faultstring": faultstring, "debuginfo": None}
+
+
+class OctaviaBadRequest(OctaviaFault):
+    status_code = 400
+
+
+class OctaviaForbidden(OctaviaFault):
+    status_code = 403
+
+    def __init__(self, faultstring: str = "Policy does not allow this request to be "
+                                          "performed.") -> None:
+        super().__init__(faultstring)
+
+
+class OctaviaQuotaExceeded(OctaviaFault):
+    status_code = 403
+
+    def __init__(self, resource: str) -> None:
+        super().__init__(f"Quota has been met for resources: {resource}")
+
+
+class OctaviaNotFound(OctaviaFault):
+    status_code = 404
+
+    def __init__(self, resource: str, obj_id: str) -> None:
+        super().__init__(f"{resource} {obj_id} not found.")
+
+
+class OctaviaConflict(OctaviaFault):
+    status_code = 409
+
+
+class OctaviaImmutable(OctaviaConflict):
+    def __init__(self, resource: str, obj_id: str) -> None:
+        super().__init__(f"{resource} {obj_id} is immutable and cannot be updated.")

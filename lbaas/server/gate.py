@@ -25,7 +25,8 @@ from lbaas.server import errors
 from lbaas.server.auth import Authenticator
 
 # Served to anyone: the API's description and its browser, which hold no tenant data.
-PUBLIC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect"})
+PUBLIC_PATHS = frozenset({"/", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
+OCTAVIA_PREFIXES = ("/v2/lbaas", "/v2.0/lbaas")
 PUBLIC_PREFIXES = ("/static/",)
 
 
@@ -56,7 +57,7 @@ class RequestGate:
                 ctx = self.authenticator.authenticate(headers.get("x-auth-token"),
                                                       headers.get("x-project-id"))
             except errors.NeutronError as exc:
-                await _answer(send, exc)
+                await _answer(send, exc, path)
                 return
         scope.setdefault("state", {})["ctx"] = ctx
 
@@ -65,10 +66,11 @@ class RequestGate:
             try:
                 size = int(declared)
             except ValueError:
-                await _answer(send, errors.HTTPBadRequest("Content-Length is not a number"))
+                await _answer(send, errors.HTTPBadRequest("Content-Length is not a number"),
+                              path)
                 return
             if size > self.max_body:
-                await _answer(send, errors.RequestEntityTooLarge(limit=self.max_body))
+                await _answer(send, errors.RequestEntityTooLarge(limit=self.max_body), path)
                 return
 
         received = 0
@@ -85,8 +87,11 @@ class RequestGate:
         await self.app(scope, capped_receive, send)
 
 
-async def _answer(send: Any, exc: errors.NeutronError) -> None:
-    body = json.dumps(exc.body()).encode()
+async def _answer(send: Any, exc: errors.NeutronError, path: str) -> None:
+    # The API's own error body: Octavia's for its paths, Neutron's for the rest.
+    content = errors.octavia_body(exc.status_code, exc.msg) \
+        if path.startswith(OCTAVIA_PREFIXES) else exc.body()
+    body = json.dumps(content).encode()
     headers = [(b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode()),
                # The body was not read: the connection can't carry another request.

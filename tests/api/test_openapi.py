@@ -61,3 +61,49 @@ def test_every_endpoint_is_documented(api: Api) -> None:
     missing = {p: sorted(m - paths.get(p, set())) for p, m in EXPECTED.items()
                if not m <= paths.get(p, set())}
     assert missing == {}
+
+
+OCTAVIA = {
+    "/v2/lbaas/loadbalancers": {"get", "post"},
+    "/v2/lbaas/loadbalancers/{}": {"get", "put", "delete"},
+    "/v2/lbaas/loadbalancers/{}/status": {"get"},
+    "/v2/lbaas/loadbalancers/{}/stats": {"get"},
+    "/v2/lbaas/loadbalancers/{}/failover": {"put"},
+    "/v2/lbaas/listeners": {"get", "post"},
+    "/v2/lbaas/listeners/{}": {"get", "put", "delete"},
+    "/v2/lbaas/listeners/{}/stats": {"get"},
+    "/v2/lbaas/pools": {"get", "post"},
+    "/v2/lbaas/pools/{}": {"get", "put", "delete"},
+    "/v2/lbaas/pools/{}/members": {"get", "post", "put"},
+    "/v2/lbaas/pools/{}/members/{}": {"get", "put", "delete"},
+    "/v2/lbaas/healthmonitors": {"get", "post"},
+    "/v2/lbaas/healthmonitors/{}": {"get", "put", "delete"},
+    "/v2/lbaas/quotas": {"get"},
+    "/v2/lbaas/quotas/{}": {"get", "put", "delete"},
+    "/v2/lbaas/providers": {"get"},
+    "/v2/lbaas/flavors": {"get", "post"},
+    "/v2/lbaas/flavorprofiles": {"get", "post"},
+    "/v2/lbaas/availabilityzones": {"get"},
+}
+
+
+def test_both_apis_are_documented_under_both_octavia_prefixes(api: Api) -> None:
+    paths = documented(api)
+    for path, methods in OCTAVIA.items():
+        for prefix in ("/v2/lbaas", "/v2.0/lbaas"):
+            here = prefix + path[len("/v2/lbaas"):]
+            assert methods <= paths.get(here, set()), (here, paths.get(here))
+
+
+def test_documented_errors_are_the_real_ones(api: Api) -> None:
+    doc = api.get("/openapi.json").json()
+    for path, item in doc["paths"].items():
+        body = "OctaviaFault" if path.startswith(("/v2/lbaas", "/v2.0/lbaas")) \
+            else "NeutronError"
+        for method, operation in item.items():
+            responses = operation["responses"]
+            # The API answers bad input with 400 and its own body, never FastAPI's 422.
+            assert "422" not in responses, (method, path)
+            assert responses["400"]["content"]["application/json"]["schema"]["$ref"] \
+                .endswith("/" + body), (method, path)
+            assert "404" in responses, (method, path)

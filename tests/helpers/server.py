@@ -210,11 +210,12 @@ class ApiError(AssertionError):
 class Api:
     """Terse client: ``api.post("/lb/pools", {"pool": {...}})`` → ``httpx.Response``.
 
-    Paths without a known prefix get ``/v2.0`` (``/agent/...``, ``/openapi.json`` and
-    ``/v2.0/...`` are used as they are). ``project`` sends ``X-Project-Id`` (noauth
-    mode), ``token`` sends ``X-Auth-Token``; both can be overridden per call. The
-    ``create``/``show``/``update``/``delete`` helpers assert the usual status and return
-    the unwrapped object, for setting up the situation a test is about.
+    Paths without a known prefix get ``/v2.0`` (``/agent/...``, ``/openapi.json``,
+    ``/v2/...``, ``/v2.0/...`` and ``/`` are used as they are). ``project`` sends
+    ``X-Project-Id`` (noauth mode), ``token`` sends ``X-Auth-Token``; both can be
+    overridden per call. The ``create``/``show``/``update``/``delete`` helpers assert the
+    usual status and return the unwrapped object, for setting up the situation a test is
+    about.
     """
 
     def __init__(self, base_url: str, *, project: str | None = None,
@@ -239,7 +240,7 @@ class Api:
 
     @staticmethod
     def _path(path: str) -> str:
-        if path.startswith(("/v2.0", "/agent/", "/openapi")):
+        if path.startswith(("/v2.0", "/v2/", "/agent/", "/openapi")) or path == "/":
             return path
         return "/v2.0" + path
 

@@ -49,6 +49,14 @@ class MemberHealth(BaseModel):
 Counter = Field(0, ge=0, le=2**63 - 1)
 
 
+class ListenerCounters(BaseModel):
+    bytes_in: int = Counter
+    bytes_out: int = Counter
+    active_connections: int = Counter
+    total_connections: int = Counter
+    request_errors: int = Counter
+
+
 class PoolStats(BaseModel):
     bytes_in: int = Counter
     bytes_out: int = Counter
@@ -56,6 +64,8 @@ class PoolStats(BaseModel):
     total_connections: int = Counter
     epoch: str = Field("", max_length=255)
     members: dict[str, MemberHealth] = Field(default_factory=dict)
+    # A v2 load balancer's counters per listener (frontend), keyed by listener id.
+    listeners: dict[str, ListenerCounters] = Field(default_factory=dict, max_length=1024)
 
 
 class StatsBody(BaseModel):

@@ -249,3 +249,179 @@ class PoolAgentBinding(Base):
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
 
     agent: Mapped[Agent] = relationship()
+
+
+# --- Octavia v2: load balancer → listeners → pools → members, one monitor per pool -------
+# The model the v1 API will become a façade over (docs/architecture.md, "One model, two
+# APIs"). Every object carries Octavia's two statuses: provisioning_status (what the
+# control plane is doing) and operating_status (what the data plane observes).
+
+
+class HasV2Status:
+    provisioning_status: Mapped[str] = mapped_column(String(16))
+    operating_status: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True,
+                                                           onupdate=utcnow)
+
+
+class HasNameAndTags:
+    name: Mapped[str] = mapped_column(String(NAME_LEN), default="")
+    description: Mapped[str] = mapped_column(String(DESCRIPTION_LEN), default="")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class FlavorProfile(Base):
+    __tablename__ = "lb_flavorprofiles"
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(NAME_LEN), unique=True)
+    provider_name: Mapped[str] = mapped_column(String(64))
+    flavor_data: Mapped[str] = mapped_column(String(4096))
+
+
+class Flavor(Base):
+    __tablename__ = "lb_flavors"
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(NAME_LEN), unique=True)
+    description: Mapped[str] = mapped_column(String(DESCRIPTION_LEN), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    flavor_profile_id: Mapped[str] = mapped_column(
+        ForeignKey("lb_flavorprofiles.id", ondelete="RESTRICT"))
+
+    profile: Mapped[FlavorProfile] = relationship()
+
+
+class LoadBalancer(HasId, HasV2Status, HasNameAndTags, Base):
+    __tablename__ = "lb_loadbalancers"
+    vip_subnet_id: Mapped[str] = mapped_column(ForeignKey("subnets.id", ondelete="RESTRICT"))
+    vip_network_id: Mapped[str] = mapped_column(String(ID_LEN))
+    vip_port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="RESTRICT"),
+                                             unique=True)
+    vip_address: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(64))
+    flavor_id: Mapped[str | None] = mapped_column(ForeignKey("lb_flavors.id",
+                                                             ondelete="RESTRICT"),
+                                                  nullable=True)
+    topology: Mapped[str] = mapped_column(String(16), default="SINGLE")
+    availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The agent this load balancer is deployed by, and the host revision at which it
+    # last changed (the agent long-polls for ids whose revision passed its own).
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"),
+                                                 nullable=True, index=True)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    listeners: Mapped[list[Listener]] = relationship(
+        back_populates="loadbalancer", order_by="Listener.created_at",
+        cascade="all, delete-orphan")
+    pools: Mapped[list[LbPool]] = relationship(
+        back_populates="loadbalancer", order_by="LbPool.created_at",
+        cascade="all, delete-orphan")
+    vip_port: Mapped[Port] = relationship()
+    vip_subnet: Mapped[Subnet] = relationship()
+    agent: Mapped[Agent | None] = relationship()
+    stats: Mapped[list[ListenerStatistics]] = relationship(cascade="all, delete-orphan")
+
+
+class Listener(HasId, HasV2Status, HasNameAndTags, Base):
+    __tablename__ = "lb_listeners"
+    __table_args__ = (UniqueConstraint("loadbalancer_id", "protocol_port"),)
+    loadbalancer_id: Mapped[str] = mapped_column(
+        ForeignKey("lb_loadbalancers.id", ondelete="CASCADE"), index=True)
+    protocol: Mapped[str] = mapped_column(String(16))
+    protocol_port: Mapped[int] = mapped_column(Integer)
+    connection_limit: Mapped[int] = mapped_column(Integer, default=-1)
+    default_pool_id: Mapped[str | None] = mapped_column(
+        ForeignKey("lb_pools.id", ondelete="RESTRICT"), nullable=True)
+    timeout_client_data: Mapped[int] = mapped_column(Integer, default=50000)
+    timeout_member_connect: Mapped[int] = mapped_column(Integer, default=5000)
+    timeout_member_data: Mapped[int] = mapped_column(Integer, default=50000)
+    timeout_tcp_inspect: Mapped[int] = mapped_column(Integer, default=0)
+    insert_headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    allowed_cidrs: Mapped[list[Any]] = mapped_column(default=list)
+
+    loadbalancer: Mapped[LoadBalancer] = relationship(back_populates="listeners")
+    default_pool: Mapped[LbPool | None] = relationship(foreign_keys=[default_pool_id])
+
+
+class LbPool(HasId, HasV2Status, HasNameAndTags, Base):
+    __tablename__ = "lb_pools"
+    loadbalancer_id: Mapped[str] = mapped_column(
+        ForeignKey("lb_loadbalancers.id", ondelete="CASCADE"), index=True)
+    protocol: Mapped[str] = mapped_column(String(16))
+    lb_algorithm: Mapped[str] = mapped_column(String(32))
+    session_persistence: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    loadbalancer: Mapped[LoadBalancer] = relationship(back_populates="pools")
+    members: Mapped[list[LbMember]] = relationship(
+        back_populates="pool", order_by="LbMember.created_at", cascade="all, delete-orphan")
+    healthmonitor: Mapped[LbHealthMonitor | None] = relationship(
+        back_populates="pool", uselist=False, cascade="all, delete-orphan")
+
+
+class LbMember(HasId, HasV2Status, Base):
+    __tablename__ = "lb_members"
+    __table_args__ = (UniqueConstraint("pool_id", "address", "protocol_port"),)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("lb_pools.id", ondelete="CASCADE"),
+                                         index=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN), default="")
+    address: Mapped[str] = mapped_column(String(64))
+    protocol_port: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    backup: Mapped[bool] = mapped_column(Boolean, default=False)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    subnet_id: Mapped[str | None] = mapped_column(String(ID_LEN), nullable=True)
+    monitor_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    monitor_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+
+    pool: Mapped[LbPool] = relationship(back_populates="members")
+
+
+class LbHealthMonitor(HasId, HasV2Status, Base):
+    __tablename__ = "lb_healthmonitors"
+    pool_id: Mapped[str] = mapped_column(ForeignKey("lb_pools.id", ondelete="CASCADE"),
+                                         unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN), default="")
+    type: Mapped[str] = mapped_column(String(16))
+    delay: Mapped[int] = mapped_column(Integer)
+    timeout: Mapped[int] = mapped_column(Integer)
+    max_retries: Mapped[int] = mapped_column(Integer)
+    max_retries_down: Mapped[int] = mapped_column(Integer, default=3)
+    http_method: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    http_version: Mapped[float | None] = mapped_column(nullable=True)
+    domain_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    url_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    expected_codes: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+
+    pool: Mapped[LbPool] = relationship(back_populates="healthmonitor")
+
+
+class ListenerStatistics(Base):
+    """Totals per listener, accumulated from the agent's raw counters and ``epoch`` (the
+    HAProxy process), so they never go backwards across reloads."""
+
+    __tablename__ = "lb_listener_statistics"
+    listener_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    loadbalancer_id: Mapped[str] = mapped_column(
+        ForeignKey("lb_loadbalancers.id", ondelete="CASCADE"), index=True)
+    bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    active_connections: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_connections: Mapped[int] = mapped_column(BigInteger, default=0)
+    request_errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_epoch: Mapped[str] = mapped_column(String(255), default="")
+    last_raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class LbQuota(Base):
+    """A project's v2 quotas; absent values mean the configured defaults."""
+
+    __tablename__ = "lb_quotas"
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    load_balancer: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    listener: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pool: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    member: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    healthmonitor: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -59,19 +59,32 @@ def waiting_reason(physnet: str) -> str:
     return (f"waiting for a live lbaas agent that maps physical network '{physnet}'")
 
 
-def schedule(session: Session, pool: m.Pool, down_time: int) -> m.Agent | None:
-    """Bind the pool to the alive, admin-up agent that maps its physical network and has
-    the fewest pools; None when there is none (the pool waits for one)."""
-    physnet = physnet_of(pool)
+def pick_agent(session: Session, physnet: str, down_time: int) -> m.Agent | None:
+    """The alive, admin-up agent that maps ``physnet`` and has the fewest load balancers
+    (v1 pools and v2 load balancers alike); None when there is none."""
     counts: dict[str, int] = {agent_id: n for agent_id, n in session.execute(
         select(m.PoolAgentBinding.agent_id, func.count())
         .group_by(m.PoolAgentBinding.agent_id))}
+    for lb_agent_id, n in session.execute(
+            select(m.LoadBalancer.agent_id, func.count())
+            .where(m.LoadBalancer.agent_id.is_not(None))
+            .group_by(m.LoadBalancer.agent_id)):
+        if lb_agent_id is not None:
+            counts[lb_agent_id] = counts.get(lb_agent_id, 0) + n
     candidates = [a for a in session.scalars(select(m.Agent).where(
         m.Agent.admin_state_up.is_(True), m.Agent.agent_type == c.AGENT_TYPE_LOADBALANCER))
         if is_alive(a, down_time) and maps_physnet(a, physnet)]
     if not candidates:
         return None
-    agent = min(candidates, key=lambda a: (counts.get(a.id, 0), a.created_at, a.id))
+    return min(candidates, key=lambda a: (counts.get(a.id, 0), a.created_at, a.id))
+
+
+def schedule(session: Session, pool: m.Pool, down_time: int) -> m.Agent | None:
+    """Bind the pool to the agent :func:`pick_agent` chooses; None when there is none
+    (the pool waits for one)."""
+    agent = pick_agent(session, physnet_of(pool), down_time)
+    if agent is None:
+        return None
     binding = m.PoolAgentBinding(pool_id=pool.id, agent_id=agent.id, revision=0)
     session.add(binding)
     pool.binding = binding
@@ -122,6 +135,7 @@ def report_state(session: Session, host: str, configurations: dict[str, Any],
             agent.started_at = now
     if agent.admin_state_up:
         _schedule_waiting(session, agent, down_time)
+        _schedule_waiting_loadbalancers(session, agent, down_time)
     return agent
 
 
@@ -138,6 +152,19 @@ def _schedule_waiting(session: Session, agent: m.Agent, down_time: int) -> None:
                 if obj.status_description and obj.status_description.startswith(
                         "waiting for a live lbaas agent"):
                     obj.status_description = None
+
+
+def _schedule_waiting_loadbalancers(session: Session, agent: m.Agent,
+                                    down_time: int) -> None:
+    waiting = session.scalars(select(m.LoadBalancer)
+                              .where(m.LoadBalancer.agent_id.is_(None))).all()
+    for lb in waiting:
+        physnet = lb.vip_subnet.network.provider_physical_network
+        chosen = pick_agent(session, physnet, down_time) if maps_physnet(agent, physnet) \
+            else None
+        if chosen is not None:
+            lb.agent_id = chosen.id
+            lb.revision = bump(session, chosen.id)
 
 
 def _pool_objects(pool: m.Pool) -> list[Any]:

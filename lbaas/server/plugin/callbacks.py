@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from lbaas.common import constants as c
 from lbaas.server import errors
 from lbaas.server.db import models as m
-from lbaas.server.plugin import agents, core, loadbalancer
+from lbaas.server.plugin import agents, core, loadbalancer, octavia_agent
 
 LOG = logging.getLogger(__name__)
 
@@ -24,10 +24,11 @@ _MODELS: dict[str, tuple[Any, type[errors.NotFound]]] = {
 
 
 def get_ready_devices(session: Session, host: str) -> list[str]:
+    """The ids of the v1 pools and v2 load balancers bound to the host."""
     agent = agents.agent_by_host(session, host)
-    return list(session.scalars(select(m.PoolAgentBinding.pool_id)
-                                .where(m.PoolAgentBinding.agent_id == agent.id)
-                                .order_by(m.PoolAgentBinding.pool_id)))
+    pools = session.scalars(select(m.PoolAgentBinding.pool_id)
+                            .where(m.PoolAgentBinding.agent_id == agent.id))
+    return sorted([*pools, *octavia_agent.ready_ids(session, agent.id)])
 
 
 def changes_since(session: Session, host: str, after: int) -> tuple[int, list[str]] | None:
@@ -39,7 +40,9 @@ def changes_since(session: Session, host: str, after: int) -> tuple[int, list[st
     q = select(m.PoolAgentBinding.pool_id).where(m.PoolAgentBinding.agent_id == agent.id)
     if after < agent.revision:
         q = q.where(m.PoolAgentBinding.revision > after)
-    return agent.revision, sorted(session.scalars(q))
+    lbs = octavia_agent.ready_ids(session, agent.id,
+                                  after if after < agent.revision else None)
+    return agent.revision, sorted([*session.scalars(q), *lbs])
 
 
 def get_logical_device(session: Session, pool_id: str) -> dict[str, Any]:
@@ -94,6 +97,10 @@ def _activate(obj: Any) -> None:
 
 def pool_deployed(session: Session, pool_id: str, revision: int | None = None) -> None:
     """The agent realized the pool as the logical device of ``revision`` described it."""
+    lb = session.get(m.LoadBalancer, pool_id)
+    if lb is not None:
+        octavia_agent.deployed(session, lb, revision)
+        return
     pool = session.get(m.Pool, pool_id)
     if pool is None or pool.status == c.PENDING_DELETE:
         return
@@ -131,6 +138,9 @@ def pool_deployed(session: Session, pool_id: str, revision: int | None = None) -
 def pool_destroyed(session: Session, pool_id: str) -> None:
     pool = session.get(m.Pool, pool_id)
     if pool is None:
+        lb = session.get(m.LoadBalancer, pool_id)
+        if lb is not None:
+            octavia_agent.destroyed(session, lb)
         return
     if pool.status == c.PENDING_DELETE:
         loadbalancer.delete_pool_rows(session, pool)
@@ -150,6 +160,8 @@ def update_status(session: Session, obj_type: str, obj_id: str, status: str,
     else:
         if obj_type not in _MODELS:
             raise errors.InvalidInput(error_message=f"unknown obj_type {obj_type!r}")
+        if _update_v2_status(session, obj_type, obj_id, status):
+            return
         model, not_found = _MODELS[obj_type]
         obj = session.get(model, obj_id)
         if obj is None:
@@ -158,6 +170,25 @@ def update_status(session: Session, obj_type: str, obj_id: str, status: str,
         return  # the delete still has to be confirmed; a late report must not undo it
     obj.status = status
     obj.status_description = (description or None) and description[:255]
+
+
+def _update_v2_status(session: Session, obj_type: str, obj_id: str, status: str) -> bool:
+    """A report about a v2 object: a member's health, or a load balancer (sent with the
+    v1 word "pool", as the agent keys devices) that failed. False: not a v2 object."""
+    if obj_type == c.OBJ_MEMBER:
+        member = session.get(m.LbMember, obj_id)
+        if member is None:
+            return False
+        octavia_agent.member_status(session, member, status)
+        return True
+    if obj_type in (c.OBJ_POOL, c.OBJ_VIP):
+        lb = session.get(m.LoadBalancer, obj_id)
+        if lb is None:
+            return False
+        if status == c.ERROR:
+            octavia_agent.failed(session, lb)
+        return True
+    return False
 
 
 def plug_vip_port(session: Session, port_id: str, host: str) -> None:
@@ -181,7 +212,11 @@ def update_pool_stats(session: Session, pool_id: str, stats: dict[str, Any],
     API shows never go backwards."""
     pool = session.get(m.Pool, pool_id)
     if pool is None:
-        raise errors.PoolNotFound(id=pool_id)
+        lb = session.get(m.LoadBalancer, pool_id)
+        if lb is None:
+            raise errors.PoolNotFound(id=pool_id)
+        octavia_agent.stats(session, lb, stats)
+        return
     st = pool.stats
     if st is None:
         st = m.PoolStatistics(pool_id=pool.id, bytes_in=0, bytes_out=0,

@@ -1,0 +1,105 @@
+"""Octavia v2 response bodies, attribute for attribute as Octavia answers (clients read
+fields such as ``vip_qos_policy_id`` or ``l7policies`` even when they are empty)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lbaas.server.api.v2.common import ids, timestamp
+from lbaas.server.db import models as m
+
+
+def _common(obj: Any) -> dict[str, Any]:
+    return {"id": obj.id, "project_id": obj.tenant_id, "tenant_id": obj.tenant_id,
+            "provisioning_status": obj.provisioning_status,
+            "operating_status": obj.operating_status,
+            "created_at": timestamp(obj.created_at), "updated_at": timestamp(obj.updated_at),
+            "tags": list(obj.tags or [])}
+
+
+def loadbalancer(lb: m.LoadBalancer) -> dict[str, Any]:
+    return {**_common(lb), "name": lb.name, "description": lb.description,
+            "admin_state_up": lb.admin_state_up, "vip_address": lb.vip_address,
+            "vip_port_id": lb.vip_port_id, "vip_subnet_id": lb.vip_subnet_id,
+            "vip_network_id": lb.vip_network_id, "vip_qos_policy_id": None,
+            "vip_vnic_type": "normal", "vip_sg_ids": [], "additional_vips": [],
+            "listeners": ids(lb.listeners), "pools": ids(lb.pools),
+            "provider": lb.provider, "flavor_id": lb.flavor_id,
+            "availability_zone": lb.availability_zone}
+
+
+def listener(li: m.Listener) -> dict[str, Any]:
+    return {**_common(li), "name": li.name, "description": li.description,
+            "admin_state_up": li.admin_state_up, "protocol": li.protocol,
+            "protocol_port": li.protocol_port, "connection_limit": li.connection_limit,
+            "default_pool_id": li.default_pool_id, "default_tls_container_ref": None,
+            "sni_container_refs": [], "l7policies": [],
+            "insert_headers": dict(li.insert_headers or {}),
+            "loadbalancers": [{"id": li.loadbalancer_id}],
+            "timeout_client_data": li.timeout_client_data,
+            "timeout_member_connect": li.timeout_member_connect,
+            "timeout_member_data": li.timeout_member_data,
+            "timeout_tcp_inspect": li.timeout_tcp_inspect,
+            "client_ca_tls_container_ref": None, "client_authentication": "NONE",
+            "client_crl_container_ref": None,
+            "allowed_cidrs": list(li.allowed_cidrs) if li.allowed_cidrs else None,
+            "tls_ciphers": None, "tls_versions": None, "alpn_protocols": None,
+            "hsts_max_age": None, "hsts_include_subdomains": None, "hsts_preload": None}
+
+
+def pool(p: m.LbPool) -> dict[str, Any]:
+    listeners = [li for li in p.loadbalancer.listeners if li.default_pool_id == p.id]
+    sp = dict(p.session_persistence) if p.session_persistence else None
+    if sp is not None:
+        sp.setdefault("cookie_name", None)
+        sp.setdefault("persistence_timeout", None)
+        sp.setdefault("persistence_granularity", None)
+    return {**_common(p), "name": p.name, "description": p.description,
+            "admin_state_up": p.admin_state_up, "protocol": p.protocol,
+            "lb_algorithm": p.lb_algorithm, "session_persistence": sp,
+            "loadbalancers": [{"id": p.loadbalancer_id}], "listeners": ids(listeners),
+            "members": ids(p.members),
+            "healthmonitor_id": p.healthmonitor.id if p.healthmonitor else None,
+            "tls_container_ref": None, "ca_tls_container_ref": None,
+            "crl_container_ref": None, "tls_enabled": False, "tls_ciphers": None,
+            "tls_versions": None, "alpn_protocols": None}
+
+
+def member(mem: m.LbMember) -> dict[str, Any]:
+    return {**_common(mem), "name": mem.name, "admin_state_up": mem.admin_state_up,
+            "address": mem.address, "protocol_port": mem.protocol_port,
+            "weight": mem.weight, "backup": mem.backup, "subnet_id": mem.subnet_id,
+            "monitor_address": mem.monitor_address, "monitor_port": mem.monitor_port,
+            "vnic_type": "normal"}
+
+
+def healthmonitor(hm: m.LbHealthMonitor) -> dict[str, Any]:
+    return {**_common(hm), "name": hm.name, "type": hm.type, "delay": hm.delay,
+            "timeout": hm.timeout, "max_retries": hm.max_retries,
+            "max_retries_down": hm.max_retries_down, "http_method": hm.http_method,
+            "http_version": hm.http_version, "domain_name": hm.domain_name,
+            "url_path": hm.url_path, "expected_codes": hm.expected_codes,
+            "admin_state_up": hm.admin_state_up, "pools": [{"id": hm.pool_id}]}
+
+
+def status_tree(lb: m.LoadBalancer) -> dict[str, Any]:
+    """``GET /loadbalancers/{id}/status``: names, ids and both statuses, nested."""
+    def statuses(obj: Any) -> dict[str, Any]:
+        return {"id": obj.id, "name": obj.name,
+                "provisioning_status": obj.provisioning_status,
+                "operating_status": obj.operating_status}
+
+    def pool_tree(p: m.LbPool) -> dict[str, Any]:
+        tree = {**statuses(p), "members": [
+            {**statuses(mem), "address": mem.address, "protocol_port": mem.protocol_port}
+            for mem in p.members]}
+        if p.healthmonitor is not None:
+            tree["health_monitor"] = {**statuses(p.healthmonitor),
+                                      "type": p.healthmonitor.type}
+        return tree
+
+    listeners = []
+    for li in lb.listeners:
+        pools = [pool_tree(p) for p in lb.pools if p.id == li.default_pool_id]
+        listeners.append({**statuses(li), "pools": pools})
+    return {"statuses": {"loadbalancer": {**statuses(lb), "listeners": listeners}}}

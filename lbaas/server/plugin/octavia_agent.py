@@ -1,0 +1,119 @@
+"""What the agents tell the server about Octavia v2 load balancers, and the logical
+device the server gives them for one (lbaas.common.logical_device).
+
+The agent API is keyed by device id: a v1 pool's id or a v2 load balancer's id
+(lbaas/server/plugin/callbacks.py dispatches here when the id is a load balancer's).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lbaas.common import constants as c
+from lbaas.common import logical_device as ld
+from lbaas.server.db import models as m
+from lbaas.server.plugin import core, octavia
+
+
+def _live(objs: list[Any]) -> list[Any]:
+    return [o for o in objs if o.provisioning_status != c.PENDING_DELETE]
+
+
+def logical_device(session: Session, lb: m.LoadBalancer) -> ld.LogicalDevice:
+    pending = octavia.lb_pending(lb)
+    if lb.provisioning_status == c.PENDING_DELETE:
+        return ld.LogicalDevice(id=lb.id, loadbalancer=None, revision=lb.revision,
+                                pending=pending)
+    port = lb.vip_port
+    port_d = core.port_dict(port)
+    port_d["fixed_ips"] = [{"subnet_id": a.subnet_id, "ip_address": a.ip_address,
+                            "subnet": core.subnet_dict(a.subnet)} for a in port.fixed_ips]
+    port_d["network"] = core.network_dict(port.network)
+    listeners = [ld.Listener(
+        id=li.id, protocol=li.protocol, protocol_port=li.protocol_port,
+        connection_limit=li.connection_limit,
+        default_pool_id=li.default_pool_id if li.default_pool is not None
+        and li.default_pool.provisioning_status != c.PENDING_DELETE else None,
+        admin_state_up=li.admin_state_up, timeout_client_data=li.timeout_client_data,
+        timeout_member_connect=li.timeout_member_connect,
+        timeout_member_data=li.timeout_member_data,
+        timeout_tcp_inspect=li.timeout_tcp_inspect,
+        insert_headers={k: str(v) for k, v in (li.insert_headers or {}).items()},
+        allowed_cidrs=list(li.allowed_cidrs or []),
+        provisioning_status=li.provisioning_status) for li in _live(lb.listeners)]
+    pools = []
+    for pool in _live(lb.pools):
+        hm = pool.healthmonitor
+        monitor = None
+        if hm is not None and hm.provisioning_status != c.PENDING_DELETE:
+            monitor = ld.HealthMonitor(
+                id=hm.id, type=hm.type, delay=hm.delay, timeout=hm.timeout,
+                max_retries=hm.max_retries, max_retries_down=hm.max_retries_down,
+                http_method=hm.http_method or "GET", http_version=hm.http_version,
+                domain_name=hm.domain_name, url_path=hm.url_path or "/",
+                expected_codes=hm.expected_codes or "200", admin_state_up=hm.admin_state_up)
+        sp = pool.session_persistence
+        pools.append(ld.Pool(
+            id=pool.id, protocol=pool.protocol, lb_algorithm=pool.lb_algorithm,
+            admin_state_up=pool.admin_state_up,
+            session_persistence=ld.SessionPersistence(
+                type=sp["type"], cookie_name=sp.get("cookie_name")) if sp else None,
+            members=[ld.Member(
+                id=mem.id, address=mem.address, protocol_port=mem.protocol_port,
+                weight=mem.weight, backup=mem.backup, admin_state_up=mem.admin_state_up,
+                monitor_address=mem.monitor_address, monitor_port=mem.monitor_port,
+                provisioning_status=mem.provisioning_status)
+                for mem in _live(pool.members)],
+            healthmonitor=monitor, provisioning_status=pool.provisioning_status))
+    return ld.LogicalDevice(
+        id=lb.id, revision=lb.revision, pending=pending,
+        loadbalancer=ld.LoadBalancer(
+            id=lb.id, vip_address=lb.vip_address,
+            vip_port=ld.Port.model_validate(port_d), admin_state_up=lb.admin_state_up,
+            provisioning_status=lb.provisioning_status,
+            topology="ACTIVE_STANDBY" if lb.topology == "ACTIVE_STANDBY" else "SINGLE",
+            listeners=listeners, pools=pools))
+
+
+def ready_ids(session: Session, agent_id: str, after: int | None = None) -> list[str]:
+    q = select(m.LoadBalancer.id).where(m.LoadBalancer.agent_id == agent_id)
+    if after is not None:
+        q = q.where(m.LoadBalancer.revision > after)
+    return list(session.scalars(q))
+
+
+def deployed(session: Session, lb: m.LoadBalancer, revision: int | None) -> None:
+    if lb.provisioning_status == c.PENDING_DELETE:
+        return
+    if revision is not None and lb.revision > revision:
+        return  # a newer change is on its way; its own confirmation will settle it
+    octavia.settle(session, lb, error=False)
+
+
+def destroyed(session: Session, lb: m.LoadBalancer) -> None:
+    if lb.provisioning_status == c.PENDING_DELETE:
+        octavia.delete_loadbalancer_rows(session, lb)
+
+
+def failed(session: Session, lb: m.LoadBalancer) -> None:
+    """The agent could not realize the load balancer (``update_status`` ERROR)."""
+    if lb.provisioning_status != c.PENDING_DELETE:
+        octavia.settle(session, lb, error=True)
+
+
+def member_status(session: Session, member: m.LbMember, status: str) -> None:
+    lb = member.pool.loadbalancer
+    octavia.refresh_operating_status(lb, {member.id: status})
+
+
+def stats(session: Session, lb: m.LoadBalancer, report: dict[str, Any]) -> None:
+    """A stats report: per-listener counters (``listeners``, keyed by listener id) and
+    member health (``members``: id → {"status": ACTIVE|INACTIVE|DOWN})."""
+    octavia.record_stats(session, lb, report.get("listeners") or {},
+                         str(report.get("epoch", "")))
+    health = {member_id: info.get("status") for member_id, info in
+              (report.get("members") or {}).items() if isinstance(info, dict)}
+    octavia.refresh_operating_status(lb, {k: v for k, v in health.items() if v})
