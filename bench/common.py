@@ -467,19 +467,24 @@ def render_lbaas_conf(lb_dir: Path, address: str, port: int = 80,
     """The configuration lbaas itself would render for this VIP, pool and members
     (lbaas's own view model and templates), with state files under ``lb_dir``."""
     from lbaas.agent.drivers.haproxy import cfg
+    from lbaas.common.logical_device import from_v1
 
     logical = {
         "pool": {"id": "pool-" + lb_dir.name, "protocol": "HTTP",
                  "lb_method": "ROUND_ROBIN", "admin_state_up": True},
         "vip": {"id": "vip-" + lb_dir.name, "address": address, "protocol_port": port,
                 "protocol": "HTTP", "connection_limit": -1, "admin_state_up": True,
-                "session_persistence": None},
+                "session_persistence": None,
+                # Only the renderer reads this device: the port is never plugged.
+                "port": {"id": "port-" + lb_dir.name, "network_id": "net",
+                         "mac_address": "fa:16:3e:00:00:01", "network": {"id": "net"}}},
         "members": [{"id": f"m{i}", "address": a, "protocol_port": p, "weight": 1,
                      "admin_state_up": True} for i, (a, p) in enumerate(members)],
-        "healthmonitors": [monitor] if monitor else [],
+        "healthmonitors": [{"id": "hm", **monitor}] if monitor else [],
     }
-    view = cfg.build_view(logical, cfg.StatePaths(stats_socket=str(lb_dir / "sock"),
-                                                  server_state_file=str(lb_dir / "state")),
+    paths = cfg.StatePaths(stats_socket=str(lb_dir / "sock"),
+                           server_state_file=str(lb_dir / "state"))
+    view = cfg.build_view(from_v1(logical).loadbalancer, paths,
                           user_group="nogroup", hard_stop_after=300,
                           log_target=cfg.default_log_target())
     return cfg.render(view)

@@ -11,8 +11,10 @@ import logging
 from typing import Any
 
 import httpx
+import pydantic
 
 from lbaas.common import constants
+from lbaas.common.logical_device import LogicalDevice
 from lbaas.common.plugin_api import Events, PluginApi, PluginApiError, PoolNotFound
 
 LOG = logging.getLogger(__name__)
@@ -79,13 +81,17 @@ class HttpPluginApi(PluginApi):
                                  f"{body!r:.200}") from exc
         return Events(revision=revision, pool_ids=self._pool_ids(body, "events"))
 
-    def get_logical_device(self, pool_id: str) -> dict[str, Any]:
-        body = self._call("GET", f"/agent/v1/logical_devices/{pool_id}",
+    def get_logical_device(self, pool_id: str) -> LogicalDevice:
+        # The typed device (/agent/v2); the rest of the agent API is still v1's.
+        body = self._call("GET", f"/agent/v2/logical_devices/{pool_id}",
                           pool_id=pool_id)
-        if not isinstance(body, dict) or "pool" not in body:
+        try:
+            return LogicalDevice.model_validate(body)
+        except pydantic.ValidationError as exc:
             raise PluginApiError(f"logical device {pool_id}: malformed answer from "
-                                 f"{self.server_url}: {body!r:.200}")
-        return body
+                                 f"{self.server_url}: {exc.error_count()} errors, first: "
+                                 f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}; "
+                                 f"{body!r:.200}") from exc
 
     def pool_deployed(self, pool_id: str, revision: int | None = None) -> None:
         body = {} if revision is None else {"revision": revision}
@@ -135,7 +141,7 @@ class HttpPluginApi(PluginApi):
         except (httpx.HTTPError, RuntimeError) as exc:
             # RuntimeError: the client was closed (agent shutting down).
             raise PluginApiError(f"{what}: cannot reach lbaas-server: {exc}") from exc
-        if response.status_code == 404 and pool_id is not None:
+        if response.status_code == 404 and pool_id is not None and not _no_route(response):
             raise PoolNotFound(f"pool {pool_id} not found on the server "
                                f"({_error_message(response)})")
         if response.status_code in (401, 403):
@@ -158,6 +164,18 @@ class HttpPluginApi(PluginApi):
             raise PluginApiError(f"{what}: malformed answer from {self.server_url}: "
                                  f"{body!r:.200}")
         return [str(p) for p in pool_ids]
+
+
+def _no_route(response: httpx.Response) -> bool:
+    """The server has no such route (lbaas-server answers an unknown path with Neutron's
+    ``HTTPNotFound``): a server older than this agent, without /agent/v2. Taking that for
+    "the pool is gone" would destroy every load balancer of the host."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    err = body.get("NeutronError") if isinstance(body, dict) else None
+    return isinstance(err, dict) and err.get("type") == "HTTPNotFound"
 
 
 def _error_message(response: httpx.Response) -> str:

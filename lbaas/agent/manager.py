@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lbaas.common import constants
+from lbaas.common.logical_device import LogicalDevice
 from lbaas.common.plugin_api import PluginApi, PluginApiError, PoolNotFound
 
 LOG = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ STATUS_DESCRIPTION_MAX = 255
 class Driver(Protocol):
     """What the manager needs from a device driver (HaproxyNSDriver)."""
 
-    def deploy_instance(self, logical_config: dict[str, Any]) -> bool: ...
+    def deploy_instance(self, device: LogicalDevice) -> bool: ...
     def undeploy_instance(self, pool_id: str) -> None: ...
     def exists(self, pool_id: str) -> bool: ...
     def get_stats(self, pool_id: str) -> dict[str, Any]: ...
@@ -247,21 +248,21 @@ class LbaasAgentManager:
 
     def _refresh_locked(self, pool_id: str) -> None:
         try:
-            logical_config = self.plugin_rpc.get_logical_device(pool_id)
+            device = self.plugin_rpc.get_logical_device(pool_id)
         except PoolNotFound:
+            # Also a pool being deleted: the server answers PoolNotFound for it, so
+            # that the confirmation is pool_destroyed (plugin_api.get_logical_device).
             LOG.info("pool %s is gone from the server: destroying", pool_id)
             self._destroy_pool(pool_id)
             return
-        pool = logical_config.get("pool") or {}
-        if pool.get("status") == constants.PENDING_DELETE:
-            LOG.info("pool %s is PENDING_DELETE: destroying", pool_id)
-            self._destroy_pool(pool_id)
-            return
-        vip = logical_config.get("vip")
-        obj_type, obj_id = ((constants.OBJ_VIP, vip["id"]) if vip and vip.get("id")
+        # A deploy failure is the VIP's status in v1 (the listener of from_v1 keeps the
+        # VIP's id); with nothing to serve, the pool's.
+        lb = device.loadbalancer
+        obj_type, obj_id = ((constants.OBJ_VIP, lb.listeners[0].id)
+                            if lb is not None and lb.listeners
                             else (constants.OBJ_POOL, pool_id))
         try:
-            deployed = self.driver.deploy_instance(logical_config)
+            deployed = self.driver.deploy_instance(device)
         except self.options.deploy_errors as exc:
             reason = str(getattr(exc, "reason", None) or exc)
             LOG.warning("pool %s: configuration rejected, old one keeps serving: %s",
@@ -291,11 +292,11 @@ class LbaasAgentManager:
             if self._has_instance(pool_id):
                 LOG.info("pool %s is not to be served: undeploying", pool_id)
                 self.driver.undeploy_instance(pool_id)
-        if _settled(logical_config):
+        if not device.pending:
             # Nothing to confirm (an adoption after a restart, a periodic resync): no
             # write for the server to make, a thousand times over.
             return
-        self._confirm(self.plugin_rpc.pool_deployed, pool_id, logical_config.get("revision"))
+        self._confirm(self.plugin_rpc.pool_deployed, pool_id, device.revision)
 
     def _has_instance(self, pool_id: str) -> bool:
         # exists() is true only while HAProxy answers; a dead one's namespace and
@@ -556,8 +557,3 @@ def _short(text: str, limit: int = STATUS_DESCRIPTION_MAX) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
-
-def _settled(logical_config: dict[str, Any]) -> bool:
-    """The server says a pool_deployed would change nothing for this device (no pending
-    or failed object, no delete to confirm). A server that doesn't say: confirm."""
-    return logical_config.get("pending") is False

@@ -15,6 +15,8 @@ import abc
 from dataclasses import dataclass
 from typing import Any
 
+from lbaas.common.logical_device import LogicalDevice
+
 
 class PluginApiError(Exception):
     """The server could not be reached or refused the call."""
@@ -47,8 +49,12 @@ class PluginApi(abc.ABC):
         pools when the server cannot tell)."""
 
     @abc.abstractmethod
-    def get_logical_device(self, pool_id: str) -> dict[str, Any]:
-        """The logical device of docs/architecture.md. Raises :class:`PoolNotFound`."""
+    def get_logical_device(self, pool_id: str) -> LogicalDevice:
+        """The typed logical device (lbaas.common.logical_device) of the load balancer
+        ``pool_id`` (for v1, the pool's id). Raises :class:`PoolNotFound` when it is
+        gone, and also when it is being deleted: the agent then removes everything and
+        confirms with :meth:`pool_destroyed` (a ``loadbalancer`` of None instead means
+        "serve nothing", confirmed with :meth:`pool_deployed`)."""
 
     @abc.abstractmethod
     def pool_deployed(self, pool_id: str, revision: int | None = None) -> None:

@@ -1,5 +1,5 @@
 """The agent's PluginApi served in-process: what ``lbaas all-in-one`` hands its agent, and
-what the HTTP agent API (/agent/v1) calls for agents on other hosts."""
+what the HTTP agent API (/agent/v1, /agent/v2) calls for agents on other hosts."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lbaas.common import constants as c
 from lbaas.common import plugin_api
+from lbaas.common.logical_device import LogicalDevice
 from lbaas.server import errors
 from lbaas.server.db.session import Database
 from lbaas.server.plugin import agents, callbacks
@@ -73,9 +74,16 @@ class LocalPluginApi(plugin_api.PluginApi):
         with self.db.session(read_only=True) as s:
             return callbacks.get_logical_device(s, pool_id)
 
-    def get_logical_device(self, pool_id: str) -> dict[str, Any]:
+    def typed_logical_device(self, pool_id: str) -> LogicalDevice:
+        """The typed device the agent deploys (GET /agent/v2/logical_devices/{id}): a
+        v2 load balancer or a v1 pool; one being deleted is PoolNotFound (see
+        callbacks.get_typed_device)."""
+        with self.db.session(read_only=True) as s:
+            return callbacks.get_typed_device(s, pool_id)
+
+    def get_logical_device(self, pool_id: str) -> LogicalDevice:
         try:
-            return self.logical_device(pool_id)
+            return self.typed_logical_device(pool_id)
         except errors.PoolNotFound:
             raise plugin_api.PoolNotFound(pool_id) from None
 

@@ -157,6 +157,12 @@ class FakeAgent:
         assert resp.status_code == 200, resp.text
         return dict(resp.json())
 
+    def typed_logical_device(self, pool_id: str) -> dict[str, Any]:
+        """The typed device's JSON (lbaas.common.logical_device), as agents get it."""
+        resp = self.api.get(f"/agent/v2/logical_devices/{pool_id}")
+        assert resp.status_code == 200, resp.text
+        return dict(resp.json())
+
     def _ok(self, resp: httpx.Response) -> httpx.Response:
         assert resp.status_code in (200, 201, 204), (
             f"{resp.request.method} {resp.request.url} → {resp.status_code}: {resp.text}")

@@ -506,3 +506,74 @@ def test_logical_device_says_whether_a_confirmation_is_due(api: Api, agent: Fake
     api.remove("member", member["id"])
     ld = agent.logical_device(pool["id"])
     assert ld["members"] == [] and ld["pending"] is True
+
+
+# -- the typed logical device (/agent/v2) ------------------------------------------------
+
+
+def test_typed_logical_device_is_the_pool_as_a_load_balancer(api: Api, agent: FakeAgent,
+                                                             physnet: str) -> None:
+    from lbaas.common.logical_device import LogicalDevice, from_v1
+
+    net = make_network(api, **{"provider:physical_network": physnet,
+                               "provider:network_type": "vlan",
+                               "provider:segmentation_id": 124})
+    sub = make_subnet(api, net["id"], cidr="10.101.0.0/24")
+    pool = make_pool(api, sub["id"], protocol="HTTP", lb_method="LEAST_CONNECTIONS")
+    m1 = make_member(api, pool["id"], address="10.101.0.11", weight=3)
+    hm = make_monitor(api, type="HTTP", url_path="/healthz", max_retries=5)
+    assert associate(api, pool["id"], hm["id"]).status_code == 201
+    vip = make_vip(api, pool, protocol_port=8080, connection_limit=100,
+                   session_persistence={"type": "HTTP_COOKIE"})
+
+    body = agent.typed_logical_device(pool["id"])
+    # Exactly the v1 device through from_v1, on the wire with Neutron's names.
+    assert body == from_v1(agent.logical_device(pool["id"])).model_dump(
+        mode="json", by_alias=True)
+    device = LogicalDevice.model_validate(body)
+    assert device.id == pool["id"] and device.pending is True
+    lb = device.loadbalancer
+    assert lb is not None
+    assert (lb.id, lb.vip_address, lb.vip_port.id) == (pool["id"], vip["address"],
+                                                       vip["port_id"])
+    assert body["loadbalancer"]["vip_port"]["network"]["provider:segmentation_id"] == 124
+    [listener] = lb.listeners
+    assert (listener.id, listener.protocol_port, listener.connection_limit,
+            listener.default_pool_id) == (vip["id"], 8080, 100, pool["id"])
+    assert listener.insert_headers == {"X-Forwarded-For": "true"}
+    [lb_pool] = lb.pools
+    assert (lb_pool.lb_algorithm, lb_pool.session_persistence.type) == (
+        "LEAST_CONNECTIONS", "HTTP_COOKIE")
+    assert [(m.id, m.weight) for m in lb_pool.members] == [(m1["id"], 3)]
+    assert lb_pool.healthmonitor is not None
+    assert (lb_pool.healthmonitor.id, lb_pool.healthmonitor.max_retries,
+            lb_pool.healthmonitor.max_retries_down) == (hm["id"], 5, 5)
+
+
+def test_typed_logical_device_without_vip_serves_nothing(api: Api, agent: FakeAgent,
+                                                         physnet: str) -> None:
+    pool = make_pool(api, physnet=physnet)
+    body = agent.typed_logical_device(pool["id"])
+    assert body["id"] == pool["id"]
+    assert body["loadbalancer"] is None
+
+
+def test_typed_logical_device_of_a_pool_being_deleted_is_404(api: Api, agent: FakeAgent,
+                                                             physnet: str) -> None:
+    # The agent destroys and confirms with pool_destroyed, which deletes the pool.
+    pool = make_pool(api, physnet=physnet)
+    vip = make_vip(api, pool)
+    agent.deployed(pool["id"])
+    api.remove("vip", vip["id"])
+    assert agent.typed_logical_device(pool["id"])["loadbalancer"] is None
+    agent.deployed(pool["id"])
+    assert api.delete(f"/lb/pools/{pool['id']}").status_code == 204
+    assert agent.logical_device(pool["id"])["pool"]["status"] == "PENDING_DELETE"
+    err = assert_error(api.get(f"/agent/v2/logical_devices/{pool['id']}"), 404)
+    assert err["type"] == "PoolNotFound"
+
+
+def test_typed_logical_device_of_missing_pool_is_404(api: Api) -> None:
+    err = assert_error(
+        api.get("/agent/v2/logical_devices/5a0b9f8c-0000-4000-8000-000000000002"), 404)
+    assert err["type"] == "PoolNotFound"

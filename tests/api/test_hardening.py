@@ -277,6 +277,7 @@ def test_vip_values_the_agent_would_refuse_are_400(api: Api, attrs: dict[str, An
 def test_the_limits_themselves_reach_the_agent(api: Api, physnet: str) -> None:
     """The largest values the API takes are ones the agent renders."""
     from lbaas.agent.drivers.haproxy import cfg
+    from lbaas.common.logical_device import LogicalDevice
 
     agent = FakeAgent(api, [physnet]).register()
     subnet = make_subnet(api, make_network(api, **{"provider:physical_network": physnet})[
@@ -291,12 +292,12 @@ def test_the_limits_themselves_reach_the_agent(api: Api, physnet: str) -> None:
     api.create("vip", subnet_id=subnet["id"], protocol="HTTP", protocol_port=80,
                pool_id=pool["id"], connection_limit=10_000_000,
                session_persistence={"type": "APP_COOKIE", "cookie_name": "c" * 128})
-    device = agent.logical_device(pool["id"])
-    view = cfg.build_view(device, cfg.StatePaths("/s", "/t"), user_group="nogroup",
-                          hard_stop_after=300)
-    assert view.frontend.maxconn == 10_000_000
-    assert view.backend.health_check is not None
-    assert view.backend.health_check.inter_s == 86400
+    device = LogicalDevice.model_validate(agent.typed_logical_device(pool["id"]))
+    view = cfg.build_view(device.loadbalancer, cfg.StatePaths("/s", "/t"),
+                          user_group="nogroup", hard_stop_after=300)
+    assert view.frontends[0].maxconn == 10_000_000
+    assert view.backends[0].health_check is not None
+    assert view.backends[0].health_check.inter_s == 86400
 
 
 # -- 6. subnet updates keep create's rules -------------------------------------------------

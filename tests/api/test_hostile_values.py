@@ -19,6 +19,7 @@ import pytest
 
 from lbaas.agent.drivers.haproxy import cfg
 from lbaas.agent.drivers.haproxy.namespace_driver import _port_l3
+from lbaas.common.logical_device import LogicalDevice
 from tests.api.builders import FakeAgent, make_network, make_pool, make_subnet
 from tests.helpers.server import Api
 
@@ -57,10 +58,13 @@ class Lab:
         self.port = api.create("port", network_id=self.net["id"], name="side")
 
     def rendered(self) -> tuple[str, Any]:
-        device = self.agent.logical_device(self.pool["id"])
-        view = cfg.build_view(device, cfg.StatePaths("/state/sock", "/state/servers"),
+        # The typed device, as the agent gets it (/agent/v2).
+        lb = LogicalDevice.model_validate(self.agent.typed_logical_device(
+            self.pool["id"])).loadbalancer
+        assert lb is not None
+        view = cfg.build_view(lb, cfg.StatePaths("/state/sock", "/state/servers"),
                               user_group="nogroup", hard_stop_after=300)
-        return cfg.render(view), _port_l3(device["vip"]["port"])
+        return cfg.render(view), _port_l3(lb.vip_port)
 
 
 @pytest.fixture
@@ -205,3 +209,160 @@ def test_hostile_values_are_refused_or_change_nothing(lab: Lab, label: str, reac
             assert l3 == baseline[1], (label, value)
             _undo(lab, label, send, benign, resp)
         assert lab.rendered() == baseline, (label, value)
+
+
+# -- the Octavia v2 API ------------------------------------------------------------------
+
+class V2Lab:
+    """One v2 load balancer with every kind of object; the agent confirms each change, so
+    the next one is not refused as "immutable"."""
+
+    def __init__(self, api: Api, physnet: str) -> None:
+        self.api = api
+        self.agent = FakeAgent(api, [physnet]).register()
+        net = make_network(api, **{"provider:physical_network": physnet})
+        self.subnet = make_subnet(api, net["id"], cidr="10.54.0.0/24")
+        lb = self.ok("POST", "/loadbalancers", {"loadbalancer": {
+            "vip_subnet_id": self.subnet["id"], "name": "lb", "listeners": [{
+                "protocol": "HTTP", "protocol_port": 80, "name": "l",
+                "insert_headers": {"X-Forwarded-For": "true"},
+                "allowed_cidrs": ["10.54.0.0/24"],
+                "default_pool": {
+                    "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "name": "p",
+                    "session_persistence": {"type": "APP_COOKIE", "cookie_name": "APPS"},
+                    "members": [{"address": "10.54.0.9", "protocol_port": 80, "name": "m",
+                                 "monitor_address": "10.54.0.19"}],
+                    "healthmonitor": {"type": "HTTP", "delay": 5, "timeout": 5,
+                                      "max_retries": 3, "url_path": "/health",
+                                      "http_method": "GET", "expected_codes": "200",
+                                      "http_version": 1.1,
+                                      "domain_name": "app.example.com"}}}]}})[
+            "loadbalancer"]
+        self.lb_id = lb["id"]
+        self.settle()
+        self.listener = self.ok("GET", f"/listeners/{lb['listeners'][0]['id']}")["listener"]
+        self.pool = self.ok("GET", f"/pools/{self.listener['default_pool_id']}")["pool"]
+        self.member = self.ok("GET", f"/pools/{self.pool['id']}/members")["members"][0]
+        self.monitor = self.ok("GET", f"/healthmonitors/{self.pool['healthmonitor_id']}")[
+            "healthmonitor"]
+
+    def ok(self, method: str, path: str, body: Any = None) -> Any:
+        resp = self.api.request(method, "/v2.0/lbaas" + path, body)
+        assert resp.status_code < 300, resp.text
+        return resp.json() if resp.content else None
+
+    def send(self, method: str, path: str, body: Any) -> Any:
+        return self.api.request(method, "/v2.0/lbaas" + path, body)
+
+    def settle(self) -> None:
+        self.agent.deployed(self.lb_id)
+
+    def rendered(self) -> tuple[str, Any]:
+        lb = LogicalDevice.model_validate(self.agent.typed_logical_device(
+            self.lb_id)).loadbalancer
+        assert lb is not None
+        view = cfg.build_view(lb, cfg.StatePaths("/state/sock", "/state/servers"),
+                              user_group="nogroup", hard_stop_after=300)
+        return cfg.render(view), _port_l3(lb.vip_port)
+
+
+@pytest.fixture
+def v2lab(api: Api, physnet: str) -> V2Lab:
+    return V2Lab(api, physnet)
+
+
+V2Sender = Callable[[V2Lab, Any], Any]
+
+
+def _v2_put(kind: str, build: Callable[[Any], dict[str, Any]],
+            path: Callable[[V2Lab], str] | None = None) -> V2Sender:
+    def send(lab: V2Lab, value: Any) -> Any:
+        obj = {"loadbalancer": {"id": lab.lb_id}, "listener": lab.listener,
+               "pool": lab.pool, "healthmonitor": lab.monitor}.get(kind)
+        where = path(lab) if path else f"/{kind}s/{obj['id'] if obj else ''}"
+        return lab.send("PUT", where, {kind: build(value)})
+    return send
+
+
+def _member_path(lab: V2Lab) -> str:
+    return f"/pools/{lab.pool['id']}/members/{lab.member['id']}"
+
+
+V2_FIELDS: list[tuple[str, bool, str, V2Sender]] = [
+    ("loadbalancer.name", False, "lb", _v2_put("loadbalancer", lambda v: {"name": v})),
+    ("loadbalancer.description", False, "d",
+     _v2_put("loadbalancer", lambda v: {"description": v})),
+    ("loadbalancer.tags", False, "t", _v2_put("loadbalancer", lambda v: {"tags": [v]})),
+    ("listener.name", False, "l", _v2_put("listener", lambda v: {"name": v})),
+    ("listener.allowed_cidrs", True, "10.54.0.0/24",
+     _v2_put("listener", lambda v: {"allowed_cidrs": [v]})),
+    ("listener.insert_headers.name", True, "X-Forwarded-For",
+     _v2_put("listener", lambda v: {"insert_headers": {v: "true"}})),
+    ("listener.insert_headers.value", True, "true",
+     _v2_put("listener", lambda v: {"insert_headers": {"X-Forwarded-For": v}})),
+    ("pool.name", False, "p", _v2_put("pool", lambda v: {"name": v})),
+    ("pool.lb_algorithm", True, "ROUND_ROBIN", _v2_put("pool", lambda v: {"lb_algorithm": v})),
+    ("pool.session_persistence.cookie_name", True, "APPS", _v2_put(
+        "pool", lambda v: {"session_persistence": {"type": "APP_COOKIE", "cookie_name": v}})),
+    ("member.name", False, "m", _v2_put("member", lambda v: {"name": v}, _member_path)),
+    ("member.monitor_address", True, "10.54.0.19",
+     _v2_put("member", lambda v: {"monitor_address": v}, _member_path)),
+    ("healthmonitor.http_method", True, "GET",
+     _v2_put("healthmonitor", lambda v: {"http_method": v})),
+    ("healthmonitor.url_path", True, "/health",
+     _v2_put("healthmonitor", lambda v: {"url_path": v})),
+    ("healthmonitor.expected_codes", True, "200",
+     _v2_put("healthmonitor", lambda v: {"expected_codes": v})),
+    ("healthmonitor.domain_name", True, "app.example.com",
+     _v2_put("healthmonitor", lambda v: {"domain_name": v})),
+    ("healthmonitor.name", False, "h", _v2_put("healthmonitor", lambda v: {"name": v})),
+    ("member.address", True, "10.54.0.10", lambda lab, v: lab.send(
+        "POST", f"/pools/{lab.pool['id']}/members",
+        {"member": {"address": v, "protocol_port": 80}})),
+    ("listener.protocol", True, "TCP", lambda lab, v: lab.send("POST", "/listeners", {
+        "listener": {"loadbalancer_id": lab.lb_id, "protocol": v, "protocol_port": 81}})),
+    ("loadbalancer.vip_address", True, "10.54.0.77", lambda lab, v: lab.send(
+        "POST", "/loadbalancers", {"loadbalancer": {"vip_subnet_id": lab.subnet["id"],
+                                                    "vip_address": v}})),
+]
+
+
+@pytest.mark.parametrize("label, reaches, benign, send", V2_FIELDS,
+                         ids=[f[0] for f in V2_FIELDS])
+def test_v2_hostile_values_are_refused_or_change_nothing(
+        v2lab: V2Lab, label: str, reaches: bool, benign: str, send: V2Sender) -> None:
+    baseline = v2lab.rendered()
+    for value in _hostile(benign):
+        resp = send(v2lab, value)
+        if resp.status_code == 400:
+            body = resp.json()
+            assert set(body) == {"faultcode", "faultstring", "debuginfo"}, body
+            assert body["faultstring"], body
+            assert v2lab.rendered() == baseline, (label, value)
+            continue
+        # Accepted: only a value without structure may be, and it stands in its place.
+        assert resp.status_code in (200, 201, 202), (label, value, resp.text)
+        if reaches:
+            bad = [p for p in STRUCTURAL if p in value]
+            assert not bad, f"{label} accepted {value!r} (contains {bad})"
+        if resp.request.method == "POST":
+            created = next(iter(resp.json().values()))
+            if label == "loadbalancer.vip_address":
+                v2lab.ok("DELETE", f"/loadbalancers/{created['id']}")
+                continue
+            v2lab.settle()
+            config, l3 = v2lab.rendered()
+            assert l3 == baseline[1]
+            path = (f"/pools/{v2lab.pool['id']}/members/{created['id']}"
+                    if label.startswith("member") else f"/listeners/{created['id']}")
+            v2lab.ok("DELETE", path)
+        else:
+            v2lab.settle()
+            config, l3 = v2lab.rendered()
+            if reaches:
+                config = config.replace(value, benign)
+            assert config == baseline[0], (label, value, config)
+            assert l3 == baseline[1], (label, value)
+            assert send(v2lab, benign).status_code < 300
+        v2lab.settle()
+        assert v2lab.rendered() == baseline, (label, value)

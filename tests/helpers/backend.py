@@ -1,5 +1,6 @@
 """A small HTTP backend for tests, run inside a namespace: answers every GET with its own
-name (and ``/health`` with ``HEALTH_CODE``, default 200). Threaded, so slow requests don't
+name (and ``/health`` with ``HEALTH_CODE``, default 200; ``/headers`` with the
+X-Forwarded-* headers it received). Threaded, so slow requests don't
 block health checks. Usage: backend.py NAME ADDRESS PORT [--tls CERT KEY] [--slow S]"""
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ def main() -> None:
             if self.path.startswith("/slow"):
                 time.sleep(a.slow)
             body = (a.name + "\n").encode()
+            if self.path.startswith("/headers"):
+                # The X-Forwarded-* headers the load balancer added, one per line.
+                body = "".join(f"{k}={v}\n" for k, v in sorted(self.headers.items())
+                               if k.lower().startswith("x-forwarded")).encode()
             self.send_response(code)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Content-Type", "text/plain")

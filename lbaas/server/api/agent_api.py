@@ -1,4 +1,5 @@
-"""/agent/v1: v1's plugin RPC over HTTP, for agents on other hosts (docs/architecture.md)."""
+"""/agent/v1: v1's plugin RPC over HTTP, for agents on other hosts (docs/architecture.md);
+/agent/v2: the typed logical device (lbaas.common.logical_device)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from lbaas.server import errors
 from lbaas.server.api.common import ctx_of
 
-router = APIRouter(prefix="/agent/v1", tags=["agent"])
+v1 = APIRouter(prefix="/agent/v1", tags=["agent"])
+v2 = APIRouter(prefix="/agent/v2", tags=["agent"])
 
 
 class AgentConfigurations(BaseModel):
@@ -79,18 +81,18 @@ def _api(request: Request) -> Any:
     return request.app.state.local_api
 
 
-@router.post("/agents")
+@v1.post("/agents")
 def report_state(request: Request, body: Heartbeat) -> dict[str, Any]:
     return {"agent": _api(request).report_state(
         body.host, body.configurations.model_dump(exclude_unset=True), body.start_flag)}
 
 
-@router.get("/hosts/{host}/ready_devices")
+@v1.get("/hosts/{host}/ready_devices")
 def ready_devices(request: Request, host: str) -> dict[str, Any]:
     return {"pool_ids": _api(request).get_ready_devices(host)}
 
 
-@router.get("/hosts/{host}/events")
+@v1.get("/hosts/{host}/events")
 async def events(request: Request, host: str,
                  after: int = Query(0, ge=0, le=2**63 - 1),
                  timeout: float = Query(25.0, ge=0, le=120)) -> dict[str, Any]:
@@ -99,7 +101,7 @@ async def events(request: Request, host: str,
     return {"revision": ev.revision, "pool_ids": ev.pool_ids}
 
 
-@router.get("/logical_devices/{pool_id}")
+@v1.get("/logical_devices/{pool_id}")
 def logical_device(request: Request, pool_id: str) -> dict[str, Any]:
     result: dict[str, Any] = _api(request).logical_device(pool_id)
     return result
@@ -109,39 +111,54 @@ class DeployedBody(BaseModel):
     revision: int | None = Field(None, ge=0, le=2**63 - 1)
 
 
-@router.post("/pools/{pool_id}/deployed", status_code=204)
+@v1.post("/pools/{pool_id}/deployed", status_code=204)
 def pool_deployed(request: Request, pool_id: str,
                   body: DeployedBody | None = None) -> Response:
     _api(request).pool_deployed(pool_id, body.revision if body else None)
     return Response(status_code=204)
 
 
-@router.post("/pools/{pool_id}/destroyed", status_code=204)
+@v1.post("/pools/{pool_id}/destroyed", status_code=204)
 def pool_destroyed(request: Request, pool_id: str) -> Response:
     _api(request).pool_destroyed(pool_id)
     return Response(status_code=204)
 
 
-@router.post("/status", status_code=204)
+@v1.post("/status", status_code=204)
 def update_status(request: Request, body: StatusReport) -> Response:
     _api(request).strict_update_status(body.obj_type, body.obj_id, body.status,
                                        body.status_description)
     return Response(status_code=204)
 
 
-@router.post("/ports/{port_id}/plug", status_code=204)
+@v1.post("/ports/{port_id}/plug", status_code=204)
 def plug_vip_port(request: Request, port_id: str, body: HostBody) -> Response:
     _api(request).plug_vip_port(port_id, body.host)
     return Response(status_code=204)
 
 
-@router.post("/ports/{port_id}/unplug", status_code=204)
+@v1.post("/ports/{port_id}/unplug", status_code=204)
 def unplug_vip_port(request: Request, port_id: str, body: HostBody) -> Response:
     _api(request).unplug_vip_port(port_id, body.host)
     return Response(status_code=204)
 
 
-@router.post("/pools/{pool_id}/stats", status_code=204)
+@v1.post("/pools/{pool_id}/stats", status_code=204)
 def update_pool_stats(request: Request, pool_id: str, body: StatsBody) -> Response:
     _api(request).update_pool_stats(pool_id, body.stats.model_dump(), body.host)
     return Response(status_code=204)
+
+
+@v2.get("/logical_devices/{pool_id}")
+def logical_device_v2(request: Request, pool_id: str) -> dict[str, Any]:
+    """The load balancer ``pool_id`` (a v1 pool with its VIP) as the typed logical
+    device; 404 PoolNotFound when the pool is gone or being deleted."""
+    result: dict[str, Any] = _api(request).typed_logical_device(pool_id).model_dump(
+        by_alias=True)
+    return result
+
+
+# What the app mounts: both versions (included last, when every route above exists).
+router = APIRouter()
+router.include_router(v1)
+router.include_router(v2)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lbaas.common import constants as c
+from lbaas.common.logical_device import LogicalDevice, from_v1, v1_pool_deleting
 from lbaas.server import errors
 from lbaas.server.db import models as m
 from lbaas.server.plugin import agents, core, loadbalancer, octavia_agent
@@ -79,6 +80,22 @@ def get_logical_device(session: Session, pool_id: str) -> dict[str, Any]:
             # included): an agent adopting a thousand settled pools skips a thousand
             # writes.
             "pending": _pending(pool)}
+
+
+def get_typed_device(session: Session, device_id: str) -> LogicalDevice:
+    """What ``GET /agent/v2/logical_devices/{id}`` answers: a v2 load balancer, or a v1
+    pool with its VIP (through ``from_v1``). Being deleted is PoolNotFound, as gone: the
+    agent then removes the instance and confirms with pool_destroyed, which is what
+    deletes it (pool_deployed ignores what is being deleted)."""
+    lb = session.get(m.LoadBalancer, device_id)
+    if lb is not None:
+        if lb.provisioning_status == c.PENDING_DELETE:
+            raise errors.PoolNotFound(id=device_id)
+        return octavia_agent.logical_device(session, lb)
+    device = get_logical_device(session, device_id)
+    if v1_pool_deleting(device):
+        raise errors.PoolNotFound(id=device_id)
+    return from_v1(device)
 
 
 def _pending(pool: m.Pool) -> bool:

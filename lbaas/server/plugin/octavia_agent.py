@@ -23,10 +23,9 @@ def _live(objs: list[Any]) -> list[Any]:
 
 
 def logical_device(session: Session, lb: m.LoadBalancer) -> ld.LogicalDevice:
+    """The device of a load balancer that is not being deleted (callbacks answers a
+    deleted or deleting one as not found)."""
     pending = octavia.lb_pending(lb)
-    if lb.provisioning_status == c.PENDING_DELETE:
-        return ld.LogicalDevice(id=lb.id, loadbalancer=None, revision=lb.revision,
-                                pending=pending)
     port = lb.vip_port
     port_d = core.port_dict(port)
     port_d["fixed_ips"] = [{"subnet_id": a.subnet_id, "ip_address": a.ip_address,

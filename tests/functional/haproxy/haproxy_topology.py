@@ -179,10 +179,10 @@ class Topology:
                 str(seconds), "cookies" if cookies else "no-cookies"]
 
     def requests(self, count: int, seconds: float = 30.0, address: str = VIP_ADDRESS,
-                 cookies: bool = False) -> dict[str, Any]:
+                 cookies: bool = False, port: int = 80) -> dict[str, Any]:
         """``count`` requests from the client namespace, each on a new connection;
         with ``cookies``, sending back the last cookie the VIP set, like a browser."""
-        out = subprocess.run(self.client_cmd(count, seconds, address, cookies=cookies),
+        out = subprocess.run(self.client_cmd(count, seconds, address, port, cookies=cookies),
                              capture_output=True,
                              text=True, timeout=seconds + 30, check=True)
         result: dict[str, Any] = json.loads(out.stdout)

@@ -12,6 +12,7 @@ import pytest
 
 from lbaas.agent.manager import AgentOptions, LbaasAgentManager
 from lbaas.common import constants
+from lbaas.common.logical_device import LogicalDevice, from_v1, v1_pool_deleting
 from lbaas.common.plugin_api import Events, PluginApi, PoolNotFound
 
 HOST = "host-a"
@@ -28,8 +29,10 @@ class FakeDeployError(Exception):
 def logical_device(pool_id: str, *, vip: bool = True,
                    pool_status: str = constants.ACTIVE,
                    vip_status: str = constants.PENDING_CREATE) -> dict[str, Any]:
+    """A v1 logical device (the server's dict); FakePluginApi hands it out typed."""
     device: dict[str, Any] = {
-        "pool": {"id": pool_id, "status": pool_status, "admin_state_up": True},
+        "pool": {"id": pool_id, "status": pool_status, "admin_state_up": True,
+                 "protocol": "HTTP", "lb_method": "ROUND_ROBIN"},
         "vip": None,
         "members": [],
         "healthmonitors": [],
@@ -37,7 +40,11 @@ def logical_device(pool_id: str, *, vip: bool = True,
     }
     if vip:
         device["vip"] = {"id": f"vip-{pool_id}", "status": vip_status,
-                         "admin_state_up": True, "port": {"id": f"port-{pool_id}"}}
+                         "admin_state_up": True, "protocol": "HTTP", "protocol_port": 80,
+                         "address": "10.0.0.10",
+                         "port": {"id": f"port-{pool_id}", "network_id": "net",
+                                  "mac_address": "fa:16:3e:00:00:01",
+                                  "network": {"id": "net"}}}
     return device
 
 
@@ -97,11 +104,12 @@ class FakePluginApi(PluginApi):
         self.revision = item.revision
         return item
 
-    def get_logical_device(self, pool_id: str) -> dict[str, Any]:
+    def get_logical_device(self, pool_id: str) -> LogicalDevice:
+        # What LocalPluginApi does: a pool being deleted is gone for the agent.
         self.rec.record("get_logical_device", pool_id)
-        if pool_id not in self.devices:
+        if pool_id not in self.devices or v1_pool_deleting(self.devices[pool_id]):
             raise PoolNotFound(pool_id)
-        return self.devices[pool_id]
+        return from_v1(self.devices[pool_id])
 
     def pool_deployed(self, pool_id: str, revision: int | None = None) -> None:
         self.rec.record("pool_deployed", pool_id)
@@ -124,7 +132,7 @@ class FakePluginApi(PluginApi):
 
 
 class FakeDriver:
-    """HaproxyNSDriver's interface over a set of pool ids, with v1's gate."""
+    """HaproxyNSDriver's interface over a set of pool ids, with its gate."""
 
     def __init__(self, recorder: Recorder) -> None:
         self.rec = recorder
@@ -134,18 +142,15 @@ class FakeDriver:
         self.dead: set[str] = set()
         self._lock = threading.Lock()
 
-    def deploy_instance(self, logical_config: dict[str, Any]) -> bool:
-        pool = logical_config["pool"]
-        vip = logical_config.get("vip")
-        self.rec.record("deploy_instance", pool["id"])
-        hook = self.deploy_hooks.get(pool["id"])
+    def deploy_instance(self, device: LogicalDevice) -> bool:
+        self.rec.record("deploy_instance", device.id)
+        hook = self.deploy_hooks.get(device.id)
         if hook is not None:
             hook()
-        if (not vip or vip["status"] not in constants.ACTIVE_PENDING_STATUSES
-                or pool["status"] not in constants.ACTIVE_PENDING_STATUSES):
+        if device.loadbalancer is None:
             return False
         with self._lock:
-            self.instances.add(pool["id"])
+            self.instances.add(device.id)
         return True
 
     def undeploy_instance(self, pool_id: str) -> None:

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from lbaas.agent.http_plugin_api import HttpPluginApi
+from lbaas.common.logical_device import LogicalDevice, from_v1
 from lbaas.common.plugin_api import Events, PluginApiError, PoolNotFound
 
 
@@ -139,18 +140,55 @@ def test_no_token_sends_no_auth_header(server):
 def test_ready_devices_and_logical_device(server, api):
     state, _ = server
     device = {"pool": {"id": "p1"}, "vip": None, "members": [], "healthmonitors": [],
-              "driver": "haproxy_ns"}
+              "driver": "haproxy_ns", "revision": 3, "pending": False}
     state.routes[("GET", "/agent/v1/hosts/host-a/ready_devices")] = (
         200, {"pool_ids": ["p1", "p2"]}, 0)
-    state.routes[("GET", "/agent/v1/logical_devices/p1")] = (200, device, 0)
+    # The typed device, as the server's /agent/v2 route sends it.
+    state.routes[("GET", "/agent/v2/logical_devices/p1")] = (
+        200, from_v1(device).model_dump(by_alias=True), 0)
 
     assert api.get_ready_devices("host-a") == ["p1", "p2"]
-    assert api.get_logical_device("p1") == device
+    assert api.get_logical_device("p1") == LogicalDevice(id="p1", loadbalancer=None,
+                                                         revision=3, pending=False)
+
+
+def test_logical_device_with_a_load_balancer_survives_the_wire(server, api):
+    from tests.unit.haproxy.haproxy_sample_device import POOL_ID, sample_logical_device
+
+    state, _ = server
+    device = from_v1(sample_logical_device())
+    state.routes[("GET", f"/agent/v2/logical_devices/{POOL_ID}")] = (
+        200, device.model_dump(by_alias=True), 0)
+    got = api.get_logical_device(POOL_ID)
+    assert got == device
+    assert got.loadbalancer is not None
+    assert got.loadbalancer.vip_port.network.physical_network == "default"
+
+
+def test_malformed_logical_device_is_plugin_api_error(server, api):
+    state, _ = server
+    state.routes[("GET", "/agent/v2/logical_devices/p1")] = (
+        200, {"id": "p1", "loadbalancer": {"id": "p1"}}, 0)
+    with pytest.raises(PluginApiError, match="malformed"):
+        api.get_logical_device("p1")
 
 
 def test_unknown_pool_is_pool_not_found(server, api):
     with pytest.raises(PoolNotFound, match="p404"):
         api.get_logical_device("p404")
+
+
+def test_a_server_without_the_route_is_not_a_missing_pool(server, api):
+    # A server older than the agent answers /agent/v2 with HTTPNotFound: the pools are
+    # still there, and must not be destroyed.
+    state, _ = server
+    state.routes[("GET", "/agent/v2/logical_devices/p1")] = (
+        404, {"NeutronError": {"type": "HTTPNotFound", "message": "Not Found",
+                               "detail": ""}}, 0)
+    with pytest.raises(PluginApiError) as info:
+        api.get_logical_device("p1")
+    assert not isinstance(info.value, PoolNotFound)
+    assert "HTTP 404" in str(info.value)
 
 
 def test_events_long_poll_waits_past_the_ordinary_timeout(server):

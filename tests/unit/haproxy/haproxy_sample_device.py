@@ -37,3 +37,55 @@ def sample_logical_device() -> dict[str, Any]:
         "healthmonitors": [],
         "driver": "haproxy_ns",
     }
+
+
+# A load balancer with several listeners and pools (the typed device's own shape, as an
+# Octavia load balancer will arrive): an HTTP listener with Octavia's options, a TCP one
+# on another port of the same VIP, and an HTTP one without a default pool.
+LB_ID = "3c3c3c3c-0000-4000-8000-00000000lb01"
+LISTENER_IDS = ("4d4d4d4d-0000-4000-8000-0000000000l1",
+                "4d4d4d4d-0000-4000-8000-0000000000l2",
+                "4d4d4d4d-0000-4000-8000-0000000000l3")
+POOL_IDS = ("5e5e5e5e-0000-4000-8000-0000000000p1",
+            "5e5e5e5e-0000-4000-8000-0000000000p2")
+LB_MEMBER_IDS = ("6f6f6f6f-0000-4000-8000-0000000000m1",
+                 "6f6f6f6f-0000-4000-8000-0000000000m2",
+                 "6f6f6f6f-0000-4000-8000-0000000000m3",
+                 "6f6f6f6f-0000-4000-8000-0000000000m4")
+
+
+def sample_multi_listener_device() -> dict[str, Any]:
+    """The JSON of a typed LogicalDevice (``LogicalDevice.model_validate`` takes it)."""
+    port = sample_logical_device()["vip"]["port"]
+    return {
+        "version": 2, "id": LB_ID, "driver": "haproxy_ns", "revision": 7, "pending": True,
+        "loadbalancer": {
+            "id": LB_ID, "vip_address": "10.92.0.10", "vip_port": port,
+            "listeners": [
+                {"id": LISTENER_IDS[0], "protocol": "HTTP", "protocol_port": 80,
+                 "default_pool_id": POOL_IDS[0], "connection_limit": 5000,
+                 "insert_headers": {"X-Forwarded-For": "true"}},
+                {"id": LISTENER_IDS[1], "protocol": "TCP", "protocol_port": 5432,
+                 "default_pool_id": POOL_IDS[1]},
+                {"id": LISTENER_IDS[2], "protocol": "HTTP", "protocol_port": 8080,
+                 "default_pool_id": None},
+            ],
+            "pools": [
+                {"id": POOL_IDS[0], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+                 "members": [
+                     {"id": LB_MEMBER_IDS[0], "address": "10.92.1.2", "protocol_port": 8080},
+                     {"id": LB_MEMBER_IDS[1], "address": "10.92.1.3", "protocol_port": 8080,
+                      "weight": 3}],
+                 "healthmonitor": {"id": "hm-web", "type": "HTTP", "delay": 5,
+                                   "timeout": 3, "max_retries": 2, "max_retries_down": 4,
+                                   "url_path": "/health"}},
+                {"id": POOL_IDS[1], "protocol": "TCP", "lb_algorithm": "LEAST_CONNECTIONS",
+                 "members": [
+                     {"id": LB_MEMBER_IDS[2], "address": "10.92.1.4", "protocol_port": 5432},
+                     {"id": LB_MEMBER_IDS[3], "address": "10.92.1.5", "protocol_port": 5432,
+                      "backup": True}],
+                 "healthmonitor": {"id": "hm-db", "type": "TCP", "delay": 10,
+                                   "timeout": 5, "max_retries": 3}},
+            ],
+        },
+    }

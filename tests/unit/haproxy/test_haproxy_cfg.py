@@ -1,5 +1,7 @@
-"""The view model and its rendering: every mapping of a logical device to HAProxy, and
-every rendered variant accepted by the installed ``haproxy -c``."""
+"""The view model and its rendering: every mapping of a v1 logical device (through
+``from_v1``) to HAProxy, and every rendered variant accepted by the installed
+``haproxy -c``. The load balancer's own features (several listeners, Octavia's options)
+are in test_haproxy_cfg_loadbalancer.py."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 import pytest
 
 from lbaas.agent.drivers.haproxy import cfg
+from lbaas.common.logical_device import from_v1
 from tests.unit.haproxy.haproxy_sample_device import MEMBER_IDS, POOL_ID, VIP_ID
 
 PATHS = cfg.StatePaths(stats_socket="/run/lbaas-test/sock",
@@ -17,8 +20,8 @@ PATHS = cfg.StatePaths(stats_socket="/run/lbaas-test/sock",
 
 def build(ld: dict[str, Any], log_target: str | None = None,
           user_group: str = "nogroup") -> cfg.ConfigView:
-    return cfg.build_view(ld, PATHS, user_group=user_group, hard_stop_after=300,
-                          log_target=log_target)
+    return cfg.build_view(from_v1(ld).loadbalancer, PATHS, user_group=user_group,
+                          hard_stop_after=300, log_target=log_target)
 
 
 def render(ld: dict[str, Any], **kwargs: Any) -> str:
@@ -400,8 +403,8 @@ def test_view_survives_its_json_form(logical_device):
 def test_template_places_values_the_view_holds(logical_device):
     # The template decides nothing: a value forced into the view appears verbatim.
     view = build(logical_device())
-    forced = dataclasses.replace(view, frontend=dataclasses.replace(view.frontend,
-                                                                    maxconn=12345))
+    forced = dataclasses.replace(view, frontends=(dataclasses.replace(view.frontends[0],
+                                                                      maxconn=12345),))
     assert "maxconn 12345" in section(cfg.render(forced), f"frontend {VIP_ID}")
 
 

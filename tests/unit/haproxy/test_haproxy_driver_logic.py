@@ -1,5 +1,6 @@
 """HaproxyNSDriver's decisions, with the kernel and HAProxy replaced by recorders: the
-deploy gate, what _plug asks of the linux layer, stats parsing, orphan removal."""
+deploy gate, what _plug asks of the linux layer, stats parsing, orphan removal. Devices
+are the v1 sample through ``from_v1``, as the server's /agent/v2 route sends them."""
 
 from __future__ import annotations
 
@@ -11,12 +12,23 @@ import pytest
 from lbaas.agent.drivers.haproxy import namespace_driver as nd
 from lbaas.agent.drivers.haproxy.runtime import RuntimeApi
 from lbaas.agent.linux import interface
+from lbaas.common.logical_device import LoadBalancer, Port, from_v1
 from tests.unit.haproxy.haproxy_sample_device import (
     MEMBER_IDS,
     POOL_ID,
     VIP_ID,
     sample_logical_device,
 )
+
+
+def typed(ld: dict[str, Any]) -> LoadBalancer:
+    lb = from_v1(ld).loadbalancer
+    assert lb is not None
+    return lb
+
+
+def vip_port(ld: dict[str, Any]) -> Port:
+    return Port.model_validate(ld["vip"]["port"])
 
 
 class RecordingVifDriver:
@@ -101,7 +113,7 @@ def test_deploy_gate(driver, logical_device, monkeypatch, mutate, expected):
     done: list[str] = []
     monkeypatch.setattr(driver, "exists", lambda pool_id: False)
     monkeypatch.setattr(driver, "create", lambda config: done.append("create"))
-    assert driver.deploy_instance(ld) is expected
+    assert driver.deploy_instance(from_v1(ld)) is expected
     assert done == (["create"] if expected else [])
 
 
@@ -110,53 +122,77 @@ def test_existing_instance_is_updated_not_created(driver, logical_device, monkey
     monkeypatch.setattr(driver, "exists", lambda pool_id: pool_id == POOL_ID)
     monkeypatch.setattr(driver, "create", lambda config: done.append("create"))
     monkeypatch.setattr(driver, "update", lambda config: done.append("update"))
-    assert driver.deploy_instance(logical_device())
+    assert driver.deploy_instance(from_v1(logical_device()))
     assert done == ["update"]
+
+
+def test_load_balancer_being_deleted_is_not_deployed(driver, logical_device, monkeypatch):
+    device = from_v1(logical_device())
+    assert device.loadbalancer is not None
+    deleting = device.model_copy(update={"loadbalancer": device.loadbalancer.model_copy(
+        update={"provisioning_status": "PENDING_DELETE"})})
+    monkeypatch.setattr(driver, "create", lambda lb: pytest.fail("created"))
+    assert driver.deploy_instance(deleting) is False
 
 
 # ------------------------------------------------------------------ _plug
 
 
 def test_plug_binds_port_plugs_device_and_sets_l3(driver, logical_device, linux):
-    port = logical_device()["vip"]["port"]
+    port = vip_port(logical_device())
     namespace = nd.get_ns_name(POOL_ID)
     device = driver._plug(namespace, port)
 
     assert namespace == f"qlbaas-{POOL_ID}"
-    assert device == "tap" + port["id"][:11]
-    assert driver.plugin_rpc.calls == [("plug_vip_port", port["id"], "host-1")]
+    assert device == "tap" + port.id[:11]
+    assert driver.plugin_rpc.calls == [("plug_vip_port", port.id, "host-1")]
     assert driver.vif_driver.calls == [
-        ("plug", "net-1", port["id"], device, "fa:16:3e:00:00:01", namespace),
+        ("plug", "net-1", port.id, device, "fa:16:3e:00:00:01", namespace),
         ("init_l3", device, ["10.92.0.10/24"], namespace),
     ]
     assert linux["routes"] == [(namespace, device, "10.92.0.1", [])]
     assert linux["garp"] == [(namespace, device, ["10.92.0.10"], 3)]
     # Remembered on disk for the unplug after an agent restart.
-    assert driver._load_instance(POOL_ID) == {"pool_id": POOL_ID, "port_id": port["id"],
-                                              "device_name": device,
+    assert driver._load_instance(POOL_ID) == {"loadbalancer_id": POOL_ID,
+                                              "port_id": port.id, "device_name": device,
                                               "namespace": namespace}
+
+
+def test_interface_driver_gets_the_network_with_neutron_names(driver, logical_device,
+                                                              linux, monkeypatch):
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(driver.vif_driver, "plug",
+                        lambda network, *args, **kwargs: seen.append(network))
+    ld = logical_device()
+    ld["vip"]["port"]["network"].update({"provider:network_type": "vlan",
+                                         "provider:segmentation_id": 42, "mtu": 1400})
+    driver._plug(nd.get_ns_name(POOL_ID), vip_port(ld))
+    assert seen[0]["provider:network_type"] == "vlan"
+    assert seen[0]["provider:segmentation_id"] == 42
+    assert seen[0]["provider:physical_network"] == "default"
+    assert seen[0]["mtu"] == 1400
 
 
 def test_gateway_from_default_host_route_and_other_routes_kept(driver, logical_device,
                                                                 linux):
-    port = logical_device()["vip"]["port"]
-    subnet = port["fixed_ips"][0]["subnet"]
+    ld = logical_device()
+    subnet = ld["vip"]["port"]["fixed_ips"][0]["subnet"]
     subnet["gateway_ip"] = None
     subnet["host_routes"] = [{"destination": "10.93.0.0/16", "nexthop": "10.92.0.254"},
                              {"destination": "0.0.0.0/0", "nexthop": "10.92.0.253"}]
-    driver._plug(nd.get_ns_name(POOL_ID), port)
+    driver._plug(nd.get_ns_name(POOL_ID), vip_port(ld))
     (_, _, gateway, routes), = linux["routes"]
     assert gateway == "10.92.0.253"
     assert routes == [{"destination": "10.93.0.0/16", "nexthop": "10.92.0.254"}]
 
 
 def test_every_fixed_ip_gets_its_subnet_prefix(driver, logical_device, linux):
-    port = logical_device()["vip"]["port"]
-    port["fixed_ips"].append({"subnet_id": "sub-6", "ip_address": "fd00:92::10",
-                              "subnet": {"id": "sub-6", "cidr": "fd00:92::/64",
-                                         "ip_version": 6, "gateway_ip": None,
-                                         "host_routes": []}})
-    driver._plug(nd.get_ns_name(POOL_ID), port)
+    ld = logical_device()
+    ld["vip"]["port"]["fixed_ips"].append(
+        {"subnet_id": "sub-6", "ip_address": "fd00:92::10",
+         "subnet": {"id": "sub-6", "cidr": "fd00:92::/64", "ip_version": 6,
+                    "gateway_ip": None, "host_routes": []}})
+    driver._plug(nd.get_ns_name(POOL_ID), vip_port(ld))
     init_l3 = [c for c in driver.vif_driver.calls if c[0] == "init_l3"]
     assert init_l3[0][2] == ["10.92.0.10/24", "fd00:92::10/64"]
     # No ARP for IPv6.
@@ -165,13 +201,13 @@ def test_every_fixed_ip_gets_its_subnet_prefix(driver, logical_device, linux):
 
 def test_no_gratuitous_arp_when_disabled(driver, logical_device, linux):
     driver.options.send_gratuitous_arp = 0
-    driver._plug(nd.get_ns_name(POOL_ID), logical_device()["vip"]["port"])
+    driver._plug(nd.get_ns_name(POOL_ID), vip_port(logical_device()))
     assert linux["garp"] == []
 
 
 def test_existing_device_refused_when_reuse_is_off(driver, logical_device, linux):
-    port = logical_device()["vip"]["port"]
-    linux["devices"].append("tap" + port["id"][:11])
+    port = vip_port(logical_device())
+    linux["devices"].append("tap" + port.id[:11])
     with pytest.raises(interface.PreexistingDeviceFailure):
         driver._plug(nd.get_ns_name(POOL_ID), port, reuse_existing=False)
     # Reused by default (plug converges it).
@@ -182,10 +218,10 @@ def test_replaced_vip_port_unplugs_the_old_device_first(driver, logical_device, 
                                                         monkeypatch):
     monkeypatch.setattr(driver, "_spawn", lambda config: None)
     ld = logical_device()
-    driver.create(ld)
+    driver.create(typed(ld))
     old_port_id = ld["vip"]["port"]["id"]
     ld["vip"]["port"]["id"] = ld["vip"]["port_id"] = "77777777-0000-4000-8000-000000000000"
-    driver.update(ld)
+    driver.update(typed(ld))
     assert ("unplug", "tap" + old_port_id[:11], nd.get_ns_name(POOL_ID)) in \
         driver.vif_driver.calls
     assert ("unplug_vip_port", old_port_id, "host-1") in driver.plugin_rpc.calls
@@ -214,7 +250,44 @@ def test_stats_from_show_stat(driver, monkeypatch):
         "total_connections": 120, "epoch": "4242-777",
         "members": {MEMBER_IDS[0]: {"status": "ACTIVE"},
                     MEMBER_IDS[1]: {"status": "INACTIVE"}},
+        "listeners": {VIP_ID: {"bytes_in": 4096, "bytes_out": 8192,
+                               "active_connections": 3, "total_connections": 120,
+                               "request_errors": 0}},
+        "pools": {POOL_ID: {"bytes_in": 4096, "bytes_out": 8192,
+                            "active_connections": 3, "total_connections": 120}},
     }
+
+
+SHOW_STAT_TWO_LISTENERS = (
+    "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,"
+    "wretr,wredis,status,weight\n"
+    "l-http,FRONTEND,,,3,5,2000,120,4096,8192,0,0,0,,,,,OPEN,\n"
+    "l-tcp,FRONTEND,,,1,1,2000,10,100,200,0,0,4,,,,,OPEN,\n"
+    "p-web,m1,0,0,3,3,,120,4096,8192,,0,,0,0,0,0,UP,1\n"
+    "p-web,BACKEND,0,0,3,5,200,120,4096,8192,0,0,,0,0,0,0,UP,1\n"
+    "p-db,m2,0,0,1,1,,10,100,200,,0,,0,0,0,0,DOWN,1\n"
+    "p-db,m3,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1\n"
+    "p-db,BACKEND,0,0,1,1,200,10,100,200,0,0,,0,0,0,0,UP,2\n"
+)
+
+
+def test_stats_add_up_listeners_and_report_every_pool(driver, monkeypatch):
+    answers = {"show stat": SHOW_STAT_TWO_LISTENERS, "show info": "Pid: 7\n"}
+    monkeypatch.setattr(RuntimeApi, "command", lambda self, line: answers[line])
+    monkeypatch.setattr(nd.process, "process_start_time", lambda pid: "9")
+    stats = driver.get_stats("lb-1")
+    assert {k: stats[k] for k in ("bytes_in", "bytes_out", "active_connections",
+                                  "total_connections")} == {
+        "bytes_in": 4196, "bytes_out": 8392, "active_connections": 4,
+        "total_connections": 130}
+    assert stats["members"] == {"m1": {"status": "ACTIVE"}, "m2": {"status": "INACTIVE"},
+                                "m3": {"status": "ACTIVE"}}
+    assert stats["listeners"]["l-tcp"] == {"bytes_in": 100, "bytes_out": 200,
+                                           "active_connections": 1, "total_connections": 10,
+                                           "request_errors": 4}
+    assert "request_errors" not in stats
+    assert sorted(stats["pools"]) == ["p-db", "p-web"]
+    assert stats["pools"]["p-db"]["total_connections"] == 10
 
 
 def test_no_stats_when_haproxy_does_not_answer(driver):
@@ -258,7 +331,7 @@ def test_instance_is_recorded_before_its_namespace_exists(driver, logical_device
     seen: list[bool] = []
     monkeypatch.setattr(nd.ip_lib, "ensure_namespace",
                         lambda ns: seen.append(driver._load_instance(POOL_ID) is not None))
-    driver._plug(nd.get_ns_name(POOL_ID), logical_device()["vip"]["port"])
+    driver._plug(nd.get_ns_name(POOL_ID), vip_port(logical_device()))
     assert seen == [True]
 
 
@@ -266,7 +339,7 @@ def test_undeploy_unplugs_and_removes_state(driver, logical_device, linux, monke
     monkeypatch.setattr(driver, "_spawn", lambda config: None)
     monkeypatch.setattr(nd.process, "namespace_pids", lambda ns: [])
     ld = logical_device()
-    driver.create(ld)
+    driver.create(typed(ld))
     driver.undeploy_instance(POOL_ID)
     port_id = ld["vip"]["port"]["id"]
     assert ("unplug", "tap" + port_id[:11], nd.get_ns_name(POOL_ID)) in driver.vif_driver.calls
@@ -305,7 +378,7 @@ def test_member_without_a_first_check_has_no_status_yet(status):
 ], ids=["address", "gateway", "cidr", "nexthop"])
 def test_vip_port_l3_values_are_checked_before_netlink(mutate):
     port = sample_logical_device()["vip"]["port"]
-    assert nd._port_l3(port)[0] == [("10.92.0.10", 24)]
+    assert nd._port_l3(Port.model_validate(port))[0] == [("10.92.0.10", 24)]
     mutate(port)
     with pytest.raises(nd.DeployError):
-        nd._port_l3(port)
+        nd._port_l3(Port.model_validate(port))

@@ -1,4 +1,4 @@
-"""The HAProxy view model: a logical device, validated and mapped to HAProxy's words.
+"""The HAProxy view model: a load balancer, validated and mapped to HAProxy's words.
 
 v1's ``cfg.py`` concatenated strings and made its decisions while printing. Here every
 decision is made once, in :func:`build_view`, into small frozen dataclasses; the Jinja2
@@ -7,14 +7,26 @@ split is what lets the driver compare two configurations *semantically*
 (:func:`runtime_only_difference`) to tell a weight change, which HAProxy's runtime API
 applies without a reload, from a change that needs a new process.
 
-Mapping (v1's, with its defects fixed):
+The input is the typed load balancer of ``lbaas.common.logical_device`` (a v1 pool with
+its VIP arrives through ``from_v1``). Mapping (v1's, with its defects fixed, plus
+Octavia's per-listener and per-pool features):
 
-- frontend named by the VIP id, backend by the pool id, servers by member id, so the
-  stats (``show stat``) map back to our objects without a lookup table;
+- one frontend per listener, named by the listener id (a v1 VIP's id); one backend per
+  pool, named by the pool id; servers by member id, so the stats (``show stat``) map
+  back to our objects without a lookup table;
 - admin-down members are rendered ``disabled`` instead of dropped (v1 dropped them), so
   toggling ``admin_state_up`` is a runtime ``set server ... state`` and not a reload;
 - HTTPS monitors run the HTTP check over TLS (``check-ssl``), v1 only did a TLS hello;
-- APP_COOKIE uses a stick table on the cookie (``appsession`` is gone since HAProxy 1.6).
+  TLS-HELLO monitors do that hello (``option ssl-hello-chk``);
+- PING monitors are TCP connect checks: HAProxy cannot send ICMP, and Octavia's amphora
+  runs an external ``ping`` script for them, which would need ``external-check`` (a
+  process fork per check, and ``insecure-fork-wanted``). A connect to the member's port
+  says at least as much about whether it can serve; v1's driver did the same;
+- APP_COOKIE uses a stick table on the cookie (``appsession`` is gone since HAProxy 1.6);
+- a listener's timeouts are rendered only where they differ from the ``defaults``
+  section (v1's values, Octavia's defaults), so a v1 load balancer renders byte for byte
+  as it did before listeners existed: an agent adopting running HAProxies reloads none
+  whose text is unchanged (docs/architecture.md, "The path of one change", ``_apply``).
 """
 
 from __future__ import annotations
@@ -30,12 +42,13 @@ from typing import Any, TypeVar
 import jinja2
 
 from lbaas.common import constants, limits
+from lbaas.common import logical_device as ld
 
 T = TypeVar("T")
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
-# v1's timeouts, in milliseconds.
+# v1's timeouts, in milliseconds (Octavia's listener defaults are the same).
 TIMEOUT_CONNECT_MS = 5000
 TIMEOUT_CLIENT_MS = 50000
 TIMEOUT_SERVER_MS = 50000
@@ -44,6 +57,11 @@ STICK_TABLE_SIZE = "10k"
 APP_COOKIE_MAX_LEN = 64
 PERSISTENCE_COOKIE = "SRV"
 SYSLOG_SOCKET = "/dev/log"
+# CIDRs per "acl" line of allowed_cidrs: HAProxy splits a line into at most 64 words
+# (MAX_LINE_ARGS), so a long list spreads over several lines of one ACL (lines with
+# the same ACL name are ORed).
+ALLOWED_CIDRS_PER_LINE = 32
+ALLOWED_CIDRS_ACL = "allowed_cidr"
 
 PROTOCOL_MODES = {"HTTP": "http", "HTTPS": "tcp", "TCP": "tcp"}
 BALANCE_ALGORITHMS = {
@@ -51,6 +69,15 @@ BALANCE_ALGORITHMS = {
     "LEAST_CONNECTIONS": "leastconn",
     "SOURCE_IP": "source",
 }
+# v1's types plus Octavia's TLS-HELLO (UDP-CONNECT and SCTP need UDP/SCTP listeners,
+# which HAProxy does not serve).
+MONITOR_TYPES = (*constants.HEALTH_MONITOR_TYPES, "TLS-HELLO")
+# Octavia's insert_headers this driver renders, for HTTP listeners only (a TCP or
+# HTTPS-passthrough frontend sees no HTTP to add a header to). The value is ours,
+# never the tenant's: they only say "true".
+HEADER_X_FORWARDED_FOR = "X-Forwarded-For"
+HEADER_X_FORWARDED_PORT = "X-Forwarded-Port"
+HEADER_X_FORWARDED_PROTO = "X-Forwarded-Proto"
 # Names go into the config unquoted and into runtime API commands; ids are UUIDs, but a
 # space or a '#' in one would silently change the meaning of the line.
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$", re.ASCII)
@@ -79,14 +106,28 @@ class DefaultsView:
 
 
 @dataclass(frozen=True)
+class HeaderView:
+    """``http-request set-header <name> <value>``: both built by us."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
 class FrontendView:
     name: str
     bind: str
     mode: str
-    default_backend: str
+    # None: no default pool; HAProxy answers 503 (HTTP) or closes the connection (TCP).
+    default_backend: str | None
     maxconn: int | None
     forwardfor: bool
     disabled: bool
+    # Only when it differs from the defaults section.
+    timeout_client_ms: int | None = None
+    # allowed_cidrs in lines of at most ALLOWED_CIDRS_PER_LINE; () admits every source.
+    allowed_cidrs: tuple[tuple[str, ...], ...] = ()
+    set_headers: tuple[HeaderView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,10 +136,16 @@ class HealthCheckView:
     fall: int
     rise: int
     timeout_s: int
-    # "GET /status" for HTTP(S) monitors, None for a plain TCP connect check.
+    # "GET /status" for HTTP(S) monitors sent as HTTP/1.0 (``option httpchk GET /status``),
+    # None otherwise.
     httpchk: str | None
     expect_rstatus: str | None
     ssl: bool
+    # The arguments of ``http-check send`` for HTTP/1.1 monitors
+    # ("meth GET uri /status ver HTTP/1.1 hdr Host example.com"), None otherwise.
+    http_send: str | None = None
+    # TLS-HELLO: ``option ssl-hello-chk``.
+    ssl_hello: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +157,10 @@ class ServerView:
     check: bool
     check_ssl: bool
     cookie: str | None
+    backup: bool = False
+    # Where the health check goes when not to the member's own address and port.
+    check_addr: str | None = None
+    check_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -130,14 +181,21 @@ class BackendView:
     # 28% fewer requests/s in bench/dataplane). HAProxy keeps connections it must not
     # share (NTLM, "Connection: close") private by itself.
     http_reuse: str | None = None
+    # The member timeouts of the listener whose default pool this is, only when they
+    # differ from the defaults section.
+    timeout_connect_ms: int | None = None
+    timeout_server_ms: int | None = None
 
 
 @dataclass(frozen=True)
 class ConfigView:
+    # What the header comment names: "pool <id>" for a v1 load balancer (whose id is
+    # its pool's), "load balancer <id>" otherwise.
+    subject: str
     global_: GlobalView
     defaults: DefaultsView
-    frontend: FrontendView
-    backend: BackendView
+    frontends: tuple[FrontendView, ...]
+    backends: tuple[BackendView, ...]
 
 
 @dataclass(frozen=True)
@@ -149,7 +207,7 @@ class StatePaths:
 
 
 def _name(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not _NAME_RE.match(value):
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
         raise ConfigError(f"{what} {value!r} is not a usable HAProxy name")
     return value
 
@@ -166,11 +224,15 @@ def _int(value: Any, what: str, low: int, high: int) -> int:
     return _checked(limits.int_in, value, what, low, high)
 
 
+def _port(value: Any, what: str) -> int:
+    return _int(value, what + " port", limits.PORT_MIN, limits.PORT_MAX)
+
+
 def _address(value: Any, port: Any, what: str) -> str:
     # Canonical only: ipaddress alone accepts "fe80::1%<anything>" and prints it back,
     # newlines and '#' included.
     ip = _checked(limits.canonical_ip, value)
-    return f"{ip}:{_int(port, what + ' port', limits.PORT_MIN, limits.PORT_MAX)}"
+    return f"{ip}:{_port(port, what)}"
 
 
 def _mode(protocol: Any, what: str) -> str:
@@ -181,6 +243,17 @@ def _mode(protocol: Any, what: str) -> str:
                           f"{', '.join(constants.PROTOCOLS)}") from None
 
 
+def _timeout_ms(value: Any, what: str, default: int) -> int | None:
+    """A listener timeout, or None when the defaults section already says it."""
+    ms = _int(value, what, limits.LISTENER_TIMEOUT_MIN, limits.LISTENER_TIMEOUT_MAX)
+    return None if ms == default else ms
+
+
+def _enabled(value: Any) -> bool:
+    # Octavia's insert_headers values are strings; it takes "true" in any case.
+    return isinstance(value, str) and value.lower() == "true"
+
+
 def expected_codes_regex(expected_codes: str) -> str:
     """Neutron's ``expected_codes`` ("200", "200,202", "200-204") as the anchored regex
     of ``http-check expect rstatus``."""
@@ -188,53 +261,64 @@ def expected_codes_regex(expected_codes: str) -> str:
     return "^(" + "|".join(str(code) for code in codes) + ")$"
 
 
-def _health_check(monitors: list[dict[str, Any]]) -> HealthCheckView | None:
-    # HAProxy runs one check per server: v1 used the first monitor of the pool; we take
-    # the first one that is administratively up, in association order.
-    monitor = next((m for m in monitors if m.get("admin_state_up", True)
-                    and m.get("status") != constants.PENDING_DELETE), None)
-    if monitor is None:
+def _health_check(monitor: ld.HealthMonitor | None) -> HealthCheckView | None:
+    if monitor is None or not monitor.admin_state_up:
         return None
-    mtype = monitor.get("type")
-    if mtype not in constants.HEALTH_MONITOR_TYPES:
+    mtype = monitor.type
+    if mtype not in MONITOR_TYPES:
         raise ConfigError(f"health monitor type {mtype!r} is not one of "
-                          f"{', '.join(constants.HEALTH_MONITOR_TYPES)}")
-    retries = _int(monitor.get("max_retries"), "max_retries", limits.MAX_RETRIES_MIN,
-                   limits.MAX_RETRIES_MAX)
-    httpchk = expect = None
+                          f"{', '.join(MONITOR_TYPES)}")
+    # Octavia's thresholds: max_retries_down failed checks mark a member down
+    # (HAProxy's fall), max_retries good ones bring it back (rise). from_v1 sets both
+    # to v1's max_retries.
+    fall = _int(monitor.max_retries_down, "max_retries_down", limits.MAX_RETRIES_MIN,
+                limits.MAX_RETRIES_MAX)
+    rise = _int(monitor.max_retries, "max_retries", limits.MAX_RETRIES_MIN,
+                limits.MAX_RETRIES_MAX)
+    httpchk = expect = http_send = None
     if mtype in ("HTTP", "HTTPS"):
-        method = _checked(limits.http_method, monitor.get("http_method") or "GET")
-        path = _checked(limits.url_path, monitor.get("url_path") or "/")
-        httpchk = f"{method} {path}"
-        expect = expected_codes_regex(monitor.get("expected_codes") or "200")
+        method = _checked(limits.http_method, monitor.http_method or "GET")
+        path = _checked(limits.url_path, monitor.url_path or "/")
+        expect = expected_codes_regex(monitor.expected_codes or "200")
+        if monitor.http_version in (None, 1.0):
+            # HAProxy's default request line is HTTP/1.0: v1's exact line.
+            httpchk = f"{method} {path}"
+        elif monitor.http_version == 1.1:
+            # HAProxy 2.2+'s form; Octavia's amphora still writes the legacy
+            # "option httpchk GET / HTTP/1.1\r\nHost:\ name" escape sequence.
+            http_send = f"meth {method} uri {path} ver HTTP/1.1"
+            if monitor.domain_name is not None:
+                http_send += f" hdr Host {_checked(limits.domain_name, monitor.domain_name)}"
+        else:
+            raise ConfigError(f"http_version {monitor.http_version!r} is not 1.0 or 1.1")
     return HealthCheckView(
-        inter_s=_int(monitor.get("delay"), "delay", limits.DELAY_MIN, limits.DELAY_MAX),
-        fall=retries,
-        rise=retries,
-        timeout_s=_int(monitor.get("timeout"), "timeout", limits.TIMEOUT_MIN,
-                       limits.TIMEOUT_MAX),
+        inter_s=_int(monitor.delay, "delay", limits.DELAY_MIN, limits.DELAY_MAX),
+        fall=fall,
+        rise=rise,
+        timeout_s=_int(monitor.timeout, "timeout", limits.TIMEOUT_MIN, limits.TIMEOUT_MAX),
         httpchk=httpchk,
         expect_rstatus=expect,
         ssl=mtype == "HTTPS",
+        http_send=http_send,
+        ssl_hello=mtype == "TLS-HELLO",
     )
 
 
-def _persistence(vip: dict[str, Any], mode: str,
+def _persistence(persistence: ld.SessionPersistence | None, vip_address: str, mode: str,
                  has_members: bool) -> tuple[str | None, str | None, tuple[str, ...]]:
-    """(cookie, stick_table, stick_rules) for the VIP's session persistence.
+    """(cookie, stick_table, stick_rules) for the pool's session persistence.
 
     Cookie-based persistence needs HAProxy to see HTTP; on a TCP or HTTPS (passthrough)
     pool there is no cookie to read, so it is not rendered rather than rejected by
     HAProxy at reload time (the API accepts the combination, as v1's did)."""
-    persistence = vip.get("session_persistence") or None
-    if not persistence:
+    if persistence is None:
         return None, None, ()
-    ptype = persistence.get("type")
+    ptype = persistence.type
     if ptype not in constants.SESSION_PERSISTENCE_TYPES:
         raise ConfigError(f"session persistence type {ptype!r} is not one of "
                           f"{', '.join(constants.SESSION_PERSISTENCE_TYPES)}")
     if ptype == "SOURCE_IP":
-        ip_type = "ipv6" if ":" in _checked(limits.canonical_ip, vip.get("address")) else "ip"
+        ip_type = "ipv6" if ":" in _checked(limits.canonical_ip, vip_address) else "ip"
         return None, f"type {ip_type} size {STICK_TABLE_SIZE}", ("on src",)
     if mode != "http":
         return None, None, ()
@@ -243,54 +327,142 @@ def _persistence(vip: dict[str, Any], mode: str,
         if not has_members:
             return None, None, ()
         return f"{PERSISTENCE_COOKIE} insert indirect nocache", None, ()
-    cookie_name = _checked(limits.cookie_name, persistence.get("cookie_name"))
+    cookie_name = _checked(limits.cookie_name, persistence.cookie_name)
     return (None,
             f"type string len {APP_COOKIE_MAX_LEN} size {STICK_TABLE_SIZE}",
             (f"store-response res.cook({cookie_name})", f"match req.cook({cookie_name})"))
 
 
-def build_view(logical_config: dict[str, Any], paths: StatePaths, user_group: str,
-               hard_stop_after: int, log_target: str | None = None) -> ConfigView:
-    """The whole configuration of one pool's HAProxy. Raises :class:`ConfigError`."""
-    pool = logical_config["pool"]
-    vip = logical_config.get("vip")
-    if not vip:
-        raise ConfigError("a pool without a VIP has no HAProxy configuration")
-    frontend_mode = _mode(vip.get("protocol"), "VIP")
-    backend_mode = _mode(pool.get("protocol"), "pool")
-    if frontend_mode != backend_mode:
-        raise ConfigError(f"VIP protocol {vip.get('protocol')} and pool protocol "
-                          f"{pool.get('protocol')} do not match")
-    try:
-        balance = BALANCE_ALGORITHMS[pool.get("lb_method")]
-    except KeyError:
-        raise ConfigError(f"lb_method {pool.get('lb_method')!r} is not one of "
-                          f"{', '.join(constants.LB_METHODS)}") from None
-    connection_limit = vip.get("connection_limit")
-    maxconn = None
-    if connection_limit is not None and connection_limit != -1:
-        maxconn = _checked(limits.connection_limit, connection_limit)
+def _server(member: ld.Member, health_check: HealthCheckView | None,
+            cookie: bool) -> ServerView:
+    check = health_check is not None
+    check_addr = check_port = None
+    if check and member.monitor_address is not None:
+        check_addr = _checked(limits.canonical_ip, member.monitor_address)
+    if check and member.monitor_port is not None:
+        check_port = _port(member.monitor_port, "member monitor")
+    return ServerView(
+        name=_name(member.id, "member id"),
+        address=_address(member.address, member.protocol_port, "member"),
+        weight=_int(member.weight, "member weight", limits.WEIGHT_MIN, limits.WEIGHT_MAX),
+        disabled=not member.admin_state_up,
+        check=check,
+        check_ssl=health_check is not None and health_check.ssl,
+        cookie=member.id if cookie else None,
+        backup=member.backup is True,
+        check_addr=check_addr,
+        check_port=check_port,
+    )
 
-    health_check = _health_check(logical_config.get("healthmonitors") or [])
+
+def _backend(pool: ld.Pool, vip_address: str,
+             listener: ld.Listener | None, defaults: DefaultsView) -> BackendView:
+    mode = _mode(pool.protocol, "pool")
+    try:
+        balance = BALANCE_ALGORITHMS[pool.lb_algorithm]
+    except KeyError:
+        raise ConfigError(f"lb_algorithm {pool.lb_algorithm!r} is not one of "
+                          f"{', '.join(constants.LB_METHODS)}") from None
+    health_check = _health_check(pool.healthmonitor)
     # The server leaves PENDING_DELETE objects out of the logical device; should one
     # slip through, it is on its way out and must not be served.
-    members = [m for m in logical_config.get("members") or []
-               if m.get("status") != constants.PENDING_DELETE]
-    cookie, stick_table, stick_rules = _persistence(vip, backend_mode, bool(members))
-    servers = tuple(
-        ServerView(
-            name=_name(m["id"], "member id"),
-            address=_address(m.get("address"), m.get("protocol_port"), "member"),
-            weight=_int(m.get("weight", 1), "member weight", limits.WEIGHT_MIN,
-                        limits.WEIGHT_MAX),
-            disabled=not m.get("admin_state_up", True),
-            check=health_check is not None,
-            check_ssl=health_check is not None and health_check.ssl,
-            cookie=m["id"] if cookie else None,
-        )
-        for m in members
+    members = [m for m in pool.members if m.provisioning_status != constants.PENDING_DELETE]
+    cookie, stick_table, stick_rules = _persistence(pool.session_persistence, vip_address,
+                                                    mode, bool(members))
+    timeout_connect = timeout_server = None
+    if listener is not None:
+        timeout_connect = _timeout_ms(listener.timeout_member_connect,
+                                      "timeout_member_connect", defaults.timeout_connect_ms)
+        timeout_server = _timeout_ms(listener.timeout_member_data, "timeout_member_data",
+                                     defaults.timeout_server_ms)
+    return BackendView(
+        name=_name(pool.id, "pool id"),
+        mode=mode,
+        balance=balance,
+        disabled=not pool.admin_state_up,
+        health_check=health_check,
+        cookie=cookie,
+        stick_table=stick_table,
+        stick_rules=stick_rules,
+        servers=tuple(_server(m, health_check, cookie is not None) for m in members),
+        http_reuse="always" if mode == "http" else None,
+        timeout_connect_ms=timeout_connect,
+        timeout_server_ms=timeout_server,
     )
+
+
+def _frontend(listener: ld.Listener, lb: ld.LoadBalancer, backends: dict[str, BackendView],
+              defaults: DefaultsView) -> FrontendView:
+    mode = _mode(listener.protocol, "listener")
+    default_backend = None
+    if listener.default_pool_id is not None:
+        backend = backends.get(listener.default_pool_id)
+        if backend is None:
+            raise ConfigError(f"listener {listener.id}: default pool "
+                              f"{listener.default_pool_id!r} is not a pool of the load "
+                              "balancer")
+        if backend.mode != mode:
+            raise ConfigError(f"listener protocol {listener.protocol} and pool protocol "
+                              f"of {backend.name} do not match")
+        default_backend = backend.name
+    maxconn = None
+    if listener.connection_limit != -1:
+        maxconn = _checked(limits.connection_limit, listener.connection_limit)
+    headers = {name: _enabled(value) for name, value in listener.insert_headers.items()}
+    port = _port(listener.protocol_port, "listener")
+    set_headers: list[HeaderView] = []
+    if mode == "http":
+        if headers.get(HEADER_X_FORWARDED_PORT):
+            set_headers.append(HeaderView(HEADER_X_FORWARDED_PORT, str(port)))
+        if headers.get(HEADER_X_FORWARDED_PROTO):
+            # Plain HTTP listeners only: HTTPS is passed through in TCP mode.
+            set_headers.append(HeaderView(HEADER_X_FORWARDED_PROTO, "http"))
+    cidrs = [_checked(limits.canonical_cidr, cidr) for cidr in listener.allowed_cidrs]
+    return FrontendView(
+        name=_name(listener.id, "listener id"),
+        bind=_address(lb.vip_address, port, "listener"),
+        mode=mode,
+        default_backend=default_backend,
+        maxconn=maxconn,
+        forwardfor=mode == "http" and bool(headers.get(HEADER_X_FORWARDED_FOR)),
+        disabled=not (listener.admin_state_up and lb.admin_state_up),
+        timeout_client_ms=_timeout_ms(listener.timeout_client_data, "timeout_client_data",
+                                      defaults.timeout_client_ms),
+        allowed_cidrs=tuple(tuple(cidrs[i:i + ALLOWED_CIDRS_PER_LINE])
+                            for i in range(0, len(cidrs), ALLOWED_CIDRS_PER_LINE)),
+        set_headers=tuple(set_headers),
+    )
+
+
+def build_view(loadbalancer: ld.LoadBalancer | None, paths: StatePaths, user_group: str,
+               hard_stop_after: int, log_target: str | None = None) -> ConfigView:
+    """The whole configuration of one load balancer's HAProxy. Raises
+    :class:`ConfigError`."""
+    if loadbalancer is None:
+        raise ConfigError("a logical device without a load balancer has no HAProxy "
+                          "configuration")
+    lb = loadbalancer
+    defaults = DefaultsView()
+    listeners = [li for li in lb.listeners
+                 if li.provisioning_status != constants.PENDING_DELETE]
+    pools = [p for p in lb.pools if p.provisioning_status != constants.PENDING_DELETE]
+    ports = [li.protocol_port for li in listeners]
+    if len(set(ports)) != len(ports):
+        raise ConfigError(f"two listeners of load balancer {lb.id} use the same port")
+    for what, ids in (("listener", [li.id for li in listeners]),
+                      ("pool", [p.id for p in pools])):
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"load balancer {lb.id} has two {what}s with the same id")
+    backends = {}
+    for pool in pools:
+        # A pool's member timeouts are its listener's; a pool that several listeners
+        # use takes the first one's (Octavia names one listener per default pool).
+        listener = next((li for li in listeners if li.default_pool_id == pool.id), None)
+        backends[pool.id] = _backend(pool, lb.vip_address, listener, defaults)
+    frontends = tuple(_frontend(li, lb, backends, defaults) for li in listeners)
+    v1_shaped = any(p.id == lb.id for p in lb.pools)
     return ConfigView(
+        subject=f"{'pool' if v1_shaped else 'load balancer'} {_name(lb.id, 'id')}",
         global_=GlobalView(
             user="nobody",
             group=_name(user_group, "user_group"),
@@ -299,28 +471,9 @@ def build_view(logical_config: dict[str, Any], paths: StatePaths, user_group: st
             hard_stop_after_s=_int(hard_stop_after, "hard_stop_after", 1, 86400 * 7),
             log_target=log_target,
         ),
-        defaults=DefaultsView(),
-        frontend=FrontendView(
-            name=_name(vip["id"], "VIP id"),
-            bind=_address(vip.get("address"), vip.get("protocol_port"), "VIP"),
-            mode=frontend_mode,
-            default_backend=_name(pool["id"], "pool id"),
-            maxconn=maxconn,
-            forwardfor=vip.get("protocol") == "HTTP",
-            disabled=not vip.get("admin_state_up", True),
-        ),
-        backend=BackendView(
-            name=_name(pool["id"], "pool id"),
-            mode=backend_mode,
-            balance=balance,
-            disabled=not pool.get("admin_state_up", True),
-            health_check=health_check,
-            cookie=cookie,
-            stick_table=stick_table,
-            stick_rules=stick_rules,
-            servers=servers,
-            http_reuse="always" if backend_mode == "http" else None,
-        ),
+        defaults=defaults,
+        frontends=frontends,
+        backends=tuple(backends.values()),
     )
 
 
@@ -331,16 +484,18 @@ def default_log_target() -> str | None:
 
 
 def runtime_only_difference(old: ConfigView, new: ConfigView) -> bool:
-    """True when ``new`` differs from ``old`` only in member weights and admin states:
-    what ``set server ... weight`` / ``state`` applies to a running HAProxy."""
+    """True when ``new`` differs from ``old`` only in member weights and admin states,
+    in any backends: what ``set server ... weight`` / ``state`` applies to a running
+    HAProxy."""
     if old == new:
         return False
 
     def normalized(view: ConfigView) -> ConfigView:
-        servers = tuple(dataclasses.replace(s, weight=0, disabled=False)
-                        for s in view.backend.servers)
-        return dataclasses.replace(view, backend=dataclasses.replace(view.backend,
-                                                                     servers=servers))
+        backends = tuple(
+            dataclasses.replace(be, servers=tuple(
+                dataclasses.replace(s, weight=0, disabled=False) for s in be.servers))
+            for be in view.backends)
+        return dataclasses.replace(view, backends=backends)
 
     return normalized(old) == normalized(new)
 
@@ -363,16 +518,28 @@ def view_to_dict(view: ConfigView) -> dict[str, Any]:
     return dataclasses.asdict(view)
 
 
+def _frontend_from_dict(data: dict[str, Any]) -> FrontendView:
+    fe = dict(data)
+    fe["allowed_cidrs"] = tuple(tuple(line) for line in fe.get("allowed_cidrs", ()))
+    fe["set_headers"] = tuple(HeaderView(**h) for h in fe.get("set_headers", ()))
+    return FrontendView(**fe)
+
+
+def _backend_from_dict(data: dict[str, Any]) -> BackendView:
+    be = dict(data)
+    be["servers"] = tuple(ServerView(**s) for s in be["servers"])
+    be["stick_rules"] = tuple(be["stick_rules"])
+    if be["health_check"] is not None:
+        be["health_check"] = HealthCheckView(**be["health_check"])
+    return BackendView(**be)
+
+
 def view_from_dict(data: dict[str, Any]) -> ConfigView:
     """Inverse of :func:`view_to_dict`, for the copy kept next to the running config."""
-    backend = dict(data["backend"])
-    backend["servers"] = tuple(ServerView(**s) for s in backend["servers"])
-    backend["stick_rules"] = tuple(backend["stick_rules"])
-    if backend["health_check"] is not None:
-        backend["health_check"] = HealthCheckView(**backend["health_check"])
     return ConfigView(
+        subject=data["subject"],
         global_=GlobalView(**data["global_"]),
         defaults=DefaultsView(**data["defaults"]),
-        frontend=FrontendView(**data["frontend"]),
-        backend=BackendView(**backend),
+        frontends=tuple(_frontend_from_dict(fe) for fe in data["frontends"]),
+        backends=tuple(_backend_from_dict(be) for be in data["backends"]),
     )

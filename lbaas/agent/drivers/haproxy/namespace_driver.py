@@ -1,14 +1,20 @@
-"""The HAProxy namespace driver: one network namespace and one HAProxy per pool.
+"""The HAProxy namespace driver: one network namespace and one HAProxy per load balancer.
+
+It deploys the typed logical device (lbaas.common.logical_device): a load balancer with
+its listeners (one frontend each) and pools (one backend each); a v1 pool with its VIP is
+a load balancer whose id is the pool's, so namespaces and state directories of instances
+deployed before load balancers existed keep their names and are adopted as they are.
 
 v1's ``HaproxyNSDriver`` with its path kept (``deploy_instance`` → ``create`` =
 ``_plug`` + ``_spawn``, or ``update``) and its weaknesses fixed: a config is checked
 before it replaces a running one, reloads hand the listening sockets over (no refused
 connection), member weight and admin state go through the runtime API without a
 reload, and everything the driver must remember is on disk under
-``<loadbalancer_state_path>/<pool_id>/`` so that a restarted agent adopts its instances.
+``<loadbalancer_state_path>/<loadbalancer_id>/`` so that a restarted agent adopts its
+instances.
 
-Concurrency: the manager serializes calls for one pool (one lock per pool); calls for
-different pools run in parallel and share nothing here but read-only options.
+Concurrency: the manager serializes calls for one device id (one lock each); calls for
+different ones run in parallel and share nothing here but read-only options.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from lbaas.agent.drivers.haproxy.runtime import RuntimeApi, RuntimeApiError
 from lbaas.agent.linux import arping, interface, ip_lib
 from lbaas.common import constants, limits
 from lbaas.common import plugin_api as plugin_api_mod
+from lbaas.common.logical_device import LoadBalancer, LogicalDevice, Port
 
 LOG = logging.getLogger(__name__)
 
@@ -39,7 +46,7 @@ SOCKET_WAIT = 5.0
 
 
 class DeployError(Exception):
-    """The pool's configuration cannot be served. ``reason`` is HAProxy's own message
+    """The load balancer's configuration cannot be served. ``reason`` is HAProxy's own message
     when ``haproxy -c`` rejected the config (the old config keeps serving)."""
 
     def __init__(self, reason: str) -> None:
@@ -47,29 +54,28 @@ class DeployError(Exception):
         self.reason = reason
 
 
-def _port_l3(port: dict[str, Any]) -> tuple[list[tuple[str, int]], str | None,
-                                             list[dict[str, str]]]:
+def _port_l3(port: Port) -> tuple[list[tuple[str, int]], str | None, list[dict[str, str]]]:
     """(addresses with prefix lengths, default gateway, other host routes) of a VIP port,
     every value checked with the API's own rules (lbaas.common.limits) before it reaches
     netlink or arping's command line. Raises :class:`DeployError`."""
     try:
         fixed_ips = []
         host_routes: list[dict[str, str]] = []
-        for fixed_ip in port.get("fixed_ips") or []:
-            subnet = fixed_ip["subnet"]
-            cidr = limits.canonical_cidr(subnet["cidr"])
-            ip = limits.canonical_ip(fixed_ip["ip_address"])
+        for fixed_ip in port.fixed_ips:
+            subnet = fixed_ip.subnet
+            cidr = limits.canonical_cidr(subnet.cidr)
+            ip = limits.canonical_ip(fixed_ip.ip_address)
             fixed_ips.append((ip, int(cidr.rsplit("/", 1)[1])))
-            for route in subnet.get("host_routes") or []:
-                checked = {"destination": limits.canonical_cidr(route["destination"]),
-                           "nexthop": limits.canonical_ip(route["nexthop"])}
+            for route in subnet.host_routes:
+                checked = {"destination": limits.canonical_cidr(route.destination),
+                           "nexthop": limits.canonical_ip(route.nexthop)}
                 if checked not in host_routes:
                     host_routes.append(checked)
-        gateway = port["fixed_ips"][0]["subnet"].get("gateway_ip") if fixed_ips else None
+        gateway = port.fixed_ips[0].subnet.gateway_ip if fixed_ips else None
         if gateway is not None:
             gateway = limits.canonical_ip(gateway)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DeployError(f"VIP port {port.get('id')}: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise DeployError(f"VIP port {port.id}: {exc}") from None
     default_routes = [r for r in host_routes if r["destination"].endswith("/0")]
     if not gateway and default_routes:
         gateway = default_routes[0]["nexthop"]
@@ -87,7 +93,7 @@ class HaproxyOptions:
 
 @dataclass(frozen=True)
 class InstancePaths:
-    """The state files of one pool."""
+    """The state files of one load balancer."""
 
     dir: Path
 
@@ -119,8 +125,13 @@ class InstancePaths:
         return self.dir / "instance.json"
 
 
-def get_ns_name(pool_id: str) -> str:
-    return NS_PREFIX + pool_id
+def get_ns_name(loadbalancer_id: str) -> str:
+    return NS_PREFIX + loadbalancer_id
+
+
+def _port_dict(port: Port) -> dict[str, Any]:
+    """The port as the interface drivers take it (Neutron's names: ``provider:...``)."""
+    return port.model_dump(by_alias=True)
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -140,27 +151,27 @@ class HaproxyNSDriver:
 
     # ----------------------------------------------------------------- paths, state
 
-    def _paths(self, pool_id: str) -> InstancePaths:
-        if not pool_id or "/" in pool_id or pool_id.startswith("."):
-            raise ValueError(f"pool id {pool_id!r} cannot name a state directory")
-        return InstancePaths(self.state_path / pool_id)
+    def _paths(self, lb_id: str) -> InstancePaths:
+        if not lb_id or "/" in lb_id or lb_id.startswith("."):
+            raise ValueError(f"load balancer id {lb_id!r} cannot name a state directory")
+        return InstancePaths(self.state_path / lb_id)
 
-    def _runtime(self, pool_id: str) -> RuntimeApi:
-        return RuntimeApi(str(self._paths(pool_id).sock))
+    def _runtime(self, lb_id: str) -> RuntimeApi:
+        return RuntimeApi(str(self._paths(lb_id).sock))
 
-    def _load_instance(self, pool_id: str) -> dict[str, Any] | None:
+    def _load_instance(self, lb_id: str) -> dict[str, Any] | None:
         try:
-            data: dict[str, Any] = json.loads(self._paths(pool_id).instance.read_text())
+            data: dict[str, Any] = json.loads(self._paths(lb_id).instance.read_text())
             return data
         except (FileNotFoundError, ValueError):
             return None
 
-    def _save_instance(self, pool_id: str, port_id: str, device_name: str) -> None:
-        paths = self._paths(pool_id)
+    def _save_instance(self, lb_id: str, port_id: str, device_name: str) -> None:
+        paths = self._paths(lb_id)
         paths.dir.mkdir(parents=True, exist_ok=True)
         _write_atomic(paths.instance, json.dumps({
-            "pool_id": pool_id, "port_id": port_id, "device_name": device_name,
-            "namespace": get_ns_name(pool_id)}))
+            "loadbalancer_id": lb_id, "port_id": port_id, "device_name": device_name,
+            "namespace": get_ns_name(lb_id)}))
 
     def _load_view(self, paths: InstancePaths) -> cfg.ConfigView | None:
         try:
@@ -176,68 +187,67 @@ class HaproxyNSDriver:
     # ----------------------------------------------------------------- the gate
 
     @staticmethod
-    def deployable(logical_config: dict[str, Any]) -> bool:
-        """v1's gate, loosened where v1 was wrong: an ERROR pool may be serving an older
-        config and stays deployed; admin-down VIPs and pools stay deployed too and stop
-        serving through ``disabled``. Only a missing VIP or a pending delete undeploys."""
-        vip = logical_config.get("vip")
-        pool = logical_config.get("pool") or {}
-        if not vip or not pool:
-            return False
-        return (vip.get("status") != constants.PENDING_DELETE
-                and pool.get("status") != constants.PENDING_DELETE)
+    def deployable(device: LogicalDevice) -> bool:
+        """The server's gate, carried by the device: no load balancer means nothing to
+        serve. For a v1 pool ``from_v1`` applies v1's gate, loosened where v1 was wrong
+        (an ERROR pool may be serving an older config and stays deployed; admin-down
+        VIPs and pools stay deployed too and stop serving through ``disabled``): only a
+        missing VIP or a pending delete undeploys. A load balancer being deleted is not
+        served either."""
+        lb = device.loadbalancer
+        return lb is not None and lb.provisioning_status != constants.PENDING_DELETE
 
-    def deploy_instance(self, logical_config: dict[str, Any]) -> bool:
-        """Make the host serve ``logical_config``. False when the gate says the pool
+    def deploy_instance(self, device: LogicalDevice) -> bool:
+        """Make the host serve ``device``. False when the gate says the load balancer
         should not be on the host (the manager then undeploys). Raises
         :class:`DeployError` when the config cannot be served."""
-        if not self.deployable(logical_config):
+        if not self.deployable(device):
             return False
-        pool_id = logical_config["pool"]["id"]
-        if self.exists(pool_id):
-            self.update(logical_config)
+        lb = device.loadbalancer
+        assert lb is not None  # deployable
+        if self.exists(lb.id):
+            self.update(lb)
         else:
-            self.create(logical_config)
+            self.create(lb)
         return True
 
     # ----------------------------------------------------------------- create/update
 
-    def create(self, logical_config: dict[str, Any]) -> None:
-        pool_id = logical_config["pool"]["id"]
-        namespace = get_ns_name(pool_id)
-        port = logical_config["vip"]["port"]
-        self._unplug_replaced_port(pool_id, port)
-        self._plug(namespace, port)
-        self._spawn(logical_config)
+    def create(self, lb: LoadBalancer) -> None:
+        namespace = get_ns_name(lb.id)
+        self._unplug_replaced_port(lb.id, lb.vip_port)
+        self._plug(namespace, lb.vip_port)
+        self._spawn(lb)
 
-    def update(self, logical_config: dict[str, Any]) -> None:
-        pool_id = logical_config["pool"]["id"]
-        namespace = get_ns_name(pool_id)
-        port = logical_config["vip"]["port"]
-        instance = self._load_instance(pool_id)
-        if (instance is None or instance.get("port_id") != port["id"]
+    def update(self, lb: LoadBalancer) -> None:
+        namespace = get_ns_name(lb.id)
+        port = lb.vip_port
+        instance = self._load_instance(lb.id)
+        if (instance is None or instance.get("port_id") != port.id
                 or not _device_present(instance["device_name"], namespace)):
             # A new VIP port, or the device vanished behind our back: plug again.
-            self._unplug_replaced_port(pool_id, port)
+            self._unplug_replaced_port(lb.id, port)
             self._plug(namespace, port)
         else:
             # Reconcile L3 (addresses, routes): cheap and idempotent.
             self._configure_l3(namespace, instance["device_name"], port, announce=False)
-        self._spawn(logical_config)
+        self._spawn(lb)
 
-    def _unplug_replaced_port(self, pool_id: str, port: dict[str, Any]) -> None:
-        """The VIP was replaced (deleted and re-created) while the pool stayed: the old
-        port's device, which may hold the same address, goes before the new one comes."""
-        instance = self._load_instance(pool_id)
-        if instance is not None and instance.get("port_id") != port["id"]:
-            self._unplug(get_ns_name(pool_id), instance["port_id"], instance["device_name"])
+    def _unplug_replaced_port(self, lb_id: str, port: Port) -> None:
+        """The VIP was replaced (deleted and re-created) while the load balancer stayed:
+        the old port's device, which may hold the same address, goes before the new one
+        comes."""
+        instance = self._load_instance(lb_id)
+        if instance is not None and instance.get("port_id") != port.id:
+            self._unplug(get_ns_name(lb_id), instance["port_id"], instance["device_name"])
 
-    def _plug(self, namespace: str, port: dict[str, Any], reuse_existing: bool = True) -> str:
-        self.plugin_rpc.plug_vip_port(port["id"], self.host)
-        interface_name = self.vif_driver.get_device_name(port)
+    def _plug(self, namespace: str, port: Port, reuse_existing: bool = True) -> str:
+        self.plugin_rpc.plug_vip_port(port.id, self.host)
+        port_dict = _port_dict(port)
+        interface_name = self.vif_driver.get_device_name(port_dict)
         # Recorded before the namespace and device exist, so that an undeploy (or the
         # orphan sweep after a crash right here) finds and unplugs them.
-        self._save_instance(namespace[len(NS_PREFIX):], port["id"], interface_name)
+        self._save_instance(namespace[len(NS_PREFIX):], port.id, interface_name)
         ip_lib.ensure_namespace(namespace)
         if not reuse_existing and _device_present(interface_name, namespace):
             raise interface.PreexistingDeviceFailure(
@@ -245,12 +255,12 @@ class HaproxyNSDriver:
         # plug() creates the device when absent and converges a reused one (MAC, MTU,
         # bridge, VLAN). The MTU is the interface driver's choice: network_device_mtu,
         # else the network's.
-        self.vif_driver.plug(port.get("network") or {}, port["id"], interface_name,
-                             port["mac_address"], namespace=namespace)
+        self.vif_driver.plug(port_dict["network"], port.id, interface_name,
+                             port.mac_address, namespace=namespace)
         self._configure_l3(namespace, interface_name, port, announce=True)
         return interface_name
 
-    def _configure_l3(self, namespace: str, device: str, port: dict[str, Any],
+    def _configure_l3(self, namespace: str, device: str, port: Port,
                       announce: bool) -> None:
         fixed_ips, gateway, routes = _port_l3(port)
         self.vif_driver.init_l3(device, [f"{ip}/{prefixlen}" for ip, prefixlen in fixed_ips],
@@ -265,11 +275,10 @@ class HaproxyNSDriver:
                 arping.send_garp(namespace, device, addresses,
                                  self.options.send_gratuitous_arp)
 
-    def _build_view(self, logical_config: dict[str, Any],
-                    paths: InstancePaths) -> cfg.ConfigView:
+    def _build_view(self, lb: LoadBalancer, paths: InstancePaths) -> cfg.ConfigView:
         try:
             return cfg.build_view(
-                logical_config,
+                lb,
                 cfg.StatePaths(stats_socket=str(paths.sock),
                                server_state_file=str(paths.server_state)),
                 user_group=self.options.user_group,
@@ -279,15 +288,14 @@ class HaproxyNSDriver:
         except cfg.ConfigError as exc:
             raise DeployError(str(exc)) from exc
 
-    def _spawn(self, logical_config: dict[str, Any]) -> None:
-        """Make the pool's HAProxy run ``logical_config``, as cheaply as possible:
-        nothing when it already does, the runtime API when only weights or member admin
-        states changed, else a checked, seamless reload (or a first start)."""
-        pool_id = logical_config["pool"]["id"]
-        namespace = get_ns_name(pool_id)
-        paths = self._paths(pool_id)
+    def _spawn(self, lb: LoadBalancer) -> None:
+        """Make the load balancer's HAProxy run ``lb``, as cheaply as possible: nothing
+        when it already does, the runtime API when only weights or member admin states
+        changed, else a checked, seamless reload (or a first start)."""
+        namespace = get_ns_name(lb.id)
+        paths = self._paths(lb.id)
         paths.dir.mkdir(parents=True, exist_ok=True)
-        view = self._build_view(logical_config, paths)
+        view = self._build_view(lb, paths)
         self._apply(namespace, paths, view, cfg.render(view))
 
     def _apply(self, namespace: str, paths: InstancePaths, view: cfg.ConfigView,
@@ -302,7 +310,13 @@ class HaproxyNSDriver:
             process.stop(pids)
             pids = []
 
+        view_json = json.dumps(cfg.view_to_dict(view))
         if running and old_text == text:
+            # An instance adopted from an agent that kept its view in another shape
+            # (one frontend and one backend) gets this one, so the next weight change
+            # is still a runtime change.
+            if not paths.view.exists() or paths.view.read_text() != view_json:
+                _write_atomic(paths.view, view_json)
             return
         old_view = self._load_view(paths)
         if running and old_view is not None and cfg.runtime_only_difference(old_view, view):
@@ -312,7 +326,7 @@ class HaproxyNSDriver:
                 LOG.warning("runtime API update of %s failed (%s); reloading", namespace, exc)
             else:
                 _write_atomic(paths.conf, text)
-                _write_atomic(paths.view, json.dumps(cfg.view_to_dict(view)))
+                _write_atomic(paths.view, view_json)
                 return
 
         candidate = paths.dir / "conf.new"
@@ -354,7 +368,7 @@ class HaproxyNSDriver:
                 paths.conf.unlink(missing_ok=True)
             raise DeployError(_public_reason(exc.reason, paths.conf)) from exc
         previous.unlink(missing_ok=True)
-        _write_atomic(paths.view, json.dumps(cfg.view_to_dict(view)))
+        _write_atomic(paths.view, view_json)
         self._wait_socket(runtime)
         try:
             # The server state file restores runtime-set maintenance even where the new
@@ -371,33 +385,37 @@ class HaproxyNSDriver:
 
     @staticmethod
     def _apply_runtime_state(runtime: RuntimeApi, view: cfg.ConfigView) -> None:
-        backend = view.backend.name
+        # Servers are addressed as <backend>/<server>: each member in its own pool's
+        # backend (member ids are unique, but the runtime API wants both names).
         current = runtime.servers_state()
-        for server in view.backend.servers:
-            state = current.get((backend, server.name))
-            if state is None:
-                raise RuntimeApiError(f"server {backend}/{server.name} is not running")
-            if state["weight"] != server.weight:
-                runtime.set_server_weight(backend, server.name, server.weight)
-            in_maintenance = bool(state["admin_state"] & _ADMIN_MAINT_MASK)
-            if in_maintenance != server.disabled:
-                runtime.set_server_state(backend, server.name, enabled=not server.disabled)
+        for backend_view in view.backends:
+            backend = backend_view.name
+            for server in backend_view.servers:
+                state = current.get((backend, server.name))
+                if state is None:
+                    raise RuntimeApiError(f"server {backend}/{server.name} is not running")
+                if state["weight"] != server.weight:
+                    runtime.set_server_weight(backend, server.name, server.weight)
+                in_maintenance = bool(state["admin_state"] & _ADMIN_MAINT_MASK)
+                if in_maintenance != server.disabled:
+                    runtime.set_server_state(backend, server.name,
+                                             enabled=not server.disabled)
 
     # ----------------------------------------------------------------- liveness
 
-    def exists(self, pool_id: str) -> bool:
-        paths = self._paths(pool_id)
-        return (ip_lib.namespace_exists(get_ns_name(pool_id)) and paths.sock.exists()
-                and self._runtime(pool_id).alive())
+    def exists(self, lb_id: str) -> bool:
+        paths = self._paths(lb_id)
+        return (ip_lib.namespace_exists(get_ns_name(lb_id)) and paths.sock.exists()
+                and self._runtime(lb_id).alive())
 
-    def ensure_running(self, pool_id: str) -> bool:
+    def ensure_running(self, lb_id: str) -> bool:
         """Restart a dead HAProxy from its last good config. True if it restarted."""
-        paths = self._paths(pool_id)
-        namespace = get_ns_name(pool_id)
+        paths = self._paths(lb_id)
+        namespace = get_ns_name(lb_id)
         if not paths.conf.exists():
             return False
         pids = self._alive_pids(paths)
-        if pids and self._runtime(pool_id).alive():
+        if pids and self._runtime(lb_id).alive():
             return False
         if not ip_lib.namespace_exists(namespace):
             # Nothing to run in: the manager's next sync re-creates the instance.
@@ -405,7 +423,7 @@ class HaproxyNSDriver:
             return False
         if pids:
             process.stop(pids)
-        LOG.warning("HAProxy of pool %s is not running; restarting it", pool_id)
+        LOG.warning("HAProxy of load balancer %s is not running; restarting it", lb_id)
         # The saved server state is from the last reload, not from the process that
         # died: stale health would mislead until the next checks. Start clean.
         paths.server_state.unlink(missing_ok=True)
@@ -414,7 +432,7 @@ class HaproxyNSDriver:
                           paths.conf, paths.pid)
         except process.HaproxyError as exc:
             raise DeployError(exc.reason) from exc
-        runtime = self._runtime(pool_id)
+        runtime = self._runtime(lb_id)
         self._wait_socket(runtime)
         view = self._load_view(paths)
         if view is not None:
@@ -426,16 +444,16 @@ class HaproxyNSDriver:
 
     # ----------------------------------------------------------------- teardown
 
-    def undeploy_instance(self, pool_id: str, cleanup_namespace: bool = True) -> None:
-        namespace = get_ns_name(pool_id)
-        paths = self._paths(pool_id)
+    def undeploy_instance(self, lb_id: str, cleanup_namespace: bool = True) -> None:
+        namespace = get_ns_name(lb_id)
+        paths = self._paths(lb_id)
         ns_exists = ip_lib.namespace_exists(namespace)
         pids = set(self._alive_pids(paths))
         if ns_exists:
             # Also the old processes still finishing connections after a reload.
             pids.update(process.namespace_pids(namespace))
         process.stop(sorted(p for p in pids if process.pid_alive(p)))
-        instance = self._load_instance(pool_id)
+        instance = self._load_instance(lb_id)
         if instance is not None:
             self._unplug(namespace, instance["port_id"], instance["device_name"])
         if cleanup_namespace and ns_exists:
@@ -464,55 +482,76 @@ class HaproxyNSDriver:
         return sorted(entry.name for entry in self.state_path.iterdir()
                       if entry.is_dir() and not entry.name.startswith("."))
 
-    def remove_orphans(self, known_pool_ids: list[str] | set[str]) -> list[str]:
+    def remove_orphans(self, known_ids: list[str] | set[str]) -> list[str]:
         """Undeploy instances on this host that the server no longer knows; returns
-        their pool ids."""
-        known = set(known_pool_ids)
+        their ids."""
+        known = set(known_ids)
         removed = []
-        for pool_id in self.list_instances():
-            if pool_id in known:
+        for lb_id in self.list_instances():
+            if lb_id in known:
                 continue
             try:
-                self.undeploy_instance(pool_id)
-                removed.append(pool_id)
+                self.undeploy_instance(lb_id)
+                removed.append(lb_id)
             except Exception:
-                LOG.exception("failed to remove orphan instance %s", pool_id)
+                LOG.exception("failed to remove orphan instance %s", lb_id)
         return removed
 
     # ----------------------------------------------------------------- stats
 
-    def get_stats(self, pool_id: str) -> dict[str, Any]:
-        """The pool's raw HAProxy counters and member health; {} when HAProxy does not
-        answer.
+    def get_stats(self, lb_id: str) -> dict[str, Any]:
+        """The load balancer's raw HAProxy counters and member health; {} when HAProxy
+        does not answer.
 
-        Member status: UP (also going down, draining, "no check") → ACTIVE; DOWN (also
-        coming up) → INACTIVE. Members in maintenance (admin down) are left out: their
-        status is the admin's, not a health verdict; so are members whose first check
-        has not run yet."""
-        runtime = self._runtime(pool_id)
+        The top-level counters (v1's pool stats, which the server's stats endpoint
+        reads) are the sums over every frontend: a v1 load balancer's single VIP. Per
+        listener (frontend rows) and per pool (backend rows) the same four counters are
+        under ``listeners`` and ``pools``, keyed by id; a listener's also carry
+        Octavia's ``request_errors`` (HAProxy's ``ereq``).
+
+        Member status, over every backend: UP (also going down, draining, "no check") →
+        ACTIVE; DOWN (also coming up) → INACTIVE. Members in maintenance (admin down)
+        are left out: their status is the admin's, not a health verdict; so are members
+        whose first check has not run yet."""
+        runtime = self._runtime(lb_id)
         try:
             rows = runtime.show_stat()
             info = runtime.show_info()
         except RuntimeApiError as exc:
-            LOG.warning("no stats for pool %s: %s", pool_id, exc)
+            LOG.warning("no stats for load balancer %s: %s", lb_id, exc)
             return {}
-        frontend = next((r for r in rows if r.get("svname") == "FRONTEND"), {})
+        listeners: dict[str, dict[str, int]] = {}
+        pools: dict[str, dict[str, int]] = {}
         members: dict[str, dict[str, str]] = {}
         for row in rows:
-            if row.get("pxname") != pool_id or row.get("svname") in ("FRONTEND", "BACKEND"):
-                continue
-            status = member_status(row.get("status", ""), row.get("check_status", ""))
-            if status is not None:
-                members[row["svname"]] = {"status": status}
+            svname = row.get("svname")
+            if svname == "FRONTEND":
+                listeners[row.get("pxname", "")] = {**_counters(row),
+                                                    "request_errors": _int(row.get("ereq"))}
+            elif svname == "BACKEND":
+                pools[row.get("pxname", "")] = _counters(row)
+            elif svname:
+                status = member_status(row.get("status", ""), row.get("check_status", ""))
+                if status is not None:
+                    members[svname] = {"status": status}
         pid = info.get("Pid", "0")
+        totals = {key: sum(c[key] for c in listeners.values()) for key in _COUNTERS}
         return {
-            "bytes_in": _int(frontend.get("bin")),
-            "bytes_out": _int(frontend.get("bout")),
-            "active_connections": _int(frontend.get("scur")),
-            "total_connections": _int(frontend.get("stot")),
+            **totals,
             "epoch": f"{pid}-{process.process_start_time(int(pid)) if pid.isdigit() else 0}",
             "members": members,
+            "listeners": listeners,
+            "pools": pools,
         }
+
+
+# Our names for HAProxy's "show stat" columns.
+_COUNTERS = {"bytes_in": "bin", "bytes_out": "bout", "active_connections": "scur",
+             "total_connections": "stot"}
+
+
+def _counters(row: dict[str, str]) -> dict[str, int]:
+    return {key: _int(row.get(column)) for key, column in _COUNTERS.items()}
 
 
 def _public_reason(reason: str, conf_path: Path) -> str:
