@@ -70,6 +70,16 @@ Uuid = Annotated[str, Field(max_length=36), AfterValidator(_uuid)]
 IpAddress = Annotated[str, Field(max_length=45),
                       AfterValidator(checked_by(limits.canonical_ip))]
 Cidr = Annotated[str, Field(max_length=49), AfterValidator(checked_by(limits.canonical_cidr))]
+# Words placed in HAProxy's configuration (both APIs): lbaas.common.limits holds the one
+# definition the agent's renderer checks again.
+HttpMethod = Annotated[str, Field(max_length=limits.HTTP_METHOD_MAX),
+                       AfterValidator(checked_by(limits.http_method))]
+UrlPath = Annotated[str, Field(max_length=limits.URL_PATH_MAX),
+                    AfterValidator(checked_by(limits.url_path))]
+ExpectedCodes = Annotated[str, Field(max_length=limits.EXPECTED_CODES_MAX),
+                          AfterValidator(checked_by(limits.expected_codes))]
+CookieName = Annotated[str, Field(min_length=1, max_length=limits.COOKIE_NAME_MAX),
+                       AfterValidator(checked_by(limits.cookie_name))]
 Bool = Annotated[StrictBool, BeforeValidator(_bool)]
 Int = Annotated[int, BeforeValidator(_not_bool)]
 Port = Annotated[int, BeforeValidator(_not_bool),

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from lbaas.common import limits
 from lbaas.server.api.common import (
     Body,
     Bool,
+    ExpectedCodes,
+    HttpMethod,
     Int,
     TenantId,
-    checked_by,
+    UrlPath,
 )
 from lbaas.server.api.resource import Resource, crud_router
 from lbaas.server.plugin import loadbalancer as lb
 
-# These reach HAProxy's configuration as bare words; lbaas.common.limits holds the one
-# definition the agent's renderer checks again.
-HttpMethod = Annotated[str, Field(max_length=limits.HTTP_METHOD_MAX),
-                       AfterValidator(checked_by(limits.http_method))]
-UrlPath = Annotated[str, Field(max_length=limits.URL_PATH_MAX),
-                    AfterValidator(checked_by(limits.url_path))]
-ExpectedCodes = Annotated[str, Field(max_length=limits.EXPECTED_CODES_MAX),
-                          AfterValidator(checked_by(limits.expected_codes))]
 Delay = Field(ge=limits.DELAY_MIN, le=limits.DELAY_MAX)
 Timeout = Field(ge=limits.TIMEOUT_MIN, le=limits.TIMEOUT_MAX)
 Retries = Field(ge=limits.MAX_RETRIES_MIN, le=limits.MAX_RETRIES_MAX)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lbaas.common import limits
 from lbaas.server.api.common import (
     Body,
     Bool,
+    CookieName,
     Description,
     Int,
     IpAddress,
@@ -17,7 +18,6 @@ from lbaas.server.api.common import (
     Port,
     TenantId,
     Uuid,
-    checked_by,
 )
 from lbaas.server.api.resource import Resource, crud_router
 from lbaas.server.plugin import loadbalancer as lb
@@ -27,8 +27,7 @@ class SessionPersistence(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["SOURCE_IP", "HTTP_COOKIE", "APP_COOKIE"]
     # lbaas.common.limits: a cookie token HAProxy's parser reads as one plain word.
-    cookie_name: Annotated[str, Field(min_length=1, max_length=limits.COOKIE_NAME_MAX),
-                           AfterValidator(checked_by(limits.cookie_name))] | None = None
+    cookie_name: CookieName | None = None
 
     @model_validator(mode="after")
     def _cookie_rules(self) -> SessionPersistence:

@@ -13,13 +13,16 @@ from lbaas.common import limits
 from lbaas.server.api.common import (
     Bool,
     Cidr,
+    CookieName,
     Description,
+    ExpectedCodes,
+    HttpMethod,
     Int,
     IpAddress,
     Name,
     Port,
+    UrlPath,
     Uuid,
-    checked_by,
 )
 from lbaas.server.api.v2.common import HostName, MilliSeconds, ProjectId, Tags, V2Body
 
@@ -42,13 +45,6 @@ MonitorType = Annotated[str, Field(max_length=32),
                         _supported("health monitor type", c.V2_HEALTH_MONITOR_TYPES)]
 Weight = Annotated[int, Field(ge=limits.WEIGHT_MIN, le=limits.WEIGHT_MAX)]
 ConnectionLimit = Annotated[int, Field(ge=-1, le=limits.CONNECTION_LIMIT_MAX)]
-HttpMethod = Annotated[str, AfterValidator(checked_by(limits.http_method))]
-UrlPath = Annotated[str, Field(max_length=limits.URL_PATH_MAX),
-                    AfterValidator(checked_by(limits.url_path))]
-ExpectedCodes = Annotated[str, Field(max_length=limits.EXPECTED_CODES_MAX),
-                          AfterValidator(checked_by(limits.expected_codes))]
-CookieName = Annotated[str, Field(max_length=limits.COOKIE_NAME_MAX),
-                       AfterValidator(checked_by(limits.cookie_name))]
 def _http_version(value: float) -> float:
     if value not in (1.0, 1.1):
         raise ValueError("http_version must be 1.0 or 1.1")
