@@ -306,7 +306,7 @@ def analyse(state_path: Path, pool_id: str, reps: int = 40,
                 lb.member_dict(lb.create_member(s, ADMIN, settings, body))
             create.append(time.perf_counter() - t0)
             with db.session(read_only=True) as s:
-                pool = s.scalar(select(models.Pool).where(models.Pool.id == pool_id))
+                pool = s.scalar(select(models.LbPool).where(models.LbPool.id == pool_id))
                 t0 = time.perf_counter()
                 s.refresh(pool, ["members"])
                 refresh.append(time.perf_counter() - t0)

@@ -177,7 +177,8 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
 
     @app.exception_handler(Exception)
     def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        LOG.exception("unexpected error on %s %s", request.method, request.url.path)
+        LOG.error("unexpected error on %s %s", request.method, request.url.path,
+                  exc_info=exc)
         return _error(request, 500, "InternalError", "Request failed: internal server error.")
 
     return app

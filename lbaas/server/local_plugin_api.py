@@ -13,7 +13,7 @@ from lbaas.common import plugin_api
 from lbaas.common.logical_device import LogicalDevice
 from lbaas.server import errors
 from lbaas.server.db.session import Database
-from lbaas.server.plugin import agents, callbacks
+from lbaas.server.plugin import agents, callbacks, scheduler
 from lbaas.server.plugin.loadbalancer import Settings
 
 # A long-poll re-reads the revision at least this often, to see changes committed by
@@ -30,8 +30,8 @@ class LocalPluginApi(plugin_api.PluginApi):
                      start_flag: bool = False) -> dict[str, Any]:
         with self.db.session() as s:
             agent = agents.report_state(s, host, configurations, start_flag,
-                                        c.AGENT_TYPE_LOADBALANCER, c.AGENT_BINARY,
-                                        self.settings.agent_down_time)
+                                        c.AGENT_TYPE_LOADBALANCER, c.AGENT_BINARY)
+            scheduler.schedule_waiting(s, agent, self.settings.agent_down_time)
             return agents.agent_dict(agent, self.settings.agent_down_time)
 
     def get_ready_devices(self, host: str) -> list[str]:

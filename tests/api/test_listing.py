@@ -187,6 +187,35 @@ def test_members_filtered_by_pool(api: Api) -> None:
     assert [m["id"] for m in api.list("member", pool_id=p1["id"])] == [m1["id"]]
 
 
+def test_filters_on_numbers_text_and_joined_attributes(api: Api) -> None:
+    """Filters are applied in SQL where they name a stored attribute: numbers,
+    booleans in any case, the VIP's address and port (held by the load balancer row)
+    and the pool's provider answer as Neutron's text comparison does."""
+    sub = make_subnet(api, cidr="10.135.0.0/24")
+    pool = make_pool(api, sub["id"], lb_method="LEAST_CONNECTIONS")
+    other = make_pool(api, sub["id"])
+    m80 = make_member(api, pool["id"], address="10.135.0.10", protocol_port=80)
+    make_member(api, pool["id"], address="10.135.0.11", protocol_port=8080,
+                admin_state_up=False)
+    vip = make_vip(api, pool, protocol_port=80)
+
+    def ids(resource: str, **params: Any) -> list[str]:
+        return [o["id"] for o in api.list(resource, tenant_id=api.project, **params)]
+
+    assert ids("member", protocol_port="80") == [m80["id"]]
+    assert ids("member", protocol_port="080") == []  # text, as Neutron compares
+    assert ids("member", protocol_port="eighty") == []
+    assert ids("member", admin_state_up="TRUE") == [m80["id"]]
+    assert ids("member", weight="1", address="10.135.0.10") == [m80["id"]]
+    assert ids("pool", lb_method="LEAST_CONNECTIONS") == [pool["id"]]
+    assert ids("pool", provider="haproxy") == [pool["id"], other["id"]]
+    assert ids("pool", provider="octavia") == []
+    assert ids("vip", address=vip["address"]) == [vip["id"]]
+    assert ids("vip", port_id=vip["port_id"], pool_id=pool["id"]) == [vip["id"]]
+    assert ids("vip", pool_id=other["id"]) == []
+    assert ids("vip", connection_limit="-1") == [vip["id"]]
+
+
 def test_descending_pages(items: tuple) -> None:
     resource, key, objs, reader = items
     sort = [("sort_key", key), ("sort_dir", "desc"), ("limit", 3)]

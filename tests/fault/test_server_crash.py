@@ -145,8 +145,9 @@ def test_server_killed_while_clients_write_loses_nothing_acknowledged(
     try:
         with engine.connect() as db:
             _assert_consistent(db, net["id"], subnet["cidr"])
-            counts = {t: db.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar()
-                      for t in ("pools", "members", "vips")}
+            counts = {name: db.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar()
+                      for name, t in (("pools", "lb_pools"), ("members", "lb_members"),
+                                      ("vips", "lb_listeners"))}
     finally:
         engine.dispose()
     # ... and the API shows exactly what the database holds.
@@ -162,16 +163,24 @@ def test_server_killed_while_clients_write_loses_nothing_acknowledged(
 
 def _assert_consistent(db: sa.Connection, network_id: str, cidr: str) -> None:
     rows = lambda q: [tuple(r) for r in db.execute(sa.text(q))]  # noqa: E731
+    # v1's VIPs are the listeners of v1 load balancers (docs/architecture.md, "One model,
+    # two APIs"); the load balancer row holds the VIP's port and address.
+    vips = ("lb_listeners l JOIN lb_loadbalancers b ON b.id = l.loadbalancer_id "
+            "AND b.api_version = 1")
     # Every VIP has its port, on the VIP's address, owned by the VIP.
-    assert rows("SELECT v.id FROM vips v LEFT JOIN ports p ON p.id = v.port_id "
+    assert rows(f"SELECT l.id FROM {vips} LEFT JOIN ports p ON p.id = b.vip_port_id "
                 "WHERE p.id IS NULL") == []
-    assert rows("SELECT v.id FROM vips v JOIN ipallocations a ON a.port_id = v.port_id "
-                "WHERE a.ip_address != v.address") == []
-    assert rows("SELECT v.id FROM vips v JOIN ports p ON p.id = v.port_id "
-                "WHERE p.device_id != v.id") == []
-    # Every load balancer port belongs to a VIP.
-    assert rows("SELECT p.id FROM ports p LEFT JOIN vips v ON v.port_id = p.id "
-                "WHERE p.device_owner = 'neutron:LOADBALANCER' AND v.id IS NULL") == []
+    assert rows(f"SELECT l.id FROM {vips} JOIN ipallocations a ON a.port_id = b.vip_port_id "
+                "WHERE a.ip_address != b.vip_address") == []
+    assert rows(f"SELECT l.id FROM {vips} JOIN ports p ON p.id = b.vip_port_id "
+                "WHERE p.device_id != l.id") == []
+    # Every load balancer port belongs to a VIP, and a VIP address to a listener.
+    assert rows("SELECT p.id FROM ports p LEFT JOIN lb_loadbalancers b "
+                "ON b.vip_port_id = p.id WHERE p.device_owner = 'neutron:LOADBALANCER' "
+                "AND b.id IS NULL") == []
+    assert rows("SELECT b.id FROM lb_loadbalancers b LEFT JOIN lb_listeners l "
+                "ON l.loadbalancer_id = b.id WHERE b.vip_port_id IS NOT NULL "
+                "AND l.id IS NULL") == []
     # Every port has its address, and every address its port; no address twice.
     assert rows("SELECT p.id FROM ports p LEFT JOIN ipallocations a ON a.port_id = p.id "
                 "WHERE a.port_id IS NULL") == []
@@ -180,15 +189,19 @@ def _assert_consistent(db: sa.Connection, network_id: str, cidr: str) -> None:
     addresses = [r[0] for r in rows("SELECT ip_address FROM ipallocations")]
     assert len(addresses) == len(set(addresses))
     assert all(ipaddress.ip_address(a) in ipaddress.ip_network(cidr) for a in addresses)
-    # No member or VIP without its pool; at most one VIP per pool.
-    assert rows("SELECT m.id FROM members m LEFT JOIN pools p ON p.id = m.pool_id "
+    # No member or VIP without its pool, no pool without its load balancer; at most
+    # one VIP per pool.
+    assert rows("SELECT m.id FROM lb_members m LEFT JOIN lb_pools p ON p.id = m.pool_id "
                 "WHERE p.id IS NULL") == []
-    assert rows("SELECT v.id FROM vips v LEFT JOIN pools p ON p.id = v.pool_id "
+    assert rows("SELECT p.id FROM lb_pools p LEFT JOIN lb_loadbalancers b "
+                "ON b.id = p.loadbalancer_id WHERE b.id IS NULL") == []
+    assert rows(f"SELECT l.id FROM {vips} LEFT JOIN lb_pools p ON p.id = l.default_pool_id "
                 "WHERE p.id IS NULL") == []
-    assert rows("SELECT pool_id FROM vips GROUP BY pool_id HAVING count(*) > 1") == []
+    assert rows("SELECT loadbalancer_id FROM lb_listeners GROUP BY loadbalancer_id "
+                "HAVING count(*) > 1") == []
     assert rows(f"SELECT id FROM ports WHERE network_id != '{network_id}'") == []
     # Ids are UUIDs (not a partially written row with a default).
-    for table in ("pools", "members", "vips", "ports"):
+    for table in ("lb_loadbalancers", "lb_pools", "lb_members", "lb_listeners", "ports"):
         for (obj_id,) in rows(f"SELECT id FROM {table}"):
             uuid.UUID(obj_id)
 

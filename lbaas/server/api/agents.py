@@ -75,9 +75,11 @@ def agent_pools(request: Request, agent_id: str) -> dict[str, Any]:
 
     def run(s: Session) -> list[dict[str, Any]]:
         agent = agents.get_agent(s, agent_id)
-        pools = s.scalars(select(m.Pool).join(m.PoolAgentBinding)
-                          .where(m.PoolAgentBinding.agent_id == agent.id)
-                          .order_by(m.Pool.created_at))
+        pools = s.scalars(select(m.LbPool).join(m.LoadBalancer, m.LoadBalancer.id ==
+                                                m.LbPool.loadbalancer_id)
+                          .where(m.LoadBalancer.agent_id == agent.id,
+                                 m.LoadBalancer.api_version == loadbalancer.V1)
+                          .order_by(m.LbPool.created_at, m.LbPool.id))
         return [loadbalancer.pool_dict(p) for p in pools]
     return {"pools": in_session(request, run, True)}
 
@@ -88,7 +90,8 @@ def pool_agent(request: Request, pool_id: str) -> dict[str, Any]:
 
     def run(s: Session) -> dict[str, Any]:
         pool = loadbalancer.get_pool(s, ctx_of(request), pool_id)
-        if pool.binding is None:
+        agent = pool.loadbalancer.agent
+        if agent is None:
             return {}  # Neutron's answer for a pool no agent hosts (yet)
-        return {"agent": agents.agent_dict(pool.binding.agent, down)}
+        return {"agent": agents.agent_dict(agent, down)}
     return in_session(request, run, True)

@@ -3,14 +3,16 @@ Neutron's list query (filters, fields, sorting, pagination), and the request plu
 
 from __future__ import annotations
 
+import contextlib
 import re
 import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Request
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from sqlalchemy import Boolean, Integer, false
 from sqlalchemy.orm import Session
 
 from lbaas.common import limits
@@ -138,6 +140,30 @@ def _as_filter_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
+
+
+def sql_filters(request: Request, columns: Mapping[str, Any]) -> list[Any]:
+    """The query's filters on stored attributes as SQL conditions, so a list reads only
+    the rows it answers with (``columns``: attribute → column). :func:`list_query` still
+    applies every filter to the answer: a condition here may let through more (``080``
+    finds port 80 in SQL, not in Neutron's text comparison), never less."""
+    conditions: list[Any] = []
+    q = request.query_params
+    for key in {k for k in q.keys() if k in columns}:
+        column = columns[key]
+        wanted: list[Any] = []
+        for raw in q.getlist(key):
+            text = raw.lower() if raw.lower() in ("true", "false") else raw
+            if isinstance(column.type, Boolean):
+                if text in ("true", "false"):
+                    wanted.append(text == "true")
+            elif isinstance(column.type, Integer):
+                with contextlib.suppress(ValueError):
+                    wanted.append(int(text))
+            else:
+                wanted.append(text)
+        conditions.append(column.in_(wanted) if wanted else false())
+    return conditions
 
 
 def list_query(request: Request, collection: str, items: list[dict[str, Any]],

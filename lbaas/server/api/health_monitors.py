@@ -17,6 +17,7 @@ from lbaas.server.api.common import (
     UrlPath,
 )
 from lbaas.server.api.resource import Resource, crud_router
+from lbaas.server.db import models as m
 from lbaas.server.plugin import loadbalancer as lb
 
 Delay = Field(ge=limits.DELAY_MIN, le=limits.DELAY_MAX)
@@ -60,4 +61,12 @@ router = crud_router(Resource(
     to_dict=lb.health_monitor_dict, create=lb.create_health_monitor,
     get=lb.get_health_monitor, list=lb.list_health_monitors,
     update=lb.update_health_monitor, delete=lb.delete_health_monitor,
+    filter_columns={
+        "id": m.HealthMonitor.id, "tenant_id": m.HealthMonitor.tenant_id,
+        "project_id": m.HealthMonitor.tenant_id, "type": m.HealthMonitor.type,
+        "delay": m.HealthMonitor.delay, "timeout": m.HealthMonitor.timeout,
+        "max_retries": m.HealthMonitor.max_retries,
+        "admin_state_up": m.HealthMonitor.admin_state_up,
+        "http_method": m.HealthMonitor.http_method, "url_path": m.HealthMonitor.url_path,
+        "expected_codes": m.HealthMonitor.expected_codes},
 ), HealthMonitorCreateRequest, HealthMonitorUpdateRequest)

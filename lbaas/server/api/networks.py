@@ -14,6 +14,7 @@ from lbaas.server.api.common import (
     TenantId,
 )
 from lbaas.server.api.resource import Resource, crud_router
+from lbaas.server.db import models as m
 from lbaas.server.plugin import core
 
 
@@ -55,4 +56,12 @@ router = crud_router(Resource(
     get=core.get_network, list=core.list_networks,
     update=lambda s, ctx, _, obj_id, body: core.update_network(s, ctx, obj_id, body),
     delete=lambda s, ctx, _, obj_id: core.delete_network(s, ctx, obj_id),
+    filter_columns={
+        "id": m.Network.id, "tenant_id": m.Network.tenant_id,
+        "project_id": m.Network.tenant_id, "name": m.Network.name,
+        "admin_state_up": m.Network.admin_state_up, "shared": m.Network.shared,
+        "status": m.Network.status, "mtu": m.Network.mtu,
+        "provider:physical_network": m.Network.provider_physical_network,
+        "provider:network_type": m.Network.provider_network_type,
+        "provider:segmentation_id": m.Network.provider_segmentation_id},
 ), NetworkCreateRequest, NetworkUpdateRequest)

@@ -18,6 +18,7 @@ from lbaas.server.api.common import (
     settings_of,
 )
 from lbaas.server.api.resource import Resource, crud_router
+from lbaas.server.db import models as m
 from lbaas.server.plugin import loadbalancer as lb
 
 Protocol = Literal["TCP", "HTTP", "HTTPS"]
@@ -64,6 +65,12 @@ router = crud_router(Resource(
     member="pool", collection="pools", path="/lb/pools", to_dict=lb.pool_dict,
     create=lb.create_pool, get=lb.get_pool, list=lb.list_pools, update=lb.update_pool,
     delete=lb.delete_pool,
+    filter_columns={
+        "id": m.LbPool.id, "tenant_id": m.LbPool.tenant_id, "project_id": m.LbPool.tenant_id,
+        "name": m.LbPool.name, "description": m.LbPool.description,
+        "subnet_id": m.LbPool.subnet_id, "protocol": m.LbPool.protocol,
+        "lb_method": m.LbPool.lb_algorithm, "admin_state_up": m.LbPool.admin_state_up,
+        "provider": m.LoadBalancer.provider},
 ), PoolCreateRequest, PoolUpdateRequest)
 
 

@@ -15,6 +15,7 @@ from lbaas.server.api.common import (
     Uuid,
 )
 from lbaas.server.api.resource import Resource, crud_router
+from lbaas.server.db import models as m
 from lbaas.server.plugin import core
 
 
@@ -71,4 +72,10 @@ router = crud_router(Resource(
     update=lambda s, ctx, _, obj_id, body: core.update_port(s, ctx, obj_id, body),
     delete=lambda s, ctx, _, obj_id: core.delete_port(s, ctx, obj_id),
     prepare=_fixed_ips_plain,
+    filter_columns={
+        "id": m.Port.id, "tenant_id": m.Port.tenant_id, "project_id": m.Port.tenant_id,
+        "network_id": m.Port.network_id, "name": m.Port.name,
+        "mac_address": m.Port.mac_address, "admin_state_up": m.Port.admin_state_up,
+        "status": m.Port.status, "device_id": m.Port.device_id,
+        "device_owner": m.Port.device_owner, "binding:host_id": m.Port.binding_host_id},
 ), PortCreateRequest, PortUpdateRequest)

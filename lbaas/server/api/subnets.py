@@ -16,6 +16,7 @@ from lbaas.server.api.common import (
     Uuid,
 )
 from lbaas.server.api.resource import Resource, crud_router
+from lbaas.server.db import models as m
 from lbaas.server.plugin import core
 
 
@@ -67,4 +68,9 @@ router = crud_router(Resource(
     get=core.get_subnet, list=core.list_subnets,
     update=lambda s, ctx, _, obj_id, body: core.update_subnet(s, ctx, obj_id, body),
     delete=lambda s, ctx, _, obj_id: core.delete_subnet(s, ctx, obj_id),
+    filter_columns={
+        "id": m.Subnet.id, "tenant_id": m.Subnet.tenant_id, "project_id": m.Subnet.tenant_id,
+        "network_id": m.Subnet.network_id, "name": m.Subnet.name,
+        "ip_version": m.Subnet.ip_version, "cidr": m.Subnet.cidr,
+        "gateway_ip": m.Subnet.gateway_ip, "enable_dhcp": m.Subnet.enable_dhcp},
 ), SubnetCreateRequest, SubnetUpdateRequest)

@@ -20,6 +20,7 @@ from lbaas.server.api.common import (
     Uuid,
 )
 from lbaas.server.api.resource import Resource, crud_router
+from lbaas.server.db import models as m
 from lbaas.server.plugin import loadbalancer as lb
 
 
@@ -98,4 +99,13 @@ router = crud_router(Resource(
     member="vip", collection="vips", path="/lb/vips", to_dict=lb.vip_dict,
     create=lb.create_vip, get=lb.get_vip, list=lb.list_vips, update=lb.update_vip,
     delete=lb.delete_vip, prepare=_plain_sp,
+    filter_columns={
+        "id": m.Listener.id, "tenant_id": m.Listener.tenant_id,
+        "project_id": m.Listener.tenant_id, "name": m.Listener.name,
+        "description": m.Listener.description, "protocol": m.Listener.protocol,
+        "protocol_port": m.Listener.protocol_port,
+        "connection_limit": m.Listener.connection_limit,
+        "admin_state_up": m.Listener.admin_state_up, "pool_id": m.LoadBalancer.id,
+        "subnet_id": m.LoadBalancer.vip_subnet_id, "address": m.LoadBalancer.vip_address,
+        "port_id": m.LoadBalancer.vip_port_id},
 ), VipCreateRequest, VipUpdateRequest)

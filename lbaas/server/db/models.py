@@ -1,8 +1,13 @@
-"""The database schema: one table per Neutron LBaaS v1 object, integrity in the schema.
+"""The database schema: networks, subnets and ports (Neutron's), and one load balancer
+model, Octavia's (load balancer → listeners → pools → members, one monitor per pool),
+that both APIs are views of (docs/architecture.md, "One model, two APIs").
 
-Rules the schema itself guarantees (not only Python): one VIP per pool, one port per
-VIP, members unique on (pool, address, port), a MAC address and an IP address per
-subnet used once, a VLAN id used once per physical network, and 64-bit stats counters.
+A v1 pool is a load balancer (``api_version`` 1) and a pool sharing one id, its VIP the
+load balancer's one listener; v1's shared health monitors, their associations and its
+per-pool statistics are the only v1-only tables. Rules the schema itself guarantees (not
+only Python): one port per load balancer, members unique on (pool, address, port),
+listeners on (load balancer, port), a MAC address and an IP address per subnet used
+once, a VLAN id used once per physical network, and 64-bit stats counters.
 """
 
 from __future__ import annotations
@@ -117,45 +122,10 @@ class IPAllocation(Base):
     subnet: Mapped[Subnet] = relationship()
 
 
-class Pool(HasId, HasStatus, Base):
-    __tablename__ = "pools"
-    name: Mapped[str] = mapped_column(String(NAME_LEN), default="")
-    description: Mapped[str] = mapped_column(String(DESCRIPTION_LEN), default="")
-    subnet_id: Mapped[str] = mapped_column(ForeignKey("subnets.id", ondelete="RESTRICT"),
-                                           index=True)
-    protocol: Mapped[str] = mapped_column(String(16))
-    lb_method: Mapped[str] = mapped_column(String(32))
-    provider: Mapped[str] = mapped_column(String(64), default="haproxy")
-    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
-
-    members: Mapped[list[Member]] = relationship(back_populates="pool",
-                                                 order_by="Member.created_at")
-    monitors: Mapped[list[PoolMonitorAssociation]] = relationship(
-        back_populates="pool", cascade="all, delete-orphan",
-        order_by="PoolMonitorAssociation.position")
-    vip: Mapped[Vip | None] = relationship(back_populates="pool", uselist=False)
-    subnet: Mapped[Subnet] = relationship()
-    stats: Mapped[PoolStatistics | None] = relationship(cascade="all, delete-orphan",
-                                                        uselist=False)
-    binding: Mapped[PoolAgentBinding | None] = relationship(cascade="all, delete-orphan",
-                                                            uselist=False)
-
-
-class Member(HasId, HasStatus, Base):
-    __tablename__ = "members"
-    __table_args__ = (UniqueConstraint("pool_id", "address", "protocol_port",
-                                       name="uniq_member_pool_address_port"),)
-    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id", ondelete="RESTRICT"),
-                                         index=True)
-    address: Mapped[str] = mapped_column(String(64))
-    protocol_port: Mapped[int] = mapped_column(Integer)
-    weight: Mapped[int] = mapped_column(Integer, default=1)
-    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
-
-    pool: Mapped[Pool] = relationship(back_populates="members")
-
-
 class HealthMonitor(HasId, Base):
+    """v1's health monitor: an object of its own that several pools use, in association
+    order (Octavia's is one per pool: LbHealthMonitor)."""
+
     __tablename__ = "healthmonitors"
     type: Mapped[str] = mapped_column(String(16))
     delay: Mapped[int] = mapped_column(Integer)
@@ -172,7 +142,7 @@ class HealthMonitor(HasId, Base):
 
 class PoolMonitorAssociation(HasStatus, Base):
     __tablename__ = "poolmonitorassociations"
-    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"),
+    pool_id: Mapped[str] = mapped_column(ForeignKey("lb_pools.id", ondelete="CASCADE"),
                                          primary_key=True)
     monitor_id: Mapped[str] = mapped_column(ForeignKey("healthmonitors.id",
                                                        ondelete="RESTRICT"),
@@ -180,30 +150,8 @@ class PoolMonitorAssociation(HasStatus, Base):
     # Association order decides which monitor HAProxy uses (the first admin-up one).
     position: Mapped[int] = mapped_column(BigInteger, default=0)
 
-    pool: Mapped[Pool] = relationship(back_populates="monitors")
+    pool: Mapped[LbPool] = relationship(back_populates="monitors")
     monitor: Mapped[HealthMonitor] = relationship(back_populates="pools")
-
-
-class Vip(HasId, HasStatus, Base):
-    __tablename__ = "vips"
-    name: Mapped[str] = mapped_column(String(NAME_LEN), default="")
-    description: Mapped[str] = mapped_column(String(DESCRIPTION_LEN), default="")
-    subnet_id: Mapped[str] = mapped_column(ForeignKey("subnets.id", ondelete="RESTRICT"))
-    port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="RESTRICT"),
-                                         unique=True)
-    address: Mapped[str] = mapped_column(String(64))
-    protocol_port: Mapped[int] = mapped_column(Integer)
-    protocol: Mapped[str] = mapped_column(String(16))
-    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id", ondelete="RESTRICT"),
-                                         unique=True)
-    session_persistence_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    session_persistence_cookie_name: Mapped[str | None] = mapped_column(String(1024),
-                                                                        nullable=True)
-    connection_limit: Mapped[int] = mapped_column(Integer, default=-1)
-    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
-
-    pool: Mapped[Pool] = relationship(back_populates="vip")
-    port: Mapped[Port] = relationship()
 
 
 class PoolStatistics(Base):
@@ -212,7 +160,7 @@ class PoolStatistics(Base):
     new process from an old one)."""
 
     __tablename__ = "poolstatistics"
-    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"),
+    pool_id: Mapped[str] = mapped_column(ForeignKey("lb_pools.id", ondelete="CASCADE"),
                                          primary_key=True)
     bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -234,32 +182,22 @@ class Agent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     heartbeat_timestamp: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-    # Bumped by every change to a pool bound here; agents long-poll on it.
+    # Bumped by every change to a load balancer bound here; agents long-poll on it.
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class PoolAgentBinding(Base):
-    __tablename__ = "poolloadbalanceragentbindings"
-    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"),
-                                         primary_key=True)
-    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"),
-                                          index=True)
-    # The host revision at which this pool last changed: events after REV are the
-    # bindings with revision > REV.
-    revision: Mapped[int] = mapped_column(BigInteger, default=0)
-
-    agent: Mapped[Agent] = relationship()
-
-
-# --- Octavia v2: load balancer → listeners → pools → members, one monitor per pool -------
-# The model the v1 API will become a façade over (docs/architecture.md, "One model, two
-# APIs"). Every object carries Octavia's two statuses: provisioning_status (what the
-# control plane is doing) and operating_status (what the data plane observes).
+# --- the load balancer model: load balancer → listeners → pools → members ---------------
+# Both APIs are views of it (docs/architecture.md, "One model, two APIs"). Every object
+# carries Octavia's two statuses: provisioning_status (what the control plane is doing)
+# and operating_status (what the data plane observes); v1's one ``status`` word is read
+# from and written to the pair (lbaas/server/plugin/loadbalancer.py, ``v1_status``), and
+# ``status_description`` holds v1's reason (also why a v2 object waits or failed).
 
 
 class HasV2Status:
     provisioning_status: Mapped[str] = mapped_column(String(16))
     operating_status: Mapped[str] = mapped_column(String(16))
+    status_description: Mapped[str | None] = mapped_column(String(255), nullable=True)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True,
                                                            onupdate=utcnow)
 
@@ -293,11 +231,15 @@ class Flavor(Base):
 
 class LoadBalancer(HasId, HasV2Status, HasNameAndTags, Base):
     __tablename__ = "lb_loadbalancers"
-    vip_subnet_id: Mapped[str] = mapped_column(ForeignKey("subnets.id", ondelete="RESTRICT"))
-    vip_network_id: Mapped[str] = mapped_column(String(ID_LEN))
-    vip_port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="RESTRICT"),
-                                             unique=True)
-    vip_address: Mapped[str] = mapped_column(String(64))
+    # 2: made through the Octavia API; 1: a v1 pool (same id as its LbPool), which has
+    # no VIP until v1's ``POST /lb/vips`` gives it one (the vip_* columns are then null).
+    api_version: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    vip_subnet_id: Mapped[str | None] = mapped_column(
+        ForeignKey("subnets.id", ondelete="RESTRICT"), nullable=True)
+    vip_network_id: Mapped[str | None] = mapped_column(String(ID_LEN), nullable=True)
+    vip_port_id: Mapped[str | None] = mapped_column(
+        ForeignKey("ports.id", ondelete="RESTRICT"), unique=True, nullable=True)
+    vip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     provider: Mapped[str] = mapped_column(String(64))
     flavor_id: Mapped[str | None] = mapped_column(ForeignKey("lb_flavors.id",
                                                              ondelete="RESTRICT"),
@@ -309,6 +251,9 @@ class LoadBalancer(HasId, HasV2Status, HasNameAndTags, Base):
     agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"),
                                                  nullable=True, index=True)
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The API request that made the last change (x-openstack-request-id), handed to the
+    # agent with the device so that its log lines carry it too.
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     listeners: Mapped[list[Listener]] = relationship(
         back_populates="loadbalancer", order_by="Listener.created_at",
@@ -316,8 +261,8 @@ class LoadBalancer(HasId, HasV2Status, HasNameAndTags, Base):
     pools: Mapped[list[LbPool]] = relationship(
         back_populates="loadbalancer", order_by="LbPool.created_at",
         cascade="all, delete-orphan")
-    vip_port: Mapped[Port] = relationship()
-    vip_subnet: Mapped[Subnet] = relationship()
+    vip_port: Mapped[Port | None] = relationship()
+    vip_subnet: Mapped[Subnet | None] = relationship()
     agent: Mapped[Agent | None] = relationship()
     stats: Mapped[list[ListenerStatistics]] = relationship(cascade="all, delete-orphan")
 
@@ -350,8 +295,17 @@ class LbPool(HasId, HasV2Status, HasNameAndTags, Base):
     protocol: Mapped[str] = mapped_column(String(16))
     lb_algorithm: Mapped[str] = mapped_column(String(32))
     session_persistence: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # v1's pool subnet (where its members are; the network it is scheduled by).
+    subnet_id: Mapped[str | None] = mapped_column(
+        ForeignKey("subnets.id", ondelete="RESTRICT"), nullable=True, index=True)
 
     loadbalancer: Mapped[LoadBalancer] = relationship(back_populates="pools")
+    subnet: Mapped[Subnet | None] = relationship()
+    monitors: Mapped[list[PoolMonitorAssociation]] = relationship(
+        back_populates="pool", cascade="all, delete-orphan",
+        order_by="PoolMonitorAssociation.position")
+    stats: Mapped[PoolStatistics | None] = relationship(cascade="all, delete-orphan",
+                                                        uselist=False)
     members: Mapped[list[LbMember]] = relationship(
         back_populates="pool", order_by="LbMember.created_at", cascade="all, delete-orphan")
     healthmonitor: Mapped[LbHealthMonitor | None] = relationship(

@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from lbaas.common import constants as c
 from lbaas.server import errors
 from lbaas.server.context import Context
 from lbaas.server.db.models import HasId
@@ -59,8 +58,3 @@ def check_quota(session: Session, conf: Any, model: Any, tenant_id: str, resourc
                            .where(model.tenant_id == tenant_id, *counted)) or 0
     if count >= limit:
         raise errors.OverQuota(resource=resource)
-
-
-def refuse_pending_delete(obj: Any) -> None:
-    if obj.status == c.PENDING_DELETE:
-        raise errors.StateConflict(state=obj.status, id=obj.id)

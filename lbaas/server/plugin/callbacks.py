@@ -17,43 +17,43 @@ from lbaas.server.plugin import agents, core, loadbalancer, octavia_agent
 
 LOG = logging.getLogger(__name__)
 
-_MODELS: dict[str, tuple[Any, type[errors.NotFound]]] = {
-    c.OBJ_POOL: (m.Pool, errors.PoolNotFound),
-    c.OBJ_VIP: (m.Vip, errors.VipNotFound),
-    c.OBJ_MEMBER: (m.Member, errors.MemberNotFound),
-}
-
-
 def get_ready_devices(session: Session, host: str) -> list[str]:
-    """The ids of the v1 pools and v2 load balancers bound to the host."""
+    """The ids of the load balancers (v1 pools and v2 load balancers) bound to the host."""
     agent = agents.agent_by_host(session, host)
-    pools = session.scalars(select(m.PoolAgentBinding.pool_id)
-                            .where(m.PoolAgentBinding.agent_id == agent.id))
-    return sorted([*pools, *octavia_agent.ready_ids(session, agent.id)])
+    return sorted(session.scalars(select(m.LoadBalancer.id)
+                                  .where(m.LoadBalancer.agent_id == agent.id)))
 
 
 def changes_since(session: Session, host: str, after: int) -> tuple[int, list[str]] | None:
-    """(revision, changed pool ids) when the host is past ``after``; None otherwise.
-    A caller ahead of the server (its database was replaced) gets every bound pool."""
+    """(revision, changed device ids) when the host is past ``after``; None otherwise.
+    A caller ahead of the server (its database was replaced) gets every bound one."""
     agent = agents.agent_by_host(session, host)
     if agent.revision == after:
         return None
-    q = select(m.PoolAgentBinding.pool_id).where(m.PoolAgentBinding.agent_id == agent.id)
+    q = select(m.LoadBalancer.id).where(m.LoadBalancer.agent_id == agent.id)
     if after < agent.revision:
-        q = q.where(m.PoolAgentBinding.revision > after)
-    lbs = octavia_agent.ready_ids(session, agent.id,
-                                  after if after < agent.revision else None)
-    return agent.revision, sorted([*session.scalars(q), *lbs])
+        q = q.where(m.LoadBalancer.revision > after)
+    return agent.revision, sorted(session.scalars(q))
+
+
+def _v1_pool(session: Session, pool_id: str) -> m.LbPool | None:
+    lb = session.get(m.LoadBalancer, pool_id)
+    if lb is None or lb.api_version != loadbalancer.V1 or not lb.pools:
+        return None
+    return lb.pools[0]
 
 
 def get_logical_device(session: Session, pool_id: str) -> dict[str, Any]:
-    pool = session.get(m.Pool, pool_id)
+    """v1's logical device of a v1 pool (docs/architecture.md, "The logical device")."""
+    pool = _v1_pool(session, pool_id)
     if pool is None:
         raise errors.PoolNotFound(id=pool_id)
+    lb = pool.loadbalancer
     vip = None
-    if pool.vip is not None:
-        port = pool.vip.port
-        vip = loadbalancer.vip_dict(pool.vip)
+    listener = loadbalancer.vip_of(pool)
+    if listener is not None and lb.vip_port is not None:
+        port = lb.vip_port
+        vip = loadbalancer.vip_dict(listener)
         port_d = core.port_dict(port)
         port_d["fixed_ips"] = [
             {"subnet_id": a.subnet_id, "ip_address": a.ip_address,
@@ -61,7 +61,7 @@ def get_logical_device(session: Session, pool_id: str) -> dict[str, Any]:
         port_d["network"] = core.network_dict(port.network)
         vip["port"] = port_d
     members = [loadbalancer.member_dict(mem) for mem in pool.members
-               if mem.status != c.PENDING_DELETE]
+               if mem.provisioning_status != c.PENDING_DELETE]
     monitors = []
     for assoc in pool.monitors:
         if assoc.status == c.PENDING_DELETE:
@@ -75,7 +75,7 @@ def get_logical_device(session: Session, pool_id: str) -> dict[str, Any]:
             "healthmonitors": monitors, "driver": c.DRIVER_HAPROXY_NS,
             # pool_deployed echoes it, so a confirmation of an older device can't mark
             # a newer change done.
-            "revision": pool.binding.revision if pool.binding else 0,
+            "revision": lb.revision if lb.agent_id is not None else 0,
             # Whether a pool_deployed would change anything (deletes to confirm
             # included): an agent adopting a thousand settled pools skips a thousand
             # writes.
@@ -88,7 +88,7 @@ def get_typed_device(session: Session, device_id: str) -> LogicalDevice:
     agent then removes the instance and confirms with pool_destroyed, which is what
     deletes it (pool_deployed ignores what is being deleted)."""
     lb = session.get(m.LoadBalancer, device_id)
-    if lb is not None:
+    if lb is not None and lb.api_version != loadbalancer.V1:
         if lb.provisioning_status == c.PENDING_DELETE:
             raise errors.PoolNotFound(id=device_id)
         return octavia_agent.logical_device(session, lb)
@@ -98,36 +98,40 @@ def get_typed_device(session: Session, device_id: str) -> LogicalDevice:
     return from_v1(device)
 
 
-def _pending(pool: m.Pool) -> bool:
+def _pending(pool: m.LbPool) -> bool:
     unsettled = (*c.PENDING_STATUSES, c.ERROR)
-    objs: list[Any] = [pool, *pool.members, *([pool.vip] if pool.vip else [])]
-    return (any(o.status in unsettled or o.status_description for o in objs)
+    vip = loadbalancer.vip_of(pool)
+    objs: list[Any] = [pool, *pool.members, *([vip] if vip else [])]
+    return (any(o.provisioning_status in unsettled or o.status_description for o in objs)
             or any(a.status in unsettled for a in pool.monitors))
 
 
 def _activate(obj: Any) -> None:
     # INACTIVE is HAProxy's word on a member's health: the deploy doesn't overrule it.
-    if obj.status in (c.PENDING_CREATE, c.PENDING_UPDATE, c.ERROR):
-        obj.status = c.ACTIVE
+    if obj.provisioning_status in (c.PENDING_CREATE, c.PENDING_UPDATE, c.ERROR):
+        loadbalancer.set_v1_status(obj, c.ACTIVE)
     obj.status_description = None
 
 
 def pool_deployed(session: Session, pool_id: str, revision: int | None = None) -> None:
-    """The agent realized the pool as the logical device of ``revision`` described it."""
+    """The agent realized the device as the logical device of ``revision`` described
+    it."""
     lb = session.get(m.LoadBalancer, pool_id)
-    if lb is not None:
+    if lb is None:
+        return
+    if lb.api_version != loadbalancer.V1:
         octavia_agent.deployed(session, lb, revision)
         return
-    pool = session.get(m.Pool, pool_id)
-    if pool is None or pool.status == c.PENDING_DELETE:
+    pool = lb.pools[0]
+    if pool.provisioning_status == c.PENDING_DELETE:
         return
-    if revision is not None and pool.binding is not None and pool.binding.revision > revision:
+    if revision is not None and lb.agent_id is not None and lb.revision > revision:
         LOG.debug("pool %s: deployed revision %s is older than %s; not confirming",
-                  pool_id, revision, pool.binding.revision)
+                  pool_id, revision, lb.revision)
         return
     _activate(pool)
     for member in list(pool.members):
-        if member.status == c.PENDING_DELETE:
+        if member.provisioning_status == c.PENDING_DELETE:
             session.delete(member)
         else:
             _activate(member)
@@ -145,67 +149,83 @@ def pool_deployed(session: Session, pool_id: str, revision: int | None = None) -
             assoc.status_description = ("not used: HAProxy checks with the pool's first "
                                         "admin-up health monitor" if assoc.monitor
                                         .admin_state_up else "health monitor is admin-down")
-    if pool.vip is not None:
-        if pool.vip.status == c.PENDING_DELETE:
-            loadbalancer._delete_vip_rows(session, pool.vip)
+    vip = loadbalancer.vip_of(pool)
+    if vip is not None:
+        if vip.provisioning_status == c.PENDING_DELETE:
+            loadbalancer.delete_vip_rows(session, vip)
         else:
-            _activate(pool.vip)
+            _activate(vip)
 
 
 def pool_destroyed(session: Session, pool_id: str) -> None:
-    pool = session.get(m.Pool, pool_id)
-    if pool is None:
-        lb = session.get(m.LoadBalancer, pool_id)
-        if lb is not None:
-            octavia_agent.destroyed(session, lb)
+    lb = session.get(m.LoadBalancer, pool_id)
+    if lb is None:
         return
-    if pool.status == c.PENDING_DELETE:
+    if lb.api_version != loadbalancer.V1:
+        octavia_agent.destroyed(session, lb)
+        return
+    pool = lb.pools[0]
+    vip = loadbalancer.vip_of(pool)
+    if pool.provisioning_status == c.PENDING_DELETE:
         loadbalancer.delete_pool_rows(session, pool)
-    elif pool.vip is not None and pool.vip.status == c.PENDING_DELETE:
-        loadbalancer._delete_vip_rows(session, pool.vip)
+    elif vip is not None and vip.provisioning_status == c.PENDING_DELETE:
+        loadbalancer.delete_vip_rows(session, vip)
+
+
+def _v1_object(session: Session, obj_type: str, obj_id: str) -> Any:
+    """The v1 object an agent reports on, or None when it is a v2 one."""
+    model, not_found = {c.OBJ_POOL: (m.LbPool, errors.PoolNotFound),
+                        c.OBJ_VIP: (m.Listener, errors.VipNotFound),
+                        c.OBJ_MEMBER: (m.LbMember, errors.MemberNotFound)}[obj_type]
+    obj: Any = session.get(model, obj_id)
+    if obj is None:
+        lb = session.get(m.LoadBalancer, obj_id) if obj_type == c.OBJ_POOL else None
+        if lb is not None:
+            return None  # a v2 load balancer (reported with v1's word "pool")
+        raise not_found(id=obj_id)
+    lb = obj.pool.loadbalancer if isinstance(obj, m.LbMember) else obj.loadbalancer
+    return obj if lb.api_version == loadbalancer.V1 else None
 
 
 def update_status(session: Session, obj_type: str, obj_id: str, status: str,
                   description: str | None) -> None:
     if obj_type == c.OBJ_HEALTH_MONITOR:
         pool_id, _, monitor_id = obj_id.partition("/")
-        obj: Any = session.get(m.PoolMonitorAssociation,
-                               {"pool_id": pool_id, "monitor_id": monitor_id})
-        if obj is None:
+        assoc = session.get(m.PoolMonitorAssociation,
+                            {"pool_id": pool_id, "monitor_id": monitor_id})
+        if assoc is None:
             raise errors.PoolMonitorAssociationNotFound(monitor_id=monitor_id,
                                                         pool_id=pool_id)
-    else:
-        if obj_type not in _MODELS:
-            raise errors.InvalidInput(error_message=f"unknown obj_type {obj_type!r}")
-        if _update_v2_status(session, obj_type, obj_id, status):
-            return
-        model, not_found = _MODELS[obj_type]
-        obj = session.get(model, obj_id)
-        if obj is None:
-            raise not_found(id=obj_id)
-    if obj.status == c.PENDING_DELETE:
+        if assoc.status != c.PENDING_DELETE:
+            assoc.status = status
+            assoc.status_description = (description or None) and description[:255]
+        return
+    if obj_type not in (c.OBJ_POOL, c.OBJ_VIP, c.OBJ_MEMBER):
+        raise errors.InvalidInput(error_message=f"unknown obj_type {obj_type!r}")
+    obj = _v1_object(session, obj_type, obj_id)
+    if obj is None:
+        _update_v2_status(session, obj_type, obj_id, status)
+        return
+    if obj.provisioning_status == c.PENDING_DELETE:
         return  # the delete still has to be confirmed; a late report must not undo it
-    obj.status = status
-    obj.status_description = (description or None) and description[:255]
+    loadbalancer.set_v1_status(obj, status, (description or None) and description[:255])
 
 
-def _update_v2_status(session: Session, obj_type: str, obj_id: str, status: str) -> bool:
+def _update_v2_status(session: Session, obj_type: str, obj_id: str, status: str) -> None:
     """A report about a v2 object: a member's health, or a load balancer (sent with the
-    v1 word "pool", as the agent keys devices) that failed. False: not a v2 object."""
+    v1 word "pool", as the agent keys devices, or "vip" with a listener's id) that
+    failed."""
     if obj_type == c.OBJ_MEMBER:
         member = session.get(m.LbMember, obj_id)
-        if member is None:
-            return False
-        octavia_agent.member_status(session, member, status)
-        return True
-    if obj_type in (c.OBJ_POOL, c.OBJ_VIP):
-        lb = session.get(m.LoadBalancer, obj_id)
-        if lb is None:
-            return False
-        if status == c.ERROR:
-            octavia_agent.failed(session, lb)
-        return True
-    return False
+        if member is not None:
+            octavia_agent.member_status(session, member, status)
+        return
+    lb = session.get(m.LoadBalancer, obj_id)
+    if lb is None:
+        listener = session.get(m.Listener, obj_id)
+        lb = listener.loadbalancer if listener is not None else None
+    if lb is not None and status == c.ERROR:
+        octavia_agent.failed(session, lb)
 
 
 def plug_vip_port(session: Session, port_id: str, host: str) -> None:
@@ -227,13 +247,13 @@ def update_pool_stats(session: Session, pool_id: str, stats: dict[str, Any],
     """HAProxy's counters restart with every new process: add the delta since the last
     report of the same ``epoch``, or the whole value for a new epoch, so the totals the
     API shows never go backwards."""
-    pool = session.get(m.Pool, pool_id)
-    if pool is None:
-        lb = session.get(m.LoadBalancer, pool_id)
-        if lb is None:
-            raise errors.PoolNotFound(id=pool_id)
+    lb = session.get(m.LoadBalancer, pool_id)
+    if lb is None:
+        raise errors.PoolNotFound(id=pool_id)
+    if lb.api_version != loadbalancer.V1:
         octavia_agent.stats(session, lb, stats)
         return
+    pool = lb.pools[0]
     st = pool.stats
     if st is None:
         st = m.PoolStatistics(pool_id=pool.id, bytes_in=0, bytes_out=0,
@@ -253,9 +273,10 @@ def update_pool_stats(session: Session, pool_id: str, stats: dict[str, Any],
     st.active_connections = max(0, int(stats.get("active_connections", 0)))
     st.last_epoch, st.last_raw = epoch, raw
     for member_id, info in (stats.get("members") or {}).items():
-        member = session.get(m.Member, member_id)
+        member = session.get(m.LbMember, member_id)
         if member is None or member.pool_id != pool.id:
             continue
         status = info.get("status") if isinstance(info, dict) else None
-        if status in (c.ACTIVE, c.INACTIVE) and member.status in (c.ACTIVE, c.INACTIVE):
-            member.status = status
+        if status in (c.ACTIVE, c.INACTIVE) and \
+                loadbalancer.v1_status(member) in (c.ACTIVE, c.INACTIVE):
+            loadbalancer.set_v1_status(member, status, member.status_description)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -81,8 +81,9 @@ def get_network(session: Session, ctx: Context, net_id: str) -> m.Network:
                        shared_ok=True)
 
 
-def list_networks(session: Session, ctx: Context) -> list[m.Network]:
-    q = select(m.Network).order_by(m.Network.created_at, m.Network.id)
+def list_networks(session: Session, ctx: Context,
+                  where: Sequence[Any] = ()) -> list[m.Network]:
+    q = select(m.Network).where(*where).order_by(m.Network.created_at, m.Network.id)
     if not ctx.is_admin:
         q = q.where((m.Network.tenant_id == ctx.project_id) | m.Network.shared.is_(True))
     return list(session.scalars(q))
@@ -176,8 +177,9 @@ def get_subnet(session: Session, ctx: Context, subnet_id: str) -> m.Subnet:
                        shared_ok=True)
 
 
-def list_subnets(session: Session, ctx: Context) -> list[m.Subnet]:
-    q = select(m.Subnet).order_by(m.Subnet.created_at, m.Subnet.id)
+def list_subnets(session: Session, ctx: Context,
+                 where: Sequence[Any] = ()) -> list[m.Subnet]:
+    q = select(m.Subnet).where(*where).order_by(m.Subnet.created_at, m.Subnet.id)
     if not ctx.is_admin:
         q = q.join(m.Network).where((m.Subnet.tenant_id == ctx.project_id)
                                     | m.Network.shared.is_(True))
@@ -218,8 +220,9 @@ def _refuse_subnet_in_use(session: Session, subnet: m.Subnet) -> None:
                       .where(m.IPAllocation.subnet_id == subnet.id).limit(1)):
         raise errors.SubnetInUse(id=subnet.id, reason="one or more ports have an IP "
                                                       "allocation from this subnet")
-    for model, what in ((m.Pool, "pools"), (m.Vip, "VIPs")):
-        if session.scalar(select(model.id).where(model.subnet_id == subnet.id).limit(1)):
+    for column, what in ((m.LbPool.subnet_id, "pools"),
+                         (m.LoadBalancer.vip_subnet_id, "VIPs")):
+        if session.scalar(select(column).where(column == subnet.id).limit(1)):
             raise errors.SubnetInUse(id=subnet.id, reason=f"{what} use this subnet")
 
 
@@ -385,16 +388,18 @@ def get_port(session: Session, ctx: Context, port_id: str) -> m.Port:
     return get_visible(session, ctx, m.Port, port_id, errors.PortNotFound)
 
 
-def list_ports(session: Session, ctx: Context) -> list[m.Port]:
-    return list(session.scalars(visible_query(ctx, m.Port)))
+def list_ports(session: Session, ctx: Context, where: Sequence[Any] = ()) -> list[m.Port]:
+    return list(session.scalars(visible_query(ctx, m.Port).where(*where)))
 
 
 def _refuse_vip_port(session: Session, port: m.Port) -> None:
     """A VIP's port changes only with its VIP. Whether a port is a VIP's is what the
     VIPs say, not what the port's owner field claims."""
-    vip_id = session.scalar(select(m.Vip.id).where(m.Vip.port_id == port.id))
-    if vip_id is not None:
-        raise errors.PortInUse(id=port.id, owner="VIP", device_id=vip_id)
+    lb = session.scalar(select(m.LoadBalancer).where(m.LoadBalancer.vip_port_id == port.id))
+    if lb is not None:
+        # A v1 VIP is the load balancer's listener; an Octavia load balancer owns its port.
+        device_id = lb.listeners[0].id if lb.api_version == 1 and lb.listeners else lb.id
+        raise errors.PortInUse(id=port.id, owner="VIP", device_id=device_id)
 
 
 def update_port(session: Session, ctx: Context, port_id: str,

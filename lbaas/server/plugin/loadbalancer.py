@@ -1,14 +1,22 @@
-"""Neutron LBaaS v1's business rules: pools, members, health monitors, VIPs, and the
-status machine the agent drives.
+"""Neutron LBaaS v1's rules, as a façade over the load balancer model: pools, members,
+health monitors, VIPs, and the status machine the agent drives.
 
-Every change marks the object PENDING_* and tells the pool's host (agents.touch_pool);
-the agent realizes it and confirms with pool_deployed / pool_destroyed / update_status.
-A pool that no live agent can take keeps its objects pending, saying why.
+A v1 pool is a load balancer (``api_version`` 1) and a pool with the pool's id; its VIP
+is the load balancer's one listener (the VIP's id), the VIP's port and address the load
+balancer's; its members are the pool's members (docs/architecture.md, "One model, two
+APIs"). v1's health monitors stay objects of their own, associated with pools in order.
+
+v1's status machine is per object, not Octavia's per load balancer lock: every change
+marks the object PENDING_* and tells the load balancer's host (scheduler.touch); the agent
+realizes it and confirms with pool_deployed / pool_destroyed / update_status. A pool that
+no live agent can take keeps its objects pending, saying why. v1's one ``status`` word is
+kept as Octavia's pair (:func:`v1_status`, :func:`set_v1_status`).
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,13 +27,10 @@ from lbaas.common import constants as c
 from lbaas.server import errors
 from lbaas.server.context import Context
 from lbaas.server.db import models as m
-from lbaas.server.plugin import agents, core
-from lbaas.server.plugin.base import (
-    check_quota,
-    get_visible,
-    refuse_pending_delete,
-    visible_query,
-)
+from lbaas.server.plugin import core, scheduler
+from lbaas.server.plugin.base import check_quota, get_visible
+
+V1 = 1
 
 
 class Settings:
@@ -36,28 +41,123 @@ class Settings:
         self.agent_down_time: int = conf.agent.agent_down_time
 
 
-def _notify(session: Session, s: Settings, pool: m.Pool, *objs: Any) -> None:
-    reason = agents.touch_pool(session, pool, s.agent_down_time)
+# --- v1's status word over Octavia's pair -----------------------------------------------
+
+# v1 words that mean "provisioned": which operating status each one is.
+_SETTLED = {c.ACTIVE: c.ONLINE, c.INACTIVE: c.ERROR, c.DOWN: c.OFFLINE}
+_SETTLED_BACK = {c.ERROR: c.INACTIVE, c.OFFLINE: c.DOWN}
+
+
+def v1_status(obj: Any) -> str:
+    """The v1 ``status`` of a load balancer object: PENDING_* and ERROR are the
+    provisioning status; once provisioned, INACTIVE (HAProxy's health checks say down)
+    and DOWN come from the operating status, everything else is ACTIVE."""
+    status: str = obj.provisioning_status
+    if status == c.ACTIVE:
+        return _SETTLED_BACK.get(obj.operating_status, c.ACTIVE)
+    return status
+
+
+def set_v1_status(obj: Any, status: str, description: str | None = None) -> None:
+    """Store a v1 status word (and its reason) as the object's pair of statuses."""
+    if status in _SETTLED:
+        obj.provisioning_status, obj.operating_status = c.ACTIVE, _SETTLED[status]
+    else:
+        obj.provisioning_status = status
+    obj.status_description = description
+    if isinstance(obj, m.LbPool) and obj.loadbalancer is not None:
+        # The load balancer row says what its v1 pool says (its provisioning status is
+        # what other views and the scheduler read).
+        obj.loadbalancer.provisioning_status = obj.provisioning_status
+        obj.loadbalancer.operating_status = obj.operating_status
+
+
+def _pending(obj: Any, status: str) -> None:
+    set_v1_status(obj, status)
+
+
+def refuse_pending_delete(obj: Any) -> None:
+    if v1_status(obj) == c.PENDING_DELETE:
+        raise errors.StateConflict(state=c.PENDING_DELETE, id=obj.id)
+
+
+def _notify(session: Session, s: Settings, pool: m.LbPool, *objs: Any) -> None:
+    reason = scheduler.touch(session, pool.loadbalancer, s.agent_down_time)
     if reason:
         for obj in objs:
             obj.status_description = reason
 
 
-def _pending(obj: Any, status: str) -> None:
-    obj.status = status
-    obj.status_description = None
+def vip_of(pool: m.LbPool) -> m.Listener | None:
+    """The v1 pool's VIP: its load balancer's listener (a v1 load balancer has at most
+    one)."""
+    listeners = pool.loadbalancer.listeners
+    return listeners[0] if listeners else None
+
+
+def _v1(q: Any, model: Any) -> Any:
+    """Restrict a query of ``model`` to v1's objects."""
+    if model is m.LbPool:
+        return q.join(m.LoadBalancer, m.LoadBalancer.id == m.LbPool.loadbalancer_id).where(
+            m.LoadBalancer.api_version == V1)
+    if model is m.Listener:
+        return q.join(m.LoadBalancer, m.LoadBalancer.id == m.Listener.loadbalancer_id).where(
+            m.LoadBalancer.api_version == V1)
+    if model is m.LbMember:
+        return q.join(m.LbPool, m.LbPool.id == m.LbMember.pool_id).join(
+            m.LoadBalancer, m.LoadBalancer.id == m.LbPool.loadbalancer_id).where(
+            m.LoadBalancer.api_version == V1)
+    return q
+
+
+def _visible_list(session: Session, ctx: Context, model: Any,
+                  where: Sequence[Any]) -> list[Any]:
+    q = _v1(select(model), model).where(*where)
+    if not ctx.is_admin:
+        q = q.where(model.tenant_id == ctx.project_id)
+    return list(session.scalars(q.order_by(model.created_at, model.id)))
+
+
+def _get_v1(session: Session, ctx: Context, model: Any, obj_id: str,
+            not_found: type[errors.NotFound], for_delete: bool = False) -> Any:
+    if for_delete:
+        # Racing deletes of one object queue on its row (PostgreSQL; SQLite serializes
+        # write transactions already): the second sees it gone, a 404, instead of
+        # deleting what the first deleted.
+        session.execute(select(model.id).where(model.id == obj_id).with_for_update())
+    obj = get_visible(session, ctx, model, obj_id, not_found)
+    if _lb_of(obj).api_version != V1:
+        raise not_found(id=obj_id)  # an Octavia object: not v1's to show
+    return obj
+
+
+def _lb_of(obj: Any) -> m.LoadBalancer:
+    if isinstance(obj, m.LbMember):
+        return obj.pool.loadbalancer
+    lb: m.LoadBalancer = obj.loadbalancer
+    return lb
+
+
+def _v1_count(model: Any) -> Any:
+    """The condition check_quota counts v1's objects of ``model`` with."""
+    v1_lbs = select(m.LoadBalancer.id).where(m.LoadBalancer.api_version == V1)
+    if model is m.LbMember:
+        return model.pool_id.in_(select(m.LbPool.id).where(
+            m.LbPool.loadbalancer_id.in_(v1_lbs)))
+    return model.loadbalancer_id.in_(v1_lbs)
 
 
 # --- pools ------------------------------------------------------------------------------
 
-def pool_dict(p: m.Pool) -> dict[str, Any]:
+def pool_dict(p: m.LbPool) -> dict[str, Any]:
+    vip = vip_of(p)
     return {
         "id": p.id, "tenant_id": p.tenant_id, "project_id": p.tenant_id, "name": p.name,
         "description": p.description, "subnet_id": p.subnet_id, "protocol": p.protocol,
-        "lb_method": p.lb_method, "provider": p.provider,
-        "admin_state_up": p.admin_state_up, "status": p.status,
+        "lb_method": p.lb_algorithm, "provider": p.loadbalancer.provider,
+        "admin_state_up": p.admin_state_up, "status": v1_status(p),
         "status_description": p.status_description,
-        "vip_id": p.vip.id if p.vip else None,
+        "vip_id": vip.id if vip else None,
         "members": [mem.id for mem in p.members],
         "health_monitors": [a.monitor_id for a in p.monitors],
         "health_monitors_status": [{"monitor_id": a.monitor_id, "status": a.status,
@@ -66,93 +166,107 @@ def pool_dict(p: m.Pool) -> dict[str, Any]:
     }
 
 
-def create_pool(session: Session, ctx: Context, s: Settings, body: dict[str, Any]) -> m.Pool:
+def create_pool(session: Session, ctx: Context, s: Settings,
+                body: dict[str, Any]) -> m.LbPool:
     subnet = core.get_subnet(session, ctx, body["subnet_id"])
-    check_quota(session, s.conf, m.Pool, body["tenant_id"], "pool")
-    pool = m.Pool(tenant_id=body["tenant_id"], name=body.get("name", ""),
-                  description=body.get("description", ""), subnet_id=subnet.id,
-                  protocol=body["protocol"], lb_method=body["lb_method"],
-                  provider=body.get("provider", "haproxy"),
-                  admin_state_up=body.get("admin_state_up", True),
-                  status=c.PENDING_CREATE)
-    session.add(pool)
+    check_quota(session, s.conf, m.LbPool, body["tenant_id"], "pool", _v1_count(m.LbPool))
+    pool_id = m.new_id()
+    lb = m.LoadBalancer(
+        id=pool_id, tenant_id=body["tenant_id"], api_version=V1,
+        provider=body.get("provider", "haproxy"), topology="SINGLE", revision=0,
+        provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE)
+    pool = m.LbPool(
+        id=pool_id, tenant_id=body["tenant_id"], loadbalancer=lb,
+        name=body.get("name", ""), description=body.get("description", ""),
+        subnet_id=subnet.id, protocol=body["protocol"], lb_algorithm=body["lb_method"],
+        admin_state_up=body.get("admin_state_up", True),
+        provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE)
+    session.add_all([lb, pool])
     session.flush()
     _notify(session, s, pool, pool)
     return pool
 
 
-def get_pool(session: Session, ctx: Context, pool_id: str) -> m.Pool:
-    return get_visible(session, ctx, m.Pool, pool_id, errors.PoolNotFound)
+def get_pool(session: Session, ctx: Context, pool_id: str,
+             for_delete: bool = False) -> m.LbPool:
+    pool: m.LbPool = _get_v1(session, ctx, m.LbPool, pool_id, errors.PoolNotFound,
+                             for_delete)
+    return pool
 
 
-def list_pools(session: Session, ctx: Context) -> list[m.Pool]:
-    return list(session.scalars(visible_query(ctx, m.Pool)))
+def list_pools(session: Session, ctx: Context,
+               where: Sequence[Any] = ()) -> list[m.LbPool]:
+    return _visible_list(session, ctx, m.LbPool, where)
 
 
 def update_pool(session: Session, ctx: Context, s: Settings, pool_id: str,
-                body: dict[str, Any]) -> m.Pool:
+                body: dict[str, Any]) -> m.LbPool:
     pool = get_pool(session, ctx, pool_id)
     refuse_pending_delete(pool)
-    for key in ("name", "description", "lb_method", "admin_state_up"):
+    for key, column in (("name", "name"), ("description", "description"),
+                        ("lb_method", "lb_algorithm"), ("admin_state_up", "admin_state_up")):
         if key in body:
-            setattr(pool, key, body[key])
+            setattr(pool, column, body[key])
     _pending(pool, c.PENDING_UPDATE)
     _notify(session, s, pool, pool)
     return pool
 
 
 def delete_pool(session: Session, ctx: Context, s: Settings, pool_id: str) -> None:
-    pool = get_pool(session, ctx, pool_id)
-    if pool.vip is not None:
+    pool = get_pool(session, ctx, pool_id, for_delete=True)
+    if vip_of(pool) is not None:
         raise errors.PoolInUse(pool_id=pool.id)
-    if pool.binding is None:
+    if pool.loadbalancer.agent_id is None:
         delete_pool_rows(session, pool)
         return
     _pending(pool, c.PENDING_DELETE)
     _notify(session, s, pool, pool)
 
 
-def delete_pool_rows(session: Session, pool: m.Pool) -> None:
-    for member in list(pool.members):
-        session.delete(member)
-    session.flush()
+def delete_pool_rows(session: Session, pool: m.LbPool) -> None:
+    """The pool, its members, associations and statistics, and its load balancer."""
+    lb = pool.loadbalancer
     session.delete(pool)
+    session.flush()
+    session.delete(lb)
 
 
 # --- members ----------------------------------------------------------------------------
 
-def member_dict(mem: m.Member) -> dict[str, Any]:
+def member_dict(mem: m.LbMember) -> dict[str, Any]:
     return {
         "id": mem.id, "tenant_id": mem.tenant_id, "project_id": mem.tenant_id,
         "pool_id": mem.pool_id, "address": mem.address,
         "protocol_port": mem.protocol_port, "weight": mem.weight,
-        "admin_state_up": mem.admin_state_up, "status": mem.status,
+        "admin_state_up": mem.admin_state_up, "status": v1_status(mem),
         "status_description": mem.status_description,
     }
 
 
 def _refuse_duplicate_member(session: Session, pool_id: str, address: str, port: int,
                              exclude: str | None = None) -> None:
-    q = select(m.Member.id).where(m.Member.pool_id == pool_id, m.Member.address == address,
-                                  m.Member.protocol_port == port)
+    q = select(m.LbMember.id).where(m.LbMember.pool_id == pool_id,
+                                    m.LbMember.address == address,
+                                    m.LbMember.protocol_port == port)
     if exclude:
-        q = q.where(m.Member.id != exclude)
+        q = q.where(m.LbMember.id != exclude)
     if session.scalar(q):
         raise errors.MemberExists(address=address, port=port, pool=pool_id)
 
 
 def create_member(session: Session, ctx: Context, s: Settings,
-                  body: dict[str, Any]) -> m.Member:
+                  body: dict[str, Any]) -> m.LbMember:
     pool = get_pool(session, ctx, body["pool_id"])
     refuse_pending_delete(pool)
     address = str(ipaddress.ip_address(body["address"]))
     _refuse_duplicate_member(session, pool.id, address, body["protocol_port"])
-    check_quota(session, s.conf, m.Member, body["tenant_id"], "member")
+    check_quota(session, s.conf, m.LbMember, body["tenant_id"], "member",
+                _v1_count(m.LbMember))
     pool_id = pool.id
-    member = m.Member(tenant_id=body["tenant_id"], pool_id=pool_id, address=address,
-                      protocol_port=body["protocol_port"], weight=body.get("weight", 1),
-                      admin_state_up=body.get("admin_state_up", True),
-                      status=c.PENDING_CREATE)
+    member = m.LbMember(tenant_id=body["tenant_id"], pool_id=pool_id, address=address,
+                        protocol_port=body["protocol_port"], weight=body.get("weight", 1),
+                        admin_state_up=body.get("admin_state_up", True),
+                        provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE)
     try:
         with session.begin_nested():
             session.add(member)
@@ -167,16 +281,20 @@ def create_member(session: Session, ctx: Context, s: Settings,
     return member
 
 
-def get_member(session: Session, ctx: Context, member_id: str) -> m.Member:
-    return get_visible(session, ctx, m.Member, member_id, errors.MemberNotFound)
+def get_member(session: Session, ctx: Context, member_id: str,
+               for_delete: bool = False) -> m.LbMember:
+    member: m.LbMember = _get_v1(session, ctx, m.LbMember, member_id,
+                                 errors.MemberNotFound, for_delete)
+    return member
 
 
-def list_members(session: Session, ctx: Context) -> list[m.Member]:
-    return list(session.scalars(visible_query(ctx, m.Member)))
+def list_members(session: Session, ctx: Context,
+                 where: Sequence[Any] = ()) -> list[m.LbMember]:
+    return _visible_list(session, ctx, m.LbMember, where)
 
 
 def update_member(session: Session, ctx: Context, s: Settings, member_id: str,
-                  body: dict[str, Any]) -> m.Member:
+                  body: dict[str, Any]) -> m.LbMember:
     member = get_member(session, ctx, member_id)
     refuse_pending_delete(member)
     old_pool = member.pool
@@ -189,7 +307,7 @@ def update_member(session: Session, ctx: Context, s: Settings, member_id: str,
         session.refresh(member, ["pool"])
         session.refresh(old_pool, ["members"])
         session.refresh(new_pool, ["members"])
-        agents.touch_pool(session, old_pool, s.agent_down_time)
+        scheduler.touch(session, old_pool.loadbalancer, s.agent_down_time)
     for key in ("weight", "admin_state_up"):
         if key in body:
             setattr(member, key, body[key])
@@ -199,9 +317,9 @@ def update_member(session: Session, ctx: Context, s: Settings, member_id: str,
 
 
 def delete_member(session: Session, ctx: Context, s: Settings, member_id: str) -> None:
-    member = get_member(session, ctx, member_id)
+    member = get_member(session, ctx, member_id, for_delete=True)
     pool = member.pool
-    if pool.binding is None:
+    if pool.loadbalancer.agent_id is None:
         session.delete(member)
         return
     _pending(member, c.PENDING_DELETE)
@@ -253,8 +371,9 @@ def get_health_monitor(session: Session, ctx: Context, hm_id: str) -> m.HealthMo
     return get_visible(session, ctx, m.HealthMonitor, hm_id, errors.HealthMonitorNotFound)
 
 
-def list_health_monitors(session: Session, ctx: Context) -> list[m.HealthMonitor]:
-    return list(session.scalars(visible_query(ctx, m.HealthMonitor)))
+def list_health_monitors(session: Session, ctx: Context,
+                         where: Sequence[Any] = ()) -> list[m.HealthMonitor]:
+    return _visible_list(session, ctx, m.HealthMonitor, where)
 
 
 def update_health_monitor(session: Session, ctx: Context, s: Settings, hm_id: str,
@@ -267,7 +386,7 @@ def update_health_monitor(session: Session, ctx: Context, s: Settings, hm_id: st
             setattr(hm, key, body[key])
     for assoc in hm.pools:
         if assoc.status != c.PENDING_DELETE:
-            _pending(assoc, c.PENDING_UPDATE)
+            assoc.status, assoc.status_description = c.PENDING_UPDATE, None
             _notify(session, s, assoc.pool, assoc)
     return hm
 
@@ -308,46 +427,59 @@ def disassociate(session: Session, ctx: Context, s: Settings, pool_id: str,
     assoc = session.get(m.PoolMonitorAssociation, {"pool_id": pool.id, "monitor_id": hm_id})
     if assoc is None:
         raise errors.PoolMonitorAssociationNotFound(monitor_id=hm_id, pool_id=pool.id)
-    if pool.binding is None:
+    if pool.loadbalancer.agent_id is None:
         session.delete(assoc)
         return
-    _pending(assoc, c.PENDING_DELETE)
+    assoc.status, assoc.status_description = c.PENDING_DELETE, None
     _notify(session, s, pool, assoc)
 
 
 # --- VIPs -------------------------------------------------------------------------------
 
-def vip_dict(v: m.Vip) -> dict[str, Any]:
+def vip_dict(v: m.Listener) -> dict[str, Any]:
+    lb = v.loadbalancer
+    pool = v.default_pool
+    stored = pool.session_persistence if pool is not None else None
     sp = None
-    if v.session_persistence_type:
-        sp = {"type": v.session_persistence_type}
-        if v.session_persistence_cookie_name:
-            sp["cookie_name"] = v.session_persistence_cookie_name
+    if stored:
+        sp = {"type": stored["type"]}
+        if stored.get("cookie_name"):
+            sp["cookie_name"] = stored["cookie_name"]
     return {
         "id": v.id, "tenant_id": v.tenant_id, "project_id": v.tenant_id, "name": v.name,
-        "description": v.description, "subnet_id": v.subnet_id, "address": v.address,
-        "port_id": v.port_id, "protocol_port": v.protocol_port, "protocol": v.protocol,
-        "pool_id": v.pool_id, "session_persistence": sp,
-        "connection_limit": v.connection_limit, "admin_state_up": v.admin_state_up,
-        "status": v.status, "status_description": v.status_description,
+        "description": v.description, "subnet_id": lb.vip_subnet_id,
+        "address": lb.vip_address, "port_id": lb.vip_port_id,
+        "protocol_port": v.protocol_port, "protocol": v.protocol, "pool_id": lb.id,
+        "session_persistence": sp, "connection_limit": v.connection_limit,
+        "admin_state_up": v.admin_state_up, "status": v1_status(v),
+        "status_description": v.status_description,
     }
 
 
-def _set_session_persistence(vip: m.Vip, sp: dict[str, Any] | None) -> None:
-    vip.session_persistence_type = sp["type"] if sp else None
-    vip.session_persistence_cookie_name = sp.get("cookie_name") if sp else None
+def _set_session_persistence(pool: m.LbPool, sp: dict[str, Any] | None) -> None:
+    # v1 keeps persistence on the VIP, Octavia on the pool; a v1 pool has one VIP.
+    pool.session_persistence = (
+        {"type": sp["type"], **({"cookie_name": sp["cookie_name"]}
+                                if sp.get("cookie_name") else {})} if sp else None)
 
 
-def create_vip(session: Session, ctx: Context, s: Settings, body: dict[str, Any]) -> m.Vip:
+def create_vip(session: Session, ctx: Context, s: Settings,
+               body: dict[str, Any]) -> m.Listener:
+    # One VIP per pool: the load balancer's row is the lock two creates queue on
+    # (PostgreSQL; SQLite's write transactions are serialized already).
+    session.execute(select(m.LoadBalancer.id).where(m.LoadBalancer.id == body["pool_id"])
+                    .with_for_update())
     pool = get_pool(session, ctx, body["pool_id"])
     refuse_pending_delete(pool)
     subnet = core.get_subnet(session, ctx, body["subnet_id"])
     if body["protocol"] != pool.protocol:
         raise errors.InvalidInput(error_message=f"protocol {body['protocol']} of the VIP "
                                   f"does not match protocol {pool.protocol} of the pool")
-    if pool.vip is not None:
+    lb = pool.loadbalancer
+    if vip_of(pool) is not None:
         raise errors.VipExists(pool_id=pool.id)
-    check_quota(session, s.conf, m.Vip, body["tenant_id"], "vip")
+    check_quota(session, s.conf, m.Listener, body["tenant_id"], "vip",
+                _v1_count(m.Listener))
     vip_id = m.new_id()
     fixed_ip: dict[str, Any] = {"subnet_id": subnet.id}
     if body.get("address"):
@@ -357,62 +489,77 @@ def create_vip(session: Session, ctx: Context, s: Settings, body: dict[str, Any]
         "name": f"vip-{vip_id}", "fixed_ips": [fixed_ip], "admin_state_up": False,
         "device_id": vip_id, "device_owner": c.DEVICE_OWNER_LOADBALANCER,
     }, forbid_gateway=True)
-    vip = m.Vip(id=vip_id, tenant_id=body["tenant_id"], name=body.get("name", ""),
-                description=body.get("description", ""), subnet_id=subnet.id,
-                port_id=port.id, address=port.fixed_ips[0].ip_address,
-                protocol_port=body["protocol_port"], protocol=body["protocol"],
-                pool_id=pool.id, connection_limit=body.get("connection_limit", -1),
-                admin_state_up=body.get("admin_state_up", True), status=c.PENDING_CREATE)
-    _set_session_persistence(vip, body.get("session_persistence"))
-    pool_id = pool.id
-    try:
-        with session.begin_nested():
-            session.add(vip)
-            session.flush()
-    except IntegrityError:
-        raise errors.VipExists(pool_id=pool_id) from None
-    session.refresh(pool, ["vip"])
+    lb.vip_subnet_id, lb.vip_network_id = subnet.id, subnet.network_id
+    lb.vip_port_id, lb.vip_address = port.id, port.fixed_ips[0].ip_address
+    vip = m.Listener(id=vip_id, tenant_id=body["tenant_id"], loadbalancer=lb,
+                     name=body.get("name", ""), description=body.get("description", ""),
+                     protocol_port=body["protocol_port"], protocol=body["protocol"],
+                     default_pool_id=pool.id,
+                     connection_limit=body.get("connection_limit", -1),
+                     admin_state_up=body.get("admin_state_up", True),
+                     provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE)
+    _set_session_persistence(pool, body.get("session_persistence"))
+    session.add(vip)
+    session.flush()
     _notify(session, s, pool, vip)
     return vip
 
 
-def get_vip(session: Session, ctx: Context, vip_id: str) -> m.Vip:
-    return get_visible(session, ctx, m.Vip, vip_id, errors.VipNotFound)
+def get_vip(session: Session, ctx: Context, vip_id: str,
+            for_delete: bool = False) -> m.Listener:
+    vip: m.Listener = _get_v1(session, ctx, m.Listener, vip_id, errors.VipNotFound,
+                              for_delete)
+    return vip
 
 
-def list_vips(session: Session, ctx: Context) -> list[m.Vip]:
-    return list(session.scalars(visible_query(ctx, m.Vip)))
+def list_vips(session: Session, ctx: Context,
+              where: Sequence[Any] = ()) -> list[m.Listener]:
+    return _visible_list(session, ctx, m.Listener, where)
+
+
+def _pool_of(vip: m.Listener) -> m.LbPool:
+    pool = vip.default_pool
+    assert pool is not None  # a v1 VIP always has its pool
+    return pool
 
 
 def update_vip(session: Session, ctx: Context, s: Settings, vip_id: str,
-               body: dict[str, Any]) -> m.Vip:
+               body: dict[str, Any]) -> m.Listener:
     vip = get_vip(session, ctx, vip_id)
     refuse_pending_delete(vip)
     for key in ("name", "description", "connection_limit", "admin_state_up"):
         if key in body:
             setattr(vip, key, body[key])
     if "session_persistence" in body:
-        _set_session_persistence(vip, body["session_persistence"])
+        _set_session_persistence(_pool_of(vip), body["session_persistence"])
     _pending(vip, c.PENDING_UPDATE)
-    _notify(session, s, vip.pool, vip)
+    _notify(session, s, _pool_of(vip), vip)
     return vip
 
 
 def delete_vip(session: Session, ctx: Context, s: Settings, vip_id: str) -> None:
-    vip = get_vip(session, ctx, vip_id)
-    pool = vip.pool
-    if pool.binding is None:
-        _delete_vip_rows(session, vip)
+    vip = get_vip(session, ctx, vip_id, for_delete=True)
+    pool = _pool_of(vip)
+    if pool.loadbalancer.agent_id is None:
+        delete_vip_rows(session, vip)
         return
     _pending(vip, c.PENDING_DELETE)
     _notify(session, s, pool, vip)
 
 
-def _delete_vip_rows(session: Session, vip: m.Vip) -> None:
-    port = vip.port
+def delete_vip_rows(session: Session, vip: m.Listener) -> None:
+    """The VIP (the listener), its port and address; the pool loses the VIP's session
+    persistence."""
+    lb = vip.loadbalancer
+    port = lb.vip_port
+    _pool_of(vip).session_persistence = None
     session.delete(vip)
+    lb.vip_subnet_id = lb.vip_network_id = lb.vip_port_id = lb.vip_address = None
     session.flush()
-    session.delete(port)
+    if port is not None:
+        session.delete(port)
+    session.flush()
+    session.expire(lb, ["listeners", "vip_port"])
 
 
 # --- stats ------------------------------------------------------------------------------

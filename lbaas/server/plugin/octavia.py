@@ -25,7 +25,7 @@ from lbaas.common import constants as c
 from lbaas.server import errors
 from lbaas.server.context import Context
 from lbaas.server.db import models as m
-from lbaas.server.plugin import agents, core
+from lbaas.server.plugin import core, scheduler
 
 PENDING = (c.PENDING_CREATE, c.PENDING_UPDATE, c.PENDING_DELETE)
 
@@ -40,9 +40,29 @@ QUOTA_RESOURCES: dict[str, tuple[Any, str, str]] = {
 
 # --- lookups ----------------------------------------------------------------------------
 
+OCTAVIA = 2  # LoadBalancer.api_version of the load balancers this API manages
+
+
+def _lb_of(obj: Any) -> m.LoadBalancer:
+    if isinstance(obj, m.LoadBalancer):
+        return obj
+    if isinstance(obj, (m.LbMember, m.LbHealthMonitor)):
+        return obj.pool.loadbalancer
+    lb: m.LoadBalancer = obj.loadbalancer
+    return lb
+
+
+def _ours(obj: Any, ctx: Context) -> bool:
+    """Visible to the caller through this API: the caller's (or an admin), and made
+    through Octavia's API. v1's pools are load balancers of the same model, but with
+    v1's statuses, shared monitors and per-object locking they stay v1's to manage."""
+    return obj is not None and ctx.owns(obj.tenant_id) and \
+        _lb_of(obj).api_version == OCTAVIA
+
+
 def _visible(session: Session, ctx: Context, model: Any, obj_id: str, what: str) -> Any:
     obj = session.get(model, obj_id)
-    if obj is None or (not ctx.owns(obj.tenant_id)):
+    if not _ours(obj, ctx):
         raise errors.OctaviaNotFound(what, obj_id)
     return obj
 
@@ -76,8 +96,19 @@ def get_healthmonitor(session: Session, ctx: Context, hm_id: str) -> m.LbHealthM
     return obj
 
 
+def octavia_only(q: Any, model: Any) -> Any:
+    """``q`` (a select of ``model``) restricted to objects made through this API."""
+    if model is m.LoadBalancer:
+        return q.where(m.LoadBalancer.api_version == OCTAVIA)
+    if model in (m.LbMember, m.LbHealthMonitor):
+        q = q.join(m.LbPool, m.LbPool.id == model.pool_id)
+        model = m.LbPool
+    return q.join(m.LoadBalancer, m.LoadBalancer.id == model.loadbalancer_id).where(
+        m.LoadBalancer.api_version == OCTAVIA)
+
+
 def list_visible(session: Session, ctx: Context, model: Any) -> list[Any]:
-    q = select(model).order_by(model.created_at, model.id)
+    q = octavia_only(select(model), model).order_by(model.created_at, model.id)
     if not ctx.is_admin:
         q = q.where(model.tenant_id == ctx.project_id)
     return list(session.scalars(q))
@@ -97,8 +128,8 @@ def quota_limits(session: Session, conf: Any, project_id: str) -> dict[str, int]
 def quota_usage(session: Session, project_id: str) -> dict[str, int]:
     usage = {}
     for name, (model, _, _label) in QUOTA_RESOURCES.items():
-        usage[name] = session.scalar(
-            select(func.count()).select_from(model).where(
+        usage[name] = session.scalar(octavia_only(
+            select(func.count()).select_from(model), model).where(
                 model.tenant_id == project_id,
                 model.provisioning_status != c.PENDING_DELETE)) or 0
     return usage
@@ -126,15 +157,9 @@ def _lock(lb: m.LoadBalancer) -> None:
 
 
 def _notify(session: Session, s: Any, lb: m.LoadBalancer) -> None:
-    """Tell the load balancer's host it changed, scheduling it first if it has none."""
-    if lb.agent_id is None:
-        physnet = lb.vip_subnet.network.provider_physical_network
-        agent = agents.pick_agent(session, physnet, s.agent_down_time)
-        if agent is None:
-            return
-        lb.agent_id = agent.id
-        lb.agent = agent
-    lb.revision = agents.bump(session, lb.agent_id)
+    """Tell the load balancer's host it changed, scheduling it first if it has none
+    (Octavia shows no reason while it waits: the load balancer stays PENDING_*)."""
+    scheduler.touch(session, lb, s.agent_down_time)
 
 
 def _operating_default(admin_state_up: bool) -> str:
@@ -458,7 +483,7 @@ def _check_pool_unused(session: Session, pool: m.LbPool,
 
 def _parent_lb(session: Session, ctx: Context, lb_id: str) -> m.LoadBalancer:
     lb = session.get(m.LoadBalancer, lb_id)
-    if lb is None or not ctx.owns(lb.tenant_id):
+    if lb is None or not _ours(lb, ctx):
         raise errors.OctaviaBadRequest(f"Load Balancer {lb_id} not found.")
     return lb
 
@@ -529,7 +554,7 @@ def create_pool(session: Session, ctx: Context, s: Any, body: dict[str, Any]) ->
     listener = None
     if body.get("listener_id"):
         listener = session.get(m.Listener, body["listener_id"])
-        if listener is None or not ctx.owns(listener.tenant_id):
+        if listener is None or not _ours(listener, ctx):
             raise errors.OctaviaBadRequest(f"Listener {body['listener_id']} not found.")
         lb = listener.loadbalancer
         if body.get("loadbalancer_id") and body["loadbalancer_id"] != lb.id:
@@ -702,7 +727,7 @@ def _new_healthmonitor(session: Session, pool: m.LbPool,
 def create_healthmonitor(session: Session, ctx: Context, s: Any,
                          body: dict[str, Any]) -> m.LbHealthMonitor:
     pool = session.get(m.LbPool, body["pool_id"])
-    if pool is None or not ctx.owns(pool.tenant_id):
+    if pool is None or not _ours(pool, ctx):
         raise errors.OctaviaBadRequest(f"Pool {body['pool_id']} not found.")
     lb = pool.loadbalancer
     _check_quota(session, s.conf, lb.tenant_id, {"healthmonitor": 1})

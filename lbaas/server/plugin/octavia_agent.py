@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lbaas.common import constants as c
@@ -27,6 +26,7 @@ def logical_device(session: Session, lb: m.LoadBalancer) -> ld.LogicalDevice:
     deleted or deleting one as not found)."""
     pending = octavia.lb_pending(lb)
     port = lb.vip_port
+    assert port is not None and lb.vip_address is not None  # an Octavia LB has its VIP
     port_d = core.port_dict(port)
     port_d["fixed_ips"] = [{"subnet_id": a.subnet_id, "ip_address": a.ip_address,
                             "subnet": core.subnet_dict(a.subnet)} for a in port.fixed_ips]
@@ -75,13 +75,6 @@ def logical_device(session: Session, lb: m.LoadBalancer) -> ld.LogicalDevice:
             provisioning_status=lb.provisioning_status,
             topology="ACTIVE_STANDBY" if lb.topology == "ACTIVE_STANDBY" else "SINGLE",
             listeners=listeners, pools=pools))
-
-
-def ready_ids(session: Session, agent_id: str, after: int | None = None) -> list[str]:
-    q = select(m.LoadBalancer.id).where(m.LoadBalancer.agent_id == agent_id)
-    if after is not None:
-        q = q.where(m.LoadBalancer.revision > after)
-    return list(session.scalars(q))
 
 
 def deployed(session: Session, lb: m.LoadBalancer, revision: int | None) -> None:

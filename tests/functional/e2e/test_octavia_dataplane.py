@@ -266,7 +266,9 @@ def test_changes_under_load_are_hitless(v2: V2Lab) -> None:
         v2.change(lb["id"], "DELETE", f"/listeners/{listener['id']}", want=204)
     finally:
         result = load_result(load)
-    assert result["requests"] > 500
+    # 100/s for 12 s; a loaded machine sends fewer, but the load must have overlapped
+    # the four changes (each waits for ACTIVE, seconds in all).
+    assert result["requests"] > 200
     assert result["failed"] == 0, result["errors"]
 
 
