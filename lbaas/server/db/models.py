@@ -309,6 +309,7 @@ class LoadBalancer(HasId, HasV2Status, HasNameAndTags, Base):
     agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"),
                                                  nullable=True, index=True)
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
+    failover_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     listeners: Mapped[list[Listener]] = relationship(
         back_populates="loadbalancer", order_by="Listener.created_at",

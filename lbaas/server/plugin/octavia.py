@@ -362,12 +362,19 @@ def delete_loadbalancer(session: Session, ctx: Context, s: Any, lb_id: str,
 
 
 def failover_loadbalancer(session: Session, ctx: Context, s: Any, lb_id: str) -> None:
-    """Octavia's failover: here the agent re-plugs the VIP port and respawns HAProxy
-    (the device's ``revision`` changes, and the agent rebuilds what it runs)."""
+    """Octavia's failover, which an operator asks for when the data plane is suspect
+    although its configuration is right: the agent re-plugs the VIP port (a new device,
+    addresses, routes, gratuitous ARP) and starts a fresh HAProxy in place of the old
+    one. A new revision alone would not do it (the agent would find the same config and
+    leave the process alone), so the load balancer's ``failover_generation`` goes up:
+    the agent records the generation it realized and rebuilds when the device's is
+    higher. Octavia's lock applies as to any change: ACTIVE only, PENDING_UPDATE until
+    the agent confirms."""
     if not ctx.is_admin:
         raise errors.OctaviaForbidden()
     lb = get_loadbalancer(session, ctx, lb_id)
     _lock(lb)
+    lb.failover_generation = (lb.failover_generation or 0) + 1
     _notify(session, s, lb)
 
 
