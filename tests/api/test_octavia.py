@@ -159,6 +159,28 @@ def test_listener_rules(octavia: Octavia) -> None:
     assert listener["timeout_member_connect"] == 5000
 
 
+def test_timeout_tcp_inspect_is_checked_and_reaches_the_agent(octavia: Octavia) -> None:
+    lb = octavia.active_lb()
+    for bad in (-1, 86_400_001, True, 1.5):
+        resp = octavia.request("POST", "/listeners", {"listener": {
+            "loadbalancer_id": lb["id"], "protocol": "TCP", "protocol_port": 81,
+            "timeout_tcp_inspect": bad}})
+        assert "timeout_tcp_inspect" in octavia.fault(resp, 400), bad
+    listener = octavia.ok("POST", "/listeners", {"listener": {
+        "loadbalancer_id": lb["id"], "protocol": "TCP", "protocol_port": 81,
+        "timeout_tcp_inspect": 86_400_000}}, 201)["listener"]
+    assert listener["timeout_tcp_inspect"] == 86_400_000
+    device = octavia.agent.typed_logical_device(lb["id"])
+    assert device["loadbalancer"]["listeners"][0]["timeout_tcp_inspect"] == 86_400_000
+    octavia.deploy(lb["id"])
+    resp = octavia.request("PUT", f"/listeners/{listener['id']}",
+                           {"listener": {"timeout_tcp_inspect": -5}})
+    octavia.fault(resp, 400)
+    # null is Octavia's "back to the default": no inspection delay.
+    octavia.ok("PUT", f"/listeners/{listener['id']}", {"listener": {"timeout_tcp_inspect": None}})
+    assert octavia.show("listener", listener["id"])["timeout_tcp_inspect"] == 0
+
+
 def test_pool_and_member_rules(octavia: Octavia) -> None:
     lb = octavia.active_lb()
     resp = octavia.request("POST", "/pools", {"pool": {

@@ -226,7 +226,14 @@ def test_limits_and_timeouts_are_rendered(v2: V2Lab) -> None:
     assert "timeout client 12000" in conf
     assert "timeout connect 3000" in conf
     assert "timeout server 40000" in conf
+    assert "inspect-delay" not in conf
     assert set(client_get(f"http://{lb['vip_address']}/", 2)) == {"b1", "b2"}
+    tcp_listener = _pools(v2, lb)[8080]["listeners"][0]["id"]
+    v2.change(lb["id"], "PUT", f"/listeners/{tcp_listener}",
+              {"listener": {"timeout_tcp_inspect": 2000}})
+    conf = _conf(v2.tenant, lb["id"])
+    assert conf.count("tcp-request inspect-delay 2000") == 1
+    assert set(client_get(f"http://{lb['vip_address']}:8080/", 2)) == {"b3"}
 
 
 def test_admin_down_listener_stops_serving(v2: V2Lab) -> None:

@@ -13,13 +13,14 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from lbaas.common import limits
 from lbaas.server import errors
 from lbaas.server.api.common import (
     Name,
     _no_control,
+    _not_bool,
     checked_by,
     ctx_of,
     in_session,
@@ -35,7 +36,9 @@ Tag = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_con
 Tags = Annotated[list[Tag], Field(max_length=64)]
 ProjectId = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_control)]
 Text = Name
-MilliSeconds = Annotated[int, Field(ge=0, le=86_400_000)]
+# Listener timeouts, timeout_tcp_inspect among them: the renderer checks the same range.
+MilliSeconds = Annotated[int, BeforeValidator(_not_bool),
+                         Field(ge=limits.LISTENER_TIMEOUT_MIN, le=limits.LISTENER_TIMEOUT_MAX)]
 HostName = Annotated[str, Field(max_length=255), AfterValidator(checked_by(limits.domain_name))]
 
 
