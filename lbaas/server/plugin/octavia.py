@@ -76,13 +76,6 @@ def get_healthmonitor(session: Session, ctx: Context, hm_id: str) -> m.LbHealthM
     return obj
 
 
-def list_visible(session: Session, ctx: Context, model: Any) -> list[Any]:
-    q = select(model).order_by(model.created_at, model.id)
-    if not ctx.is_admin:
-        q = q.where(model.tenant_id == ctx.project_id)
-    return list(session.scalars(q))
-
-
 # --- quotas -----------------------------------------------------------------------------
 
 def quota_limits(session: Session, conf: Any, project_id: str) -> dict[str, int]:
