@@ -28,7 +28,8 @@ CONNECTION_LIMIT_MAX = 10_000_000
 WEIGHT_MIN, WEIGHT_MAX = 0, 256
 PORT_MIN, PORT_MAX = 1, 65535
 # Listener timeouts (Octavia's timeout_client_data, timeout_member_connect,
-# timeout_member_data), in milliseconds: Octavia's range, 0 (no timeout) to a day.
+# timeout_member_data, timeout_tcp_inspect), in milliseconds: Octavia's range, 0 (no
+# timeout; for timeout_tcp_inspect, no inspection delay) to a day.
 LISTENER_TIMEOUT_MIN, LISTENER_TIMEOUT_MAX = 0, 86_400_000
 
 HTTP_METHOD_MAX = 16

@@ -137,6 +137,11 @@ class LoadBalancer(_Model):
     admin_state_up: bool = True
     provisioning_status: str = c.ACTIVE
     topology: Literal["SINGLE", "ACTIVE_STANDBY"] = "SINGLE"
+    # Raised by each Octavia failover. The agent rebuilds the data plane (VIP device
+    # re-plugged, a fresh HAProxy) when this is higher than the generation it recorded
+    # for its instance; equal means "keep what runs", which is what makes an adopted
+    # instance survive an agent restart untouched. v1 pools have no failover: 0.
+    failover_generation: int = 0
     listeners: list[Listener] = Field(default_factory=list)
     pools: list[Pool] = Field(default_factory=list)
 

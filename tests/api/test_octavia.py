@@ -159,6 +159,28 @@ def test_listener_rules(octavia: Octavia) -> None:
     assert listener["timeout_member_connect"] == 5000
 
 
+def test_timeout_tcp_inspect_is_checked_and_reaches_the_agent(octavia: Octavia) -> None:
+    lb = octavia.active_lb()
+    for bad in (-1, 86_400_001, True, 1.5):
+        resp = octavia.request("POST", "/listeners", {"listener": {
+            "loadbalancer_id": lb["id"], "protocol": "TCP", "protocol_port": 81,
+            "timeout_tcp_inspect": bad}})
+        assert "timeout_tcp_inspect" in octavia.fault(resp, 400), bad
+    listener = octavia.ok("POST", "/listeners", {"listener": {
+        "loadbalancer_id": lb["id"], "protocol": "TCP", "protocol_port": 81,
+        "timeout_tcp_inspect": 86_400_000}}, 201)["listener"]
+    assert listener["timeout_tcp_inspect"] == 86_400_000
+    device = octavia.agent.typed_logical_device(lb["id"])
+    assert device["loadbalancer"]["listeners"][0]["timeout_tcp_inspect"] == 86_400_000
+    octavia.deploy(lb["id"])
+    resp = octavia.request("PUT", f"/listeners/{listener['id']}",
+                           {"listener": {"timeout_tcp_inspect": -5}})
+    octavia.fault(resp, 400)
+    # null is Octavia's "back to the default": no inspection delay.
+    octavia.ok("PUT", f"/listeners/{listener['id']}", {"listener": {"timeout_tcp_inspect": None}})
+    assert octavia.show("listener", listener["id"])["timeout_tcp_inspect"] == 0
+
+
 def test_pool_and_member_rules(octavia: Octavia) -> None:
     lb = octavia.active_lb()
     resp = octavia.request("POST", "/pools", {"pool": {
@@ -246,6 +268,76 @@ def test_delete_needs_cascade_and_the_agent_confirms(octavia: Octavia) -> None:
         f"Load Balancer {lb['id']} not found."
     assert octavia.api.get(f"/ports/{lb['vip_port_id']}").status_code == 404
     assert octavia.ok("GET", "/listeners", params={"loadbalancer_id": lb["id"]}) is not None
+
+
+def test_failover_asks_the_agent_for_a_new_data_plane(octavia: Octavia) -> None:
+    lb = octavia.active_lb(**TREE)
+    before = octavia.agent.typed_logical_device(lb["id"])
+    assert before["loadbalancer"]["failover_generation"] == 0
+    assert before["pending"] is False
+
+    resp = octavia.request("PUT", f"/loadbalancers/{lb['id']}/failover")
+    assert resp.status_code == 202 and not resp.content
+    assert octavia.show("loadbalancer", lb["id"])["provisioning_status"] == "PENDING_UPDATE"
+    # Locked like any change: a second failover, or an update, must wait.
+    again = octavia.request("PUT", f"/loadbalancers/{lb['id']}/failover")
+    assert octavia.fault(again, 409) == \
+        f"Load Balancer {lb['id']} is immutable and cannot be updated."
+    octavia.fault(octavia.request("PUT", f"/loadbalancers/{lb['id']}",
+                                  {"loadbalancer": {"name": "x"}}), 409)
+    # The agent is told, and sees a higher generation on an otherwise equal device.
+    assert lb["id"] in octavia.agent.events(after=0, timeout=0)["pool_ids"]
+    after = octavia.agent.typed_logical_device(lb["id"])
+    assert after["loadbalancer"]["failover_generation"] == 1
+    assert after["pending"] is True and after["revision"] > before["revision"]
+    assert after["loadbalancer"]["listeners"] == before["loadbalancer"]["listeners"]
+
+    octavia.agent.deployed(lb["id"], after["revision"])
+    assert octavia.show("loadbalancer", lb["id"])["provisioning_status"] == "ACTIVE"
+    octavia.ok("PUT", f"/loadbalancers/{lb['id']}/failover", status=202)
+    assert octavia.agent.typed_logical_device(lb["id"])["loadbalancer"][
+        "failover_generation"] == 2
+    # A plain update does not raise the generation.
+    octavia.deploy(lb["id"])
+    octavia.ok("PUT", f"/loadbalancers/{lb['id']}", {"loadbalancer": {"name": "renamed"}})
+    assert octavia.agent.typed_logical_device(lb["id"])["loadbalancer"][
+        "failover_generation"] == 2
+
+
+def test_failover_needs_an_active_load_balancer_that_exists(octavia: Octavia) -> None:
+    lb = octavia.create_lb()
+    assert lb["provisioning_status"] == "PENDING_CREATE"
+    octavia.fault(octavia.request("PUT", f"/loadbalancers/{lb['id']}/failover"), 409)
+    missing = "00000000-0000-4000-8000-000000000000"
+    assert octavia.fault(octavia.request("PUT", f"/loadbalancers/{missing}/failover"),
+                         404) == f"Load Balancer {missing} not found."
+
+
+def test_failover_is_for_admins(backend: str, server_factory: Any, physnet: str) -> None:
+    tokens = [("alice", "project-a", "member"), ("admin", "admin", "admin")]
+    srv = server_factory(backend, auth_strategy="token", tokens=tokens)
+    try:
+        with Api(srv.url, token="admin") as admin, Api(srv.url, token="alice") as alice:
+            agent = FakeAgent(admin, [physnet]).register()
+            net = make_network(admin, tenant_id="project-a", shared=True,
+                               **{"provider:physical_network": physnet})
+            subnet = make_subnet(admin, net["id"], cidr="10.62.0.0/24")
+            resp = alice.post("/v2.0/lbaas/loadbalancers", {"loadbalancer": {
+                "vip_subnet_id": subnet["id"]}})
+            assert resp.status_code == 201, resp.text
+            lb_id = resp.json()["loadbalancer"]["id"]
+            agent.deployed(lb_id)
+
+            resp = alice.put(f"/v2.0/lbaas/loadbalancers/{lb_id}/failover")
+            assert resp.status_code == 403 and "faultstring" in resp.json(), resp.text
+            lb = alice.get(f"/v2.0/lbaas/loadbalancers/{lb_id}").json()["loadbalancer"]
+            assert lb["provisioning_status"] == "ACTIVE"
+            resp = admin.put(f"/v2.0/lbaas/loadbalancers/{lb_id}/failover")
+            assert resp.status_code == 202, resp.text
+            lb = alice.get(f"/v2.0/lbaas/loadbalancers/{lb_id}").json()["loadbalancer"]
+            assert lb["provisioning_status"] == "PENDING_UPDATE"
+    finally:
+        srv.cleanup()
 
 
 def test_stats_never_go_backwards(octavia: Octavia) -> None:

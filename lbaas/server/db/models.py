@@ -254,6 +254,7 @@ class LoadBalancer(HasId, HasV2Status, HasNameAndTags, Base):
     # The API request that made the last change (x-openstack-request-id), handed to the
     # agent with the device so that its log lines carry it too.
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    failover_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     listeners: Mapped[list[Listener]] = relationship(
         back_populates="loadbalancer", order_by="Listener.created_at",

@@ -224,11 +224,9 @@ def delete_pool(session: Session, ctx: Context, s: Settings, pool_id: str) -> No
 
 
 def delete_pool_rows(session: Session, pool: m.LbPool) -> None:
-    """The pool, its members, associations and statistics, and its load balancer."""
-    lb = pool.loadbalancer
-    session.delete(pool)
-    session.flush()
-    session.delete(lb)
+    """The pool, its members, associations and statistics, and its load balancer (whose
+    delete cascades to the rest)."""
+    session.delete(pool.loadbalancer)
 
 
 # --- members ----------------------------------------------------------------------------

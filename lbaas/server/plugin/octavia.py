@@ -107,13 +107,6 @@ def octavia_only(q: Any, model: Any) -> Any:
         m.LoadBalancer.api_version == OCTAVIA)
 
 
-def list_visible(session: Session, ctx: Context, model: Any) -> list[Any]:
-    q = octavia_only(select(model), model).order_by(model.created_at, model.id)
-    if not ctx.is_admin:
-        q = q.where(model.tenant_id == ctx.project_id)
-    return list(session.scalars(q))
-
-
 # --- quotas -----------------------------------------------------------------------------
 
 def quota_limits(session: Session, conf: Any, project_id: str) -> dict[str, int]:
@@ -387,12 +380,19 @@ def delete_loadbalancer(session: Session, ctx: Context, s: Any, lb_id: str,
 
 
 def failover_loadbalancer(session: Session, ctx: Context, s: Any, lb_id: str) -> None:
-    """Octavia's failover: here the agent re-plugs the VIP port and respawns HAProxy
-    (the device's ``revision`` changes, and the agent rebuilds what it runs)."""
+    """Octavia's failover, which an operator asks for when the data plane is suspect
+    although its configuration is right: the agent re-plugs the VIP port (a new device,
+    addresses, routes, gratuitous ARP) and starts a fresh HAProxy in place of the old
+    one. A new revision alone would not do it (the agent would find the same config and
+    leave the process alone), so the load balancer's ``failover_generation`` goes up:
+    the agent records the generation it realized and rebuilds when the device's is
+    higher. Octavia's lock applies as to any change: ACTIVE only, PENDING_UPDATE until
+    the agent confirms."""
     if not ctx.is_admin:
         raise errors.OctaviaForbidden()
     lb = get_loadbalancer(session, ctx, lb_id)
     _lock(lb)
+    lb.failover_generation = (lb.failover_generation or 0) + 1
     _notify(session, s, lb)
 
 

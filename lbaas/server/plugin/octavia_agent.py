@@ -74,6 +74,7 @@ def logical_device(session: Session, lb: m.LoadBalancer) -> ld.LogicalDevice:
             vip_port=ld.Port.model_validate(port_d), admin_state_up=lb.admin_state_up,
             provisioning_status=lb.provisioning_status,
             topology="ACTIVE_STANDBY" if lb.topology == "ACTIVE_STANDBY" else "SINGLE",
+            failover_generation=lb.failover_generation or 0,
             listeners=listeners, pools=pools))
 
 

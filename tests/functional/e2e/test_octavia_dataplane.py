@@ -1,10 +1,12 @@
 """Load balancers built through the Octavia v2 API serve real traffic: one load balancer,
 an HTTP listener on 80 and a TCP listener on 8080 in front of two pools, on real
 namespaces, bridge, HAProxy and web servers (see conftest.py). Every change is hitless;
-weights and member admin states change without a reload."""
+weights and member admin states change without a reload. A failover is the one change
+that restarts on purpose: a new VIP device and a fresh HAProxy."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -224,7 +226,14 @@ def test_limits_and_timeouts_are_rendered(v2: V2Lab) -> None:
     assert "timeout client 12000" in conf
     assert "timeout connect 3000" in conf
     assert "timeout server 40000" in conf
+    assert "inspect-delay" not in conf
     assert set(client_get(f"http://{lb['vip_address']}/", 2)) == {"b1", "b2"}
+    tcp_listener = _pools(v2, lb)[8080]["listeners"][0]["id"]
+    v2.change(lb["id"], "PUT", f"/listeners/{tcp_listener}",
+              {"listener": {"timeout_tcp_inspect": 2000}})
+    conf = _conf(v2.tenant, lb["id"])
+    assert conf.count("tcp-request inspect-delay 2000") == 1
+    assert set(client_get(f"http://{lb['vip_address']}:8080/", 2)) == {"b3"}
 
 
 def test_admin_down_listener_stops_serving(v2: V2Lab) -> None:
@@ -270,6 +279,51 @@ def test_changes_under_load_are_hitless(v2: V2Lab) -> None:
     # the four changes (each waits for ACTIVE, seconds in all).
     assert result["requests"] > 200
     assert result["failed"] == 0, result["errors"]
+
+
+def test_failover_replugs_the_vip_and_starts_a_fresh_haproxy(v2: V2Lab) -> None:
+    lb = v2.create(**_two_listeners())
+    lb_id, vip = lb["id"], lb["vip_address"]
+    pid, link = _pid(v2.tenant, lb_id), _vip_link(lb_id)
+    # An ordinary change that leaves the config alone touches neither.
+    v2.change(lb_id, "PUT", f"/loadbalancers/{lb_id}", {"loadbalancer": {"name": "renamed"}})
+    assert _pid(v2.tenant, lb_id) == pid, "a rename restarted HAProxy"
+    assert _vip_link(lb_id) == link, "a rename re-plugged the VIP"
+
+    v2.call("PUT", f"/loadbalancers/{lb_id}/failover", want=202)
+    assert v2.wait_active(lb_id)["provisioning_status"] == "ACTIVE"
+    new_pid = _pid(v2.tenant, lb_id)
+    assert new_pid != pid
+    wait_until(lambda: not _alive(pid), timeout=10, message="the old HAProxy stopped")
+    new_link = _vip_link(lb_id)
+    assert new_link["ifindex"] != link["ifindex"], "the VIP device was not re-created"
+    assert new_link["address"] == link["address"] and vip in new_link["addresses"]
+    assert new_link["default_via"] == link["default_via"] is not None
+    assert v2.tenant.api.get(f"/ports/{lb['vip_port_id']}")["port"]["status"] == "ACTIVE"
+    assert Counter(client_get(f"http://{vip}/", 20)) == {"b1": 10, "b2": 10}
+    assert set(client_get(f"http://{vip}:8080/", 4)) == {"b3"}
+
+    # The agent restarts and adopts the failed-over instance as it is: same generation,
+    # no second failover. (The rename after the restart is refreshed after the
+    # start's full sync, so waiting for it waits for the adoption too.)
+    v2.tenant.service.stop()
+    v2.tenant.service.start()
+    v2.change(lb_id, "PUT", f"/loadbalancers/{lb_id}", {"loadbalancer": {"name": "again"}})
+    assert _pid(v2.tenant, lb_id) == new_pid, "the agent restart restarted HAProxy"
+    assert _vip_link(lb_id) == new_link, "the agent restart re-plugged the VIP"
+
+
+def _vip_link(lb_id: str) -> dict[str, Any]:
+    """The VIP device in the load balancer's namespace: ifindex, MAC, addresses and the
+    default route's gateway."""
+    ns = f"qlbaas-{lb_id}"
+    links = [link for link in json.loads(sh("ip", "-n", ns, "-j", "addr", "show").stdout)
+             if link["ifname"] != "lo"]
+    assert len(links) == 1, links
+    routes = json.loads(sh("ip", "-n", ns, "-j", "route", "show", "default").stdout)
+    return {"ifindex": links[0]["ifindex"], "address": links[0]["address"],
+            "addresses": [a["local"] for a in links[0]["addr_info"]],
+            "default_via": routes[0]["gateway"] if routes else None}
 
 
 def netns_list() -> str:

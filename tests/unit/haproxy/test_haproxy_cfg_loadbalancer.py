@@ -184,12 +184,47 @@ def test_listener_timeouts_render_where_they_differ(device, haproxy_check):
     assert_valid(haproxy_check, text)
 
 
+def test_tcp_inspect_delay_renders_on_tcp_frontends(device, haproxy_check):
+    d = device()
+    listener(d, 1)["timeout_tcp_inspect"] = 3000
+    text = render(d)
+    tcp = section(text, f"frontend {TCP_LISTENER}")
+    assert "tcp-request inspect-delay 3000" in tcp
+    # With the frontend's own settings, before its default backend.
+    assert tcp.index("tcp-request inspect-delay 3000") < tcp.index(f"default_backend {DB}")
+    assert text.count("inspect-delay") == 1
+    assert_valid(haproxy_check, text)
+
+
+def test_tcp_inspect_delay_renders_on_https_passthrough(device, haproxy_check):
+    d = device()
+    listener(d, 1).update(protocol="HTTPS", protocol_port=443, timeout_tcp_inspect=500)
+    pool(d, 1)["protocol"] = "HTTPS"
+    text = render(d)
+    assert "tcp-request inspect-delay 500" in section(text, f"frontend {TCP_LISTENER}")
+    assert_valid(haproxy_check, text)
+
+
+def test_tcp_inspect_delay_is_not_rendered_in_http_mode_or_when_zero(device,
+                                                                     haproxy_check):
+    d = device()
+    # An HTTP frontend parses the request before any content rule: nothing to delay.
+    listener(d, 0)["timeout_tcp_inspect"] = 3000
+    listener(d, 1)["timeout_tcp_inspect"] = 0
+    text = render(d)
+    assert "inspect-delay" not in text
+    assert_valid(haproxy_check, text)
+
+
 @pytest.mark.parametrize("field, value", [("timeout_client_data", -1),
                                           ("timeout_member_connect", 86_400_001),
-                                          ("timeout_member_data", -5)])
-def test_listener_timeouts_out_of_range_are_rejected(device, field, value):
+                                          ("timeout_member_data", -5),
+                                          ("timeout_tcp_inspect", -1),
+                                          ("timeout_tcp_inspect", 86_400_001)])
+@pytest.mark.parametrize("index", [0, 1], ids=["http", "tcp"])
+def test_listener_timeouts_out_of_range_are_rejected(device, field, value, index):
     d = device()
-    listener(d, 0)[field] = value
+    listener(d, index)[field] = value
     with pytest.raises(cfg.ConfigError):
         build(d)
 
@@ -456,14 +491,17 @@ def test_every_feature_together_is_valid(device, haproxy_check):
                           insert_headers={"X-Forwarded-For": "true",
                                           "X-Forwarded-Port": "true",
                                           "X-Forwarded-Proto": "true"})
-    listener(d, 1).update(allowed_cidrs=["192.168.0.0/16"], timeout_member_data=600000)
+    listener(d, 1).update(allowed_cidrs=["192.168.0.0/16"], timeout_member_data=600000,
+                          timeout_tcp_inspect=2000)
     hm(d).update(http_version=1.1, domain_name="example.com")
     hm(d, 1)["type"] = "TLS-HELLO"
     pool(d, 0)["members"][1].update(backup=True, monitor_address="10.92.1.30",
                                     monitor_port=8081)
     pool(d, 0)["session_persistence"] = {"type": "APP_COOKIE", "cookie_name": "sid"}
     pool(d, 1)["session_persistence"] = {"type": "SOURCE_IP"}
-    assert_valid(haproxy_check, render(d))
+    text = render(d)
+    assert "tcp-request inspect-delay 2000" in text
+    assert_valid(haproxy_check, text)
 
 
 # ------------------------------------------------------------------ change classification
@@ -482,11 +520,12 @@ def test_weight_and_admin_changes_in_any_backend_are_runtime_only(device):
     lambda d: pool(d, 0)["members"][0].update(monitor_port=9000),
     lambda d: listener(d, 1).update(allowed_cidrs=["10.0.0.0/8"]),
     lambda d: listener(d, 0).update(timeout_client_data=1000),
+    lambda d: listener(d, 1).update(timeout_tcp_inspect=1000),
     lambda d: listener(d, 2).update(default_pool_id=WEB),
     lambda d: lb_of(d)["listeners"].pop(),
     lambda d: hm(d, 1).update(type="TLS-HELLO"),
-], ids=["backup", "monitor-port", "allowed-cidrs", "timeout", "default-pool",
-        "listener-removed", "monitor-type"])
+], ids=["backup", "monitor-port", "allowed-cidrs", "timeout", "tcp-inspect",
+        "default-pool", "listener-removed", "monitor-type"])
 def test_other_changes_to_a_load_balancer_need_a_reload(device, mutate):
     old = build(device())
     d = device()
@@ -499,6 +538,7 @@ def test_multi_listener_view_survives_its_json_form(device):
     d = device()
     listener(d, 0).update(allowed_cidrs=["10.0.0.0/8"],
                           insert_headers={"X-Forwarded-Port": "true"})
+    listener(d, 1)["timeout_tcp_inspect"] = 1500
     hm(d).update(http_version=1.1, domain_name="example.com")
     hm(d, 1)["type"] = "TLS-HELLO"
     pool(d, 0)["members"][0].update(monitor_address="10.92.1.9", backup=True)

@@ -228,6 +228,136 @@ def test_replaced_vip_port_unplugs_the_old_device_first(driver, logical_device, 
     assert driver._load_instance(POOL_ID)["port_id"] == ld["vip"]["port"]["id"]
 
 
+# ------------------------------------------------------------------ failover
+
+
+def with_generation(ld: dict[str, Any], generation: int) -> Any:
+    device = from_v1(ld)
+    assert device.loadbalancer is not None
+    return device.model_copy(update={"loadbalancer": device.loadbalancer.model_copy(
+        update={"failover_generation": generation})})
+
+
+@pytest.fixture
+def haproxy(driver, linux, monkeypatch) -> dict[str, Any]:
+    """HAProxy replaced: _spawn starts a "process" when none runs (as the real one
+    does; with one running it reloads only a changed config, and these tests change
+    none); the recorder lists starts, stops and the order of plug/unplug/spawn."""
+    rec: dict[str, Any] = {"running": [], "stopped": [], "spawned": [], "next": 100,
+                           "fail_spawn": False}
+
+    def spawn(lb: Any) -> None:
+        if rec["fail_spawn"]:
+            raise nd.DeployError("refused")
+        if rec["running"]:
+            return
+        rec["next"] += 1
+        rec["running"] = [rec["next"]]
+        rec["spawned"].append(rec["next"])
+        driver.vif_driver.calls.append(("spawn", rec["next"]))
+
+    def stop(pids: list[int], timeout: float = 10.0) -> None:
+        rec["stopped"].extend(pids)
+        rec["running"] = [p for p in rec["running"] if p not in pids]
+        driver.vif_driver.calls.append(("stop", tuple(pids)))
+
+    def plug(network: Any, port_id: str, device_name: str, mac: str, namespace: str,
+             mtu: Any = None) -> None:
+        driver.vif_driver.calls.append(("plug", device_name))
+        linux["devices"].append(device_name)
+
+    def unplug(device_name: str, namespace: str) -> None:
+        driver.vif_driver.calls.append(("unplug", device_name))
+        linux["devices"].remove(device_name)
+
+    monkeypatch.setattr(driver, "_spawn", spawn)
+    monkeypatch.setattr(driver, "exists", lambda lb_id: bool(rec["running"]))
+    monkeypatch.setattr(driver, "_alive_pids", lambda paths: list(rec["running"]))
+    monkeypatch.setattr(nd.process, "namespace_pids", lambda ns: list(rec["running"]))
+    monkeypatch.setattr(nd.process, "pid_alive", lambda pid: pid in rec["running"])
+    monkeypatch.setattr(nd.process, "stop", stop)
+    monkeypatch.setattr(driver.vif_driver, "plug", plug)
+    monkeypatch.setattr(driver.vif_driver, "unplug", unplug)
+    return rec
+
+
+def test_failover_replugs_the_vip_and_starts_a_fresh_haproxy(driver, logical_device,
+                                                            linux, haproxy):
+    ld = logical_device()
+    device_name = "tap" + ld["vip"]["port"]["id"][:11]
+    assert driver.deploy_instance(with_generation(ld, 0))
+    (driver.state_path / POOL_ID / "servers-state").write_text("old health")
+    driver.vif_driver.calls.clear()
+    linux["garp"].clear()
+
+    assert driver.deploy_instance(with_generation(ld, 1))
+    # The old process is stopped before the device goes, and the new one starts on
+    # the new device: no reload of the old process.
+    assert [c for c in driver.vif_driver.calls if c[0] != "init_l3"] == [
+        ("stop", (101,)), ("unplug", device_name), ("plug", device_name), ("spawn", 102)]
+    assert haproxy["running"] == [102]
+    assert linux["garp"], "no gratuitous ARP after the re-plug"
+    port_id = ld["vip"]["port"]["id"]
+    assert driver.plugin_rpc.calls[-2:] == [("unplug_vip_port", port_id, "host-1"),
+                                            ("plug_vip_port", port_id, "host-1")]
+    assert not (driver.state_path / POOL_ID / "servers-state").exists()
+    assert driver._load_instance(POOL_ID)["failover_generation"] == 1
+
+
+def test_same_generation_never_restarts(driver, logical_device, haproxy):
+    ld = logical_device()
+    driver.deploy_instance(with_generation(ld, 3))
+    assert driver._load_instance(POOL_ID)["failover_generation"] == 3
+    # A rename, a member change, a periodic resync: same generation.
+    driver.deploy_instance(with_generation(ld, 3))
+    # An agent restart: a new driver over the same state directory adopts it.
+    adopted = nd.HaproxyNSDriver(driver.options, driver.plugin_rpc, driver.vif_driver,
+                                 "host-1")
+    adopted._spawn = driver._spawn  # type: ignore[method-assign]
+    adopted.exists = driver.exists  # type: ignore[method-assign]
+    adopted.deploy_instance(with_generation(ld, 3))
+    assert haproxy["spawned"] == [101] and haproxy["stopped"] == []
+    assert not [c for c in driver.vif_driver.calls if c[0] == "unplug"]
+
+
+def test_a_failover_cut_short_is_done_again(driver, logical_device, haproxy):
+    ld = logical_device()
+    driver.deploy_instance(with_generation(ld, 0))
+    haproxy["fail_spawn"] = True
+    with pytest.raises(nd.DeployError):
+        driver.deploy_instance(with_generation(ld, 1))
+    assert nd._generation(driver._load_instance(POOL_ID)) == 0
+    haproxy["fail_spawn"] = False
+    driver.deploy_instance(with_generation(ld, 1))
+    assert haproxy["running"] == [102]
+    assert driver._load_instance(POOL_ID)["failover_generation"] == 1
+    unplugs = [c for c in driver.vif_driver.calls if c[0] == "unplug"]
+    assert len(unplugs) == 2
+
+
+def test_first_deploy_and_lower_generation_do_not_fail_over(driver, logical_device,
+                                                            haproxy):
+    ld = logical_device()
+    # A load balancer failed over elsewhere, new on this host: a plain create.
+    driver.deploy_instance(with_generation(ld, 4))
+    assert haproxy["stopped"] == []
+    assert driver._load_instance(POOL_ID)["failover_generation"] == 4
+    # The server's database went back: follow it, so that its next failover counts.
+    driver.deploy_instance(with_generation(ld, 2))
+    assert haproxy["stopped"] == []
+    assert driver._load_instance(POOL_ID)["failover_generation"] == 2
+    driver.deploy_instance(with_generation(ld, 3))
+    assert haproxy["stopped"] == [101]
+
+
+@pytest.mark.parametrize("record, expected", [
+    ({}, 0), ({"failover_generation": 2}, 2), ({"failover_generation": "2"}, 0),
+    ({"failover_generation": True}, 0)])
+def test_instance_records_without_a_generation_are_at_zero(record, expected):
+    assert nd._generation({"port_id": "p", **record}) == expected
+    assert nd._generation(None) == 0
+
+
 # ------------------------------------------------------------------ stats
 
 SHOW_STAT = (

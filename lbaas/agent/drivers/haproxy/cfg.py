@@ -23,6 +23,8 @@ Octavia's per-listener and per-pool features):
   process fork per check, and ``insecure-fork-wanted``). A connect to the member's port
   says at least as much about whether it can serve; v1's driver did the same;
 - APP_COOKIE uses a stick table on the cookie (``appsession`` is gone since HAProxy 1.6);
+- a listener's timeout_tcp_inspect is ``tcp-request inspect-delay`` in its frontend,
+  on TCP-mode frontends only (see :func:`_inspect_delay_ms`);
 - a listener's timeouts are rendered only where they differ from the ``defaults``
   section (v1's values, Octavia's defaults), so a v1 load balancer renders byte for byte
   as it did before listeners existed: an agent adopting running HAProxies reloads none
@@ -125,6 +127,8 @@ class FrontendView:
     disabled: bool
     # Only when it differs from the defaults section.
     timeout_client_ms: int | None = None
+    # ``tcp-request inspect-delay``: TCP-mode frontends with a timeout_tcp_inspect only.
+    tcp_inspect_delay_ms: int | None = None
     # allowed_cidrs in lines of at most ALLOWED_CIDRS_PER_LINE; () admits every source.
     allowed_cidrs: tuple[tuple[str, ...], ...] = ()
     set_headers: tuple[HeaderView, ...] = ()
@@ -247,6 +251,24 @@ def _timeout_ms(value: Any, what: str, default: int) -> int | None:
     """A listener timeout, or None when the defaults section already says it."""
     ms = _int(value, what, limits.LISTENER_TIMEOUT_MIN, limits.LISTENER_TIMEOUT_MAX)
     return None if ms == default else ms
+
+
+def _inspect_delay_ms(listener: ld.Listener, mode: str) -> int | None:
+    """Octavia's timeout_tcp_inspect as ``tcp-request inspect-delay``, or None.
+
+    Checked on every listener, rendered only on TCP-mode frontends (TCP and HTTPS
+    passthrough listeners). HAProxy takes the keyword in an HTTP frontend too, but
+    there it governs nothing: an HTTP frontend parses the request before any content
+    rule runs (HAProxy 2.6 configuration manual, "tcp-request content"), and the wait
+    for a request is ``timeout http-request``'s. 0 is Octavia's "no delay": no line.
+
+    The delay bounds how long ``tcp-request content`` rules wait for data; a frontend
+    without such rules forwards at once. It is rendered all the same, so that the
+    configuration says what the listener says and a content rule added to the frontend
+    later waits as the tenant asked."""
+    ms = _int(listener.timeout_tcp_inspect, "timeout_tcp_inspect",
+              limits.LISTENER_TIMEOUT_MIN, limits.LISTENER_TIMEOUT_MAX)
+    return ms if ms and mode == "tcp" else None
 
 
 def _enabled(value: Any) -> bool:
@@ -428,6 +450,7 @@ def _frontend(listener: ld.Listener, lb: ld.LoadBalancer, backends: dict[str, Ba
         disabled=not (listener.admin_state_up and lb.admin_state_up),
         timeout_client_ms=_timeout_ms(listener.timeout_client_data, "timeout_client_data",
                                       defaults.timeout_client_ms),
+        tcp_inspect_delay_ms=_inspect_delay_ms(listener, mode),
         allowed_cidrs=tuple(tuple(cidrs[i:i + ALLOWED_CIDRS_PER_LINE])
                             for i in range(0, len(cidrs), ALLOWED_CIDRS_PER_LINE)),
         set_headers=tuple(set_headers),

@@ -121,7 +121,8 @@ class InstancePaths:
 
     @property
     def instance(self) -> Path:
-        """VIP port id, device and namespace, for the unplug after an agent restart."""
+        """VIP port id, device and namespace, for the unplug after an agent restart, and
+        the failover generation the instance realizes."""
         return self.dir / "instance.json"
 
 
@@ -169,9 +170,25 @@ class HaproxyNSDriver:
     def _save_instance(self, lb_id: str, port_id: str, device_name: str) -> None:
         paths = self._paths(lb_id)
         paths.dir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(paths.instance, json.dumps({
+        record: dict[str, Any] = {
             "loadbalancer_id": lb_id, "port_id": port_id, "device_name": device_name,
-            "namespace": get_ns_name(lb_id)}))
+            "namespace": get_ns_name(lb_id)}
+        # A re-plug keeps the generation: it is raised only once the whole failover
+        # (plug and fresh HAProxy) is done, so one cut short is redone.
+        generation = _generation(self._load_instance(lb_id))
+        if generation:
+            record["failover_generation"] = generation
+        _write_atomic(paths.instance, json.dumps(record))
+
+    def _record_generation(self, lb_id: str, generation: int) -> None:
+        """Remember the failover generation the instance now realizes (the device's,
+        also when it went down, as after a database restore: the next failover must
+        then still count as one)."""
+        instance = self._load_instance(lb_id)
+        if instance is None or _generation(instance) == generation:
+            return
+        instance["failover_generation"] = generation
+        _write_atomic(self._paths(lb_id).instance, json.dumps(instance))
 
     def _load_view(self, paths: InstancePaths) -> cfg.ConfigView | None:
         try:
@@ -200,15 +217,24 @@ class HaproxyNSDriver:
     def deploy_instance(self, device: LogicalDevice) -> bool:
         """Make the host serve ``device``. False when the gate says the load balancer
         should not be on the host (the manager then undeploys). Raises
-        :class:`DeployError` when the config cannot be served."""
+        :class:`DeployError` when the config cannot be served.
+
+        A device whose ``failover_generation`` is above the one recorded for the
+        instance asks for a failover (:meth:`failover`); an equal one (an instance
+        adopted after an agent restart, any ordinary change) never restarts anything
+        by itself."""
         if not self.deployable(device):
             return False
         lb = device.loadbalancer
         assert lb is not None  # deployable
-        if self.exists(lb.id):
+        instance = self._load_instance(lb.id)
+        if instance is not None and lb.failover_generation > _generation(instance):
+            self.failover(lb)
+        elif self.exists(lb.id):
             self.update(lb)
         else:
             self.create(lb)
+        self._record_generation(lb.id, lb.failover_generation)
         return True
 
     # ----------------------------------------------------------------- create/update
@@ -231,6 +257,33 @@ class HaproxyNSDriver:
         else:
             # Reconcile L3 (addresses, routes): cheap and idempotent.
             self._configure_l3(namespace, instance["device_name"], port, announce=False)
+        self._spawn(lb)
+
+    def failover(self, lb: LoadBalancer) -> None:
+        """Octavia's failover on one host: rebuild the data plane, not just the config.
+
+        Every HAProxy process of the instance is stopped (not reloaded: a process
+        that misbehaves with a good config would hand its sockets to the next one),
+        the VIP device is unplugged and a new one plugged with the port's MAC,
+        addresses, routes and gratuitous ARPs, and a fresh HAProxy starts from the
+        rendered config without the old one's saved server state (health is checked
+        anew, as after any start). Connections through the old process are cut, as
+        Octavia's failover of an amphora cuts them. The caller records the new
+        generation once this returned."""
+        namespace = get_ns_name(lb.id)
+        paths = self._paths(lb.id)
+        pids = set(self._alive_pids(paths))
+        if ip_lib.namespace_exists(namespace):
+            # Also old processes still finishing connections after a reload.
+            pids.update(process.namespace_pids(namespace))
+        LOG.info("failover of load balancer %s: stopping HAProxy %s, re-plugging the "
+                 "VIP port", lb.id, sorted(pids))
+        process.stop(sorted(p for p in pids if process.pid_alive(p)))
+        instance = self._load_instance(lb.id)
+        if instance is not None:
+            self._unplug(namespace, instance["port_id"], instance["device_name"])
+        paths.server_state.unlink(missing_ok=True)
+        self._plug(namespace, lb.vip_port, reuse_existing=False)
         self._spawn(lb)
 
     def _unplug_replaced_port(self, lb_id: str, port: Port) -> None:
@@ -552,6 +605,13 @@ _COUNTERS = {"bytes_in": "bin", "bytes_out": "bout", "active_connections": "scur
 
 def _counters(row: dict[str, str]) -> dict[str, int]:
     return {key: _int(row.get(column)) for key, column in _COUNTERS.items()}
+
+
+def _generation(instance: dict[str, Any] | None) -> int:
+    """The failover generation an instance record realizes: 0 for a record written
+    before failovers existed, or a value that is not a count."""
+    value = (instance or {}).get("failover_generation", 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _public_reason(reason: str, conf_path: Path) -> str:

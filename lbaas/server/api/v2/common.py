@@ -1,6 +1,7 @@
 """What the Octavia v2 routers share: the two URL prefixes, field types, the caller's
 project, and Octavia's list query (filters, ``fields``, ``sort``, ``limit``/``marker``
-with links, ``tags``/``tags-any``/``not-tags``/``not-tags-any``).
+with links, ``tags``/``tags-any``/``not-tags``/``not-tags-any``) over serialized objects,
+with the pieces ``listing.py`` shares to answer it in SQL.
 
 Octavia is served under ``/v2/lbaas`` (openstacksdk) and ``/v2.0/lbaas``
 (python-octaviaclient); every router here is mounted under both.
@@ -13,13 +14,14 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from lbaas.common import limits
 from lbaas.server import errors
 from lbaas.server.api.common import (
     Name,
     _no_control,
+    _not_bool,
     checked_by,
     ctx_of,
     in_session,
@@ -35,7 +37,9 @@ Tag = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_con
 Tags = Annotated[list[Tag], Field(max_length=64)]
 ProjectId = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_control)]
 Text = Name
-MilliSeconds = Annotated[int, Field(ge=0, le=86_400_000)]
+# Listener timeouts, timeout_tcp_inspect among them: the renderer checks the same range.
+MilliSeconds = Annotated[int, BeforeValidator(_not_bool),
+                         Field(ge=limits.LISTENER_TIMEOUT_MIN, le=limits.LISTENER_TIMEOUT_MAX)]
 HostName = Annotated[str, Field(max_length=255), AfterValidator(checked_by(limits.domain_name))]
 
 
@@ -71,26 +75,19 @@ def run(request: Request, fn: Callable[..., T], *args: Any, read_only: bool = Fa
     return in_session(request, lambda s: fn(s, ctx, settings, *args), read_only=read_only)
 
 
-_RESERVED = {"fields", "sort", "sort_key", "sort_dir", "limit", "marker", "page_reverse",
-             "tags", "tags-any", "not-tags", "not-tags-any"}
+RESERVED = {"fields", "sort", "sort_key", "sort_dir", "limit", "marker", "page_reverse",
+            "tags", "tags-any", "not-tags", "not-tags-any"}
 
 
-def _text(value: Any) -> str:
+def text_of(value: Any) -> str:
+    """An attribute's value as a filter compares it: what the client wrote to ask."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
 
 
-def list_query(request: Request, collection: str, items: list[dict[str, Any]],
-               path: str) -> dict[str, Any]:
-    """Octavia's list semantics over serialized items, wrapped as
-    ``{collection: [...], collection_links: [...]}``."""
-    q = request.query_params
-    for key in {k for k in q.keys() if k not in _RESERVED}:
-        wanted = {v.lower() if v.lower() in ("true", "false") else v for v in q.getlist(key)}
-        items = [i for i in items if key in i and _text(i[key]) in wanted]
-    items = _filter_tags(q, items)
-
+def parse_sorts(q: Any) -> list[tuple[str, str]]:
+    """``sort=key:dir,...``, else ``sort_key``/``sort_dir`` pairs; directions unchecked."""
     sorts: list[tuple[str, str]] = []
     if q.get("sort"):
         for part in q["sort"].split(","):
@@ -99,8 +96,77 @@ def list_query(request: Request, collection: str, items: list[dict[str, Any]],
     else:
         keys, dirs = q.getlist("sort_key"), q.getlist("sort_dir")
         sorts = [(k, dirs[i] if i < len(dirs) else "asc") for i, k in enumerate(keys)]
+    return sorts
+
+
+def parse_limit(q: Any) -> int | None:
+    limit_raw = q.get("limit")
+    if limit_raw is None:
+        return None
+    try:
+        limit = int(limit_raw)
+        if limit < 0:
+            raise ValueError
+    except ValueError:
+        raise errors.OctaviaBadRequest(
+            f"Limit must be a non-negative integer, not '{limit_raw}'") from None
+    return limit
+
+
+def tag_sets(q: Any) -> tuple[set[str] | None, ...]:
+    """(``tags``, ``tags-any``, ``not-tags``, ``not-tags-any``): the comma-separated
+    tags of each, None when it is not asked for."""
+    def tag_set(name: str) -> set[str] | None:
+        values = q.getlist(name)
+        return {t for v in values for t in v.split(",") if t} if values else None
+
+    return (tag_set("tags"), tag_set("tags-any"), tag_set("not-tags"),
+            tag_set("not-tags-any"))
+
+
+def page_links(request: Request, path: str, page: list[dict[str, Any]], more: bool,
+               after_marker: bool) -> list[dict[str, str]]:
+    """Octavia's ``next`` (when objects follow the page) and ``previous`` (when the page
+    started after a marker) links, with every other query parameter kept."""
+    links: list[dict[str, str]] = []
+    q = request.query_params
+    if more and page:
+        params = [(k, v) for k, v in q.multi_items() if k != "marker"]
+        params.append(("marker", page[-1]["id"]))
+        links.append({"href": page_link(request, path.lstrip("/"), params), "rel": "next"})
+    if after_marker and page:
+        params = [(k, v) for k, v in q.multi_items() if k != "marker"]
+        params += [("marker", page[0]["id"]), ("page_reverse", "True")]
+        links.append({"href": page_link(request, path.lstrip("/"), params),
+                      "rel": "previous"})
+    return links
+
+
+def fields_of(q: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``fields=a,b``: only those attributes of each object."""
+    fields = q.getlist("fields")
+    if not fields:
+        return items
+    wanted_fields = {f for value in fields for f in value.split(",")}
+    return [{k: v for k, v in i.items() if k in wanted_fields} for i in items]
+
+
+def list_query(request: Request, collection: str, items: list[dict[str, Any]],
+               path: str) -> dict[str, Any]:
+    """Octavia's list semantics over serialized items, wrapped as
+    ``{collection: [...], collection_links: [...]}``.
+
+    The load balancer model's lists are answered in SQL by ``listing.py`` with these
+    same semantics (it falls back to this function for what has no SQL form); the
+    catalog's short lists (providers, flavors, quotas...) are answered here."""
+    q = request.query_params
+    for key in {k for k in q.keys() if k not in RESERVED}:
+        wanted = {v.lower() if v.lower() in ("true", "false") else v for v in q.getlist(key)}
+        items = [i for i in items if key in i and text_of(i[key]) in wanted]
+    items = _filter_tags(q, items)
+
     known = set(items[0]) if items else None
-    for key, direction in reversed(sorts):
+    for key, direction in reversed(parse_sorts(q)):
         if direction not in ("asc", "desc"):
             raise errors.OctaviaBadRequest(f"Invalid sort direction '{direction}'")
         if known is not None and key not in known:
@@ -117,44 +183,20 @@ def list_query(request: Request, collection: str, items: list[dict[str, Any]],
         if marker not in positions:
             raise errors.OctaviaNotFound("Marker", marker)
         start = positions.index(marker) + 1
-    limit_raw = q.get("limit")
-    if limit_raw is not None:
-        try:
-            limit = int(limit_raw)
-            if limit < 0:
-                raise ValueError
-        except ValueError:
-            raise errors.OctaviaBadRequest(
-                f"Limit must be a non-negative integer, not '{limit_raw}'") from None
+    limit = parse_limit(q)
+    if limit is not None:
         page = items[start:start + limit] if limit else items[start:]
-        if limit and start + limit < len(items) and page:
-            params = [(k, v) for k, v in q.multi_items() if k != "marker"]
-            params.append(("marker", page[-1]["id"]))
-            links.append({"href": page_link(request, path.lstrip("/"), params),
-                          "rel": "next"})
-        if start and page:
-            params = [(k, v) for k, v in q.multi_items() if k != "marker"]
-            params += [("marker", page[0]["id"]), ("page_reverse", "True")]
-            links.append({"href": page_link(request, path.lstrip("/"), params),
-                          "rel": "previous"})
+        links = page_links(request, path, page,
+                           more=bool(limit) and start + limit < len(items),
+                           after_marker=bool(start))
         items = page
     else:
         items = items[start:]
-
-    fields = q.getlist("fields")
-    if fields:
-        wanted_fields = {f for value in fields for f in value.split(",")}
-        items = [{k: v for k, v in i.items() if k in wanted_fields} for i in items]
-    return {collection: items, f"{collection}_links": links}
+    return {collection: fields_of(q, items), f"{collection}_links": links}
 
 
 def _filter_tags(q: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    def tag_set(name: str) -> set[str] | None:
-        values = q.getlist(name)
-        return {t for v in values for t in v.split(",") if t} if values else None
-
-    all_of, any_of = tag_set("tags"), tag_set("tags-any")
-    none_of, not_any = tag_set("not-tags"), tag_set("not-tags-any")
+    all_of, any_of, none_of, not_any = tag_sets(q)
     out = []
     for item in items:
         tags = set(item.get("tags") or [])

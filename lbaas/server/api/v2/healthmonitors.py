@@ -5,8 +5,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from lbaas.server.api.common import update_body
+from lbaas.server.api.v2 import listing
 from lbaas.server.api.v2 import serializers as ser
-from lbaas.server.api.v2.common import list_query, project_of, run, show_fields
+from lbaas.server.api.v2.common import project_of, run, show_fields
 from lbaas.server.api.v2.schemas import HealthMonitorCreate, HealthMonitorUpdate, wrap
 from lbaas.server.plugin import octavia
 
@@ -25,10 +26,7 @@ def create(request: Request, body: CreateRequest) -> dict[str, Any]:  # type: ig
 
 @router.get("/healthmonitors")
 def list_all(request: Request) -> dict[str, Any]:
-    items = run(request, lambda s, ctx, st: [
-        ser.healthmonitor(hm)
-        for hm in octavia.list_visible(s, ctx, octavia.m.LbHealthMonitor)], read_only=True)
-    return list_query(request, "healthmonitors", items, "v2/lbaas/healthmonitors")
+    return listing.list_response(request, listing.HEALTHMONITORS, "v2/lbaas/healthmonitors")
 
 
 @router.get("/healthmonitors/{hm_id}")

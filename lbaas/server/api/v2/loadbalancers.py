@@ -6,8 +6,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from lbaas.server.api.common import update_body
+from lbaas.server.api.v2 import listing
 from lbaas.server.api.v2 import serializers as ser
-from lbaas.server.api.v2.common import list_query, project_of, run, show_fields
+from lbaas.server.api.v2.common import project_of, run, show_fields
 from lbaas.server.api.v2.schemas import LoadBalancerCreate, LoadBalancerUpdate, wrap
 from lbaas.server.plugin import octavia
 
@@ -26,10 +27,7 @@ def create(request: Request, body: CreateRequest) -> dict[str, Any]:  # type: ig
 
 @router.get("/loadbalancers")
 def list_all(request: Request) -> dict[str, Any]:
-    items = run(request, lambda s, ctx, st: [
-        ser.loadbalancer(lb) for lb in octavia.list_visible(s, ctx, octavia.m.LoadBalancer)],
-        read_only=True)
-    return list_query(request, "loadbalancers", items, "v2/lbaas/loadbalancers")
+    return listing.list_response(request, listing.LOADBALANCERS, "v2/lbaas/loadbalancers")
 
 
 @router.get("/loadbalancers/{lb_id}")

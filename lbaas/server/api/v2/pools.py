@@ -6,8 +6,9 @@ from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from lbaas.server.api.common import update_body
+from lbaas.server.api.v2 import listing
 from lbaas.server.api.v2 import serializers as ser
-from lbaas.server.api.v2.common import V2Body, list_query, project_of, run, show_fields
+from lbaas.server.api.v2.common import V2Body, project_of, run, show_fields
 from lbaas.server.api.v2.schemas import (
     MemberCreate,
     MemberUpdate,
@@ -38,10 +39,7 @@ def create(request: Request, body: CreateRequest) -> dict[str, Any]:  # type: ig
 
 @router.get("/pools")
 def list_all(request: Request) -> dict[str, Any]:
-    items = run(request, lambda s, ctx, st: [
-        ser.pool(p) for p in octavia.list_visible(s, ctx, octavia.m.LbPool)],
-        read_only=True)
-    return list_query(request, "pools", items, "v2/lbaas/pools")
+    return listing.list_response(request, listing.POOLS, "v2/lbaas/pools")
 
 
 @router.get("/pools/{pool_id}")
@@ -76,10 +74,10 @@ def create_member(request: Request, pool_id: str,
 
 @router.get("/pools/{pool_id}/members")
 def list_members(request: Request, pool_id: str) -> dict[str, Any]:
-    items = run(request, lambda s, ctx, st: [
-        ser.member(mem) for mem in octavia.get_pool(s, ctx, pool_id).members],
-        read_only=True)
-    return list_query(request, "members", items, f"v2/lbaas/pools/{pool_id}/members")
+    # The pool's visibility is the members' (404 for someone else's pool).
+    return listing.list_response(
+        request, listing.MEMBERS, f"v2/lbaas/pools/{pool_id}/members",
+        scope=lambda s, ctx: listing.ME.pool_id == octavia.get_pool(s, ctx, pool_id).id)
 
 
 @router.put("/pools/{pool_id}/members", status_code=202)

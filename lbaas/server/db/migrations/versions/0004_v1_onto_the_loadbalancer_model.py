@@ -11,7 +11,7 @@ v1's one status word is stored as the pair Octavia keeps (see ``_v2_status``), a
 back the same (lbaas/server/plugin/loadbalancer.py, ``v1_status``).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,415 @@
+"""Octavia's list query for the load balancer model, answered by the database.
+
+``GET /loadbalancers``, ``/listeners``, ``/pools``, ``/pools/{id}/members`` and
+``/healthmonitors`` take attribute filters, ``tags``/``tags-any``/``not-tags``/
+``not-tags-any``, ``sort`` (or ``sort_key``/``sort_dir``) and ``limit``/``marker``. The
+semantics are those of :func:`lbaas.server.api.v2.common.list_query`, which applies them
+to serialized objects in Python (and still does for the small catalog lists); here they
+become one ``SELECT`` per page, so a page of a project with ten thousand load balancers
+reads one page of rows, not ten thousand.
+
+What "the same semantics" takes, attribute by attribute (an :class:`Attr` each):
+
+- a filter matches the attribute *as the API shows it*: ``true``/``false`` for booleans,
+  ``80`` but not ``080`` for integers, ``2026-12-04T09:00:00`` for times (whole seconds),
+  and an empty value matches a null; several values of one filter are alternatives;
+  an attribute the objects don't have matches nothing;
+- sorting compares what the API shows too: strings by code point (``COLLATE "C"`` on
+  PostgreSQL, whose default collation would sort "b" before "C"), times to the second,
+  nulls last ascending and first descending; ties keep the base order (creation time,
+  then id, ascending) whatever the direction, as Python's stable sort did;
+- a marker is looked up among the filtered objects (404 when it is not one of them) and
+  the page starts after it in the sort order: a keyset condition on the sort values of
+  the marker's row, so no row before it is read;
+- an unknown sort key is a 400, but only when something matched the filters.
+
+Attributes that are lists or objects (``listeners``, ``insert_headers``, ``tags``...)
+have no SQL form here: nobody filters or sorts on their text, and a request that does
+is answered the old way, every visible object through ``list_query``, with the same
+result. So is a database other than SQLite or PostgreSQL.
+
+Tags are JSON lists in the object's row: ``json_each`` on SQLite, ``jsonb`` containment
+(``@>``) on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.elements import UnaryExpression
+
+from lbaas.server import errors
+from lbaas.server.api.v2 import serializers as ser
+from lbaas.server.api.v2.common import (
+    RESERVED,
+    fields_of,
+    list_query,
+    page_links,
+    parse_limit,
+    parse_sorts,
+    run,
+    tag_sets,
+    text_of,
+)
+from lbaas.server.context import Context
+from lbaas.server.db import models as m
+from lbaas.server.plugin import octavia
+
+STR, INT, BOOL, FLOAT, TIME, CONST = "str", "int", "bool", "float", "time", "const"
+# LIMIT takes a 64-bit integer; a larger limit than this asks for every row anyway.
+_LIMIT_CAP = 2**62
+_INT_RE = re.compile(r"-?[0-9]+", re.ASCII)
+SQL_DIALECTS = ("sqlite", "postgresql")
+
+
+@dataclass(frozen=True)
+class Attr:
+    """One scalar attribute of a serialized object: its SQL expression (None for a
+    constant), how the API writes its values (``kind``), and whether it can be null.
+    ``value`` is a constant's value."""
+
+    kind: str
+    expr: Any = None
+    nullable: bool = False
+    value: Any = None
+
+
+def _col(expr: Any, kind: str = STR, nullable: bool = False) -> Attr:
+    return Attr(kind, expr, nullable)
+
+
+def _const(value: Any) -> Attr:
+    return Attr(CONST, value=value)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A listed collection: the model, its serializer, the scalar attributes of what the
+    serializer returns (``attrs``) and the others (``other``: lists and objects), and
+    the relationships the serializer reads (loaded for the page in one query each)."""
+
+    collection: str
+    model: Any
+    serialize: Callable[[Any], dict[str, Any]]
+    attrs: dict[str, Attr]
+    other: frozenset[str]
+    load: tuple[Any, ...] = field(default=())
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """Every attribute of a serialized object."""
+        return frozenset(self.attrs) | self.other
+
+
+def _common(model: Any) -> dict[str, Attr]:
+    return {"id": _col(model.id), "project_id": _col(model.tenant_id),
+            "tenant_id": _col(model.tenant_id),
+            "provisioning_status": _col(model.provisioning_status),
+            "operating_status": _col(model.operating_status),
+            "created_at": _col(model.created_at, TIME),
+            "updated_at": _col(model.updated_at, TIME, nullable=True),
+            "name": _col(model.name), "admin_state_up": _col(model.admin_state_up, BOOL)}
+
+
+LB = m.LoadBalancer
+LOADBALANCERS = Resource(
+    "loadbalancers", LB, ser.loadbalancer,
+    attrs={**_common(LB), "description": _col(LB.description),
+           "vip_address": _col(LB.vip_address), "vip_port_id": _col(LB.vip_port_id),
+           "vip_subnet_id": _col(LB.vip_subnet_id),
+           "vip_network_id": _col(LB.vip_network_id), "vip_qos_policy_id": _const(None),
+           "vip_vnic_type": _const("normal"), "provider": _col(LB.provider),
+           "flavor_id": _col(LB.flavor_id, nullable=True),
+           "availability_zone": _col(LB.availability_zone, nullable=True)},
+    other=frozenset({"tags", "vip_sg_ids", "additional_vips", "listeners", "pools"}),
+    load=(selectinload(LB.listeners), selectinload(LB.pools)))
+
+LI = m.Listener
+LISTENERS = Resource(
+    "listeners", LI, ser.listener,
+    attrs={**_common(LI), "description": _col(LI.description),
+           "protocol": _col(LI.protocol), "protocol_port": _col(LI.protocol_port, INT),
+           "connection_limit": _col(LI.connection_limit, INT),
+           "default_pool_id": _col(LI.default_pool_id, nullable=True),
+           "timeout_client_data": _col(LI.timeout_client_data, INT),
+           "timeout_member_connect": _col(LI.timeout_member_connect, INT),
+           "timeout_member_data": _col(LI.timeout_member_data, INT),
+           "timeout_tcp_inspect": _col(LI.timeout_tcp_inspect, INT),
+           **{key: _const(None) for key in (
+               "default_tls_container_ref", "client_ca_tls_container_ref",
+               "client_crl_container_ref", "tls_ciphers", "tls_versions", "alpn_protocols",
+               "hsts_max_age", "hsts_include_subdomains", "hsts_preload")},
+           "client_authentication": _const("NONE")},
+    other=frozenset({"tags", "sni_container_refs", "l7policies", "insert_headers",
+                     "loadbalancers", "allowed_cidrs"}))
+
+PO = m.LbPool
+_POOL_MONITOR = select(m.LbHealthMonitor.id).where(
+    m.LbHealthMonitor.pool_id == PO.id).scalar_subquery()
+POOLS = Resource(
+    "pools", PO, ser.pool,
+    attrs={**_common(PO), "description": _col(PO.description),
+           "protocol": _col(PO.protocol), "lb_algorithm": _col(PO.lb_algorithm),
+           "healthmonitor_id": _col(_POOL_MONITOR, nullable=True),
+           **{key: _const(None) for key in (
+               "tls_container_ref", "ca_tls_container_ref", "crl_container_ref",
+               "tls_ciphers", "tls_versions", "alpn_protocols")},
+           "tls_enabled": _const(False)},
+    other=frozenset({"tags", "session_persistence", "loadbalancers", "listeners",
+                     "members"}),
+    load=(selectinload(PO.loadbalancer).selectinload(LB.listeners),
+          selectinload(PO.members), selectinload(PO.healthmonitor)))
+
+ME = m.LbMember
+MEMBERS = Resource(
+    "members", ME, ser.member,
+    attrs={**_common(ME), "address": _col(ME.address),
+           "protocol_port": _col(ME.protocol_port, INT), "weight": _col(ME.weight, INT),
+           "backup": _col(ME.backup, BOOL), "subnet_id": _col(ME.subnet_id, nullable=True),
+           "monitor_address": _col(ME.monitor_address, nullable=True),
+           "monitor_port": _col(ME.monitor_port, INT, nullable=True),
+           "vnic_type": _const("normal")},
+    other=frozenset({"tags"}))
+
+HM = m.LbHealthMonitor
+HEALTHMONITORS = Resource(
+    "healthmonitors", HM, ser.healthmonitor,
+    attrs={**_common(HM), "type": _col(HM.type), "delay": _col(HM.delay, INT),
+           "timeout": _col(HM.timeout, INT), "max_retries": _col(HM.max_retries, INT),
+           "max_retries_down": _col(HM.max_retries_down, INT),
+           "http_method": _col(HM.http_method, nullable=True),
+           "http_version": _col(HM.http_version, FLOAT, nullable=True),
+           "domain_name": _col(HM.domain_name, nullable=True),
+           "url_path": _col(HM.url_path, nullable=True),
+           "expected_codes": _col(HM.expected_codes, nullable=True)},
+    other=frozenset({"tags", "pools"}))
+
+
+# ----------------------------------------------------------------- SQL forms of values
+
+
+def _shown(attr: Attr, dialect: str) -> Any:
+    """The attribute's SQL expression as the API shows (and so compares) it."""
+    expr = attr.expr
+    if attr.kind == TIME:
+        # The API shows times to the second (serializers' timestamp()).
+        if dialect == "sqlite":
+            return func.strftime("%Y-%m-%dT%H:%M:%S", expr)
+        expr = func.to_char(expr, 'YYYY-MM-DD"T"HH24:MI:SS')
+    if attr.kind in (STR, TIME) and dialect == "postgresql":
+        return expr.collate("C")
+    return expr
+
+
+def _matches(attr: Attr, wanted: set[str], dialect: str) -> ColumnElement[bool]:
+    """The attribute shown as text (``common.text_of``) is one of ``wanted``."""
+    if attr.kind == CONST:
+        return true() if text_of(attr.value) in wanted else false()
+    values: list[Any] = []
+    for text in wanted:
+        if attr.kind in (STR, TIME):
+            values.append(text)
+        elif attr.kind == BOOL and text in ("true", "false"):
+            values.append(text == "true")
+        elif attr.kind == INT and _INT_RE.fullmatch(text) and str(int(text)) == text:
+            values.append(int(text))
+        elif attr.kind == FLOAT:
+            try:
+                number = float(text)
+            except ValueError:
+                continue
+            if math.isfinite(number) and str(number) == text:
+                values.append(number)
+    shown = _shown(attr, dialect)
+    clauses: list[ColumnElement[bool]] = [shown.in_(values)] if values else []
+    if attr.nullable and "" in wanted:
+        clauses.append(attr.expr.is_(None))
+    return or_(*clauses) if clauses else false()
+
+
+def _has_tag(model: Any, tag: str, dialect: str) -> ColumnElement[bool]:
+    if dialect == "sqlite":
+        elements = func.json_each(model.tags).table_valued("value")
+        return select(literal(1)).select_from(elements).where(
+            elements.c.value == tag).exists()
+    return cast(model.tags, JSONB).contains([tag])
+
+
+def _tag_clauses(model: Any, q: Any, dialect: str) -> list[ColumnElement[bool]]:
+    """``tags`` (every one), ``tags-any`` (one at least), ``not-tags`` (not every one),
+    ``not-tags-any`` (none); an empty list of tags is what ``common`` makes of it."""
+    all_of, any_of, none_of, not_any = tag_sets(q)
+    out: list[ColumnElement[bool]] = []
+    if all_of is not None:
+        out.append(and_(true(), *(_has_tag(model, t, dialect) for t in sorted(all_of))))
+    if any_of is not None:
+        out.append(or_(false(), *(_has_tag(model, t, dialect) for t in sorted(any_of))))
+    if none_of is not None:
+        out.append(~and_(true(), *(_has_tag(model, t, dialect) for t in sorted(none_of))))
+    if not_any is not None:
+        out.append(~or_(false(), *(_has_tag(model, t, dialect) for t in sorted(not_any))))
+    return out
+
+
+# ----------------------------------------------------------------- order and pages
+
+
+@dataclass(frozen=True)
+class _Term:
+    expr: Any
+    desc: bool
+    nullable: bool
+
+    def order(self) -> UnaryExpression[Any]:
+        # Python's sort key (value is None, value): nulls after every value ascending,
+        # before them descending.
+        return self.expr.desc().nulls_first() if self.desc else \
+            self.expr.asc().nulls_last()
+
+    def equal(self, value: Any) -> ColumnElement[bool]:
+        return self.expr.is_(None) if value is None else self.expr == value
+
+    def after(self, value: Any) -> ColumnElement[bool]:
+        """Rows this term puts after a row whose value is ``value``."""
+        if value is None:
+            return self.expr.is_not(None) if self.desc else false()
+        if self.desc:
+            return self.expr < value
+        beyond = self.expr > value
+        return or_(beyond, self.expr.is_(None)) if self.nullable else beyond
+
+
+def _after_marker(terms: list[_Term], values: Iterable[Any]) -> ColumnElement[bool]:
+    """Rows after the marker's in the order of ``terms`` (which end with a unique one):
+    equal on the first i terms and after it on term i, for some i."""
+    cases: list[ColumnElement[bool]] = []
+    equal: list[ColumnElement[bool]] = []
+    for term, value in zip(terms, values, strict=True):
+        cases.append(and_(*equal, term.after(value)))
+        equal.append(term.equal(value))
+    return or_(*cases)
+
+
+@dataclass
+class _Answer:
+    """What the session gives back: a page (``items``, whether more follow), or, for the
+    requests answered the old way, ``everything`` visible."""
+
+    items: list[dict[str, Any]]
+    more: bool = False
+    everything: bool = False
+
+
+def _base(resource: Resource, ctx: Context, scope: Any) -> Select[Any]:
+    model = resource.model
+    # Only the load balancers made through this API (v1's pools share the model).
+    q = octavia.octavia_only(select(model), model)
+    if scope is not None:
+        q = q.where(scope)
+    elif not ctx.is_admin:
+        q = q.where(model.tenant_id == ctx.project_id)
+    return q
+
+
+def _everything(session: Session, resource: Resource, base: Select[Any]) -> _Answer:
+    model = resource.model
+    rows = session.scalars(base.options(*resource.load).order_by(model.created_at, model.id))
+    return _Answer([resource.serialize(o) for o in rows], everything=True)
+
+
+def _answer(session: Session, ctx: Context, resource: Resource, q: Any,
+            scope: Any) -> _Answer:
+    model = resource.model
+    base = _base(resource, ctx, scope)
+    dialect = session.get_bind().dialect.name
+    filters = [k for k in q.keys() if k not in RESERVED]
+    sorts = parse_sorts(q)
+    if dialect not in SQL_DIALECTS or any(
+            key in resource.other for key in [*filters, *(k for k, _ in sorts)]):
+        return _everything(session, resource, base)
+
+    where: list[ColumnElement[bool]] = []
+    for key in sorted(set(filters)):
+        attr = resource.attrs.get(key)
+        if attr is None:
+            # No object has the attribute: nothing matches, and list_query gives the
+            # answer of an empty list (a 400 for a bad sort direction, say).
+            return _Answer([], everything=True)
+        wanted = {v.lower() if v.lower() in ("true", "false") else v for v in q.getlist(key)}
+        where.append(_matches(attr, wanted, dialect))
+    where += _tag_clauses(model, q, dialect)
+    selected = base.where(*where)
+
+    for key, direction in reversed(sorts):
+        if direction not in ("asc", "desc"):
+            raise errors.OctaviaBadRequest(f"Invalid sort direction '{direction}'")
+        if key not in resource.keys:
+            if session.scalar(selected.with_only_columns(model.id).limit(1)) is None:
+                # Nothing to sort: list_query answers it (an empty list, or the 404 of
+                # a marker, or the 400 of a limit).
+                return _Answer([], everything=True)
+            raise errors.OctaviaBadRequest(f"'{key}' is not a valid option for sort_key")
+
+    terms = [_Term(_shown(resource.attrs[key], dialect), direction == "desc",
+                   resource.attrs[key].nullable)
+             for key, direction in sorts if resource.attrs[key].kind != CONST]
+    terms += [_Term(model.created_at, False, False), _Term(model.id, False, False)]
+
+    page = selected
+    marker = q.get("marker")
+    if marker:
+        values = session.execute(selected.with_only_columns(
+            *(t.expr for t in terms), maintain_column_froms=True).where(
+            model.id == marker)).first()
+        if values is None:
+            raise errors.OctaviaNotFound("Marker", marker)
+        page = page.where(_after_marker(terms, values))
+    limit = parse_limit(q)
+    page = page.options(*resource.load).order_by(*(t.order() for t in terms))
+    if limit:
+        page = page.limit(min(limit, _LIMIT_CAP) + 1)
+    rows = list(session.scalars(page))
+    more = limit is not None and 0 < limit < len(rows)
+    return _Answer([resource.serialize(o) for o in rows[:limit or None]], more=more)
+
+
+def list_response(request: Request, resource: Resource, path: str,
+                  scope: Callable[[Session, Context], Any] | None = None) -> dict[str, Any]:
+    """The list of ``resource`` for this request, wrapped as
+    ``{collection: [...], collection_links: [...]}``. ``scope``: a condition on the rows
+    (members: their pool's, after the pool's own visibility check) instead of the
+    caller's project."""
+    q = request.query_params
+
+    def answer(session: Session, ctx: Context, _settings: Any) -> _Answer:
+        where = scope(session, ctx) if scope is not None else None
+        return _answer(session, ctx, resource, q, where)
+
+    result = run(request, answer, read_only=True)
+    if result.everything:
+        return list_query(request, resource.collection, result.items, path)
+    links = []
+    if q.get("limit") is not None:
+        links = page_links(request, path, result.items, more=result.more,
+                           after_marker=bool(q.get("marker")))
+    return {resource.collection: fields_of(q, result.items),
+            f"{resource.collection}_links": links}
