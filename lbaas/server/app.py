@@ -19,6 +19,7 @@ from lbaas.server import errors, openapi
 from lbaas.server.api import (
     agent_api,
     agents,
+    health,
     health_monitors,
     members,
     networks,
@@ -137,6 +138,7 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
     app.state.local_api = LocalPluginApi(db, app.state.settings)
     for module in (networks, subnets, ports, pools, members, health_monitors, vips, agents):
         app.include_router(module.router, prefix="/v2.0")
+    app.include_router(health.router)
     for prefix in OCTAVIA_PREFIXES:
         for v2_module in (v2_loadbalancers, v2_listeners, v2_pools, v2_healthmonitors,
                           v2_catalog):

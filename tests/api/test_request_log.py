@@ -36,7 +36,7 @@ def _rid(resp: httpx.Response) -> str:
 
 # --- the header -------------------------------------------------------------------------
 
-def test_every_answer_carries_its_own_request_id(api: Api) -> None:
+def test_every_answer_carries_its_own_request_id(api: Api, server: ServerProcess) -> None:
     net = make_network(api)
     answers = {
         "list 200": api.get("/lb/pools"),
@@ -51,13 +51,14 @@ def test_every_answer_carries_its_own_request_id(api: Api) -> None:
         "octavia 404": api.get(f"/v2.0/lbaas/loadbalancers/{net['id']}"),
         "agent api 404": api.get("/agent/v1/hosts/nobody/ready_devices"),
         "version document": api.get("/"),
+        "health": httpx.get(server.url + "/healthcheck"),
     }
     statuses = {name: resp.status_code for name, resp in answers.items()}
     assert statuses == {"list 200": 200, "create 201": 201, "delete 204": 204,
                         "bad body 400": 400, "unknown object 404": 404,
                         "unknown path 404": 404, "method 405": 405, "too big 413": 413,
                         "octavia 200": 200, "octavia 404": 404, "agent api 404": 404,
-                        "version document": 200}
+                        "version document": 200, "health": 200}
     ids = [_rid(resp) for resp in answers.values()]
     assert len(set(ids)) == len(ids)
 
