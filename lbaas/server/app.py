@@ -19,6 +19,7 @@ from lbaas.server import errors, openapi
 from lbaas.server.api import (
     agent_api,
     agents,
+    extensions,
     health,
     health_monitors,
     members,
@@ -136,7 +137,8 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
     app.state.db = db
     app.state.settings = Settings(conf)
     app.state.local_api = LocalPluginApi(db, app.state.settings)
-    for module in (networks, subnets, ports, pools, members, health_monitors, vips, agents):
+    for module in (networks, subnets, ports, pools, members, health_monitors, vips, agents,
+                   extensions):
         app.include_router(module.router, prefix="/v2.0")
     app.include_router(health.router)
     for prefix in OCTAVIA_PREFIXES:
