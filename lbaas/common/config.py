@@ -82,6 +82,10 @@ quota_opts: list[cfg.Opt] = [
                help="Octavia v2: members per project (-1: unlimited)."),
     cfg.IntOpt("default_health_monitor_quota", default=-1,
                help="Octavia v2: health monitors per project (-1: unlimited)."),
+    cfg.IntOpt("quota_network", default=-1,
+               help="Networks per project (-1: unlimited)."),
+    cfg.IntOpt("quota_subnet", default=-1,
+               help="Subnets per project (-1: unlimited)."),
     cfg.IntOpt("quota_port", default=50,
                help="Ports a project creates through /v2.0/ports (-1: unlimited). VIP "
                     "ports are counted by quota_vip, not here."),

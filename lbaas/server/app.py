@@ -26,6 +26,7 @@ from lbaas.server.api import (
     networks,
     pools,
     ports,
+    quotas,
     subnets,
     vips,
 )
@@ -138,7 +139,7 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
     app.state.settings = Settings(conf)
     app.state.local_api = LocalPluginApi(db, app.state.settings)
     for module in (networks, subnets, ports, pools, members, health_monitors, vips, agents,
-                   extensions):
+                   extensions, quotas):
         app.include_router(module.router, prefix="/v2.0")
     app.include_router(health.router)
     for prefix in OCTAVIA_PREFIXES:
