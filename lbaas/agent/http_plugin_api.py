@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pydantic
 
-from lbaas.common import constants
+from lbaas.common import constants, request_id
 from lbaas.common.logical_device import LogicalDevice
 from lbaas.common.plugin_api import Events, PluginApi, PluginApiError, PoolNotFound
 
@@ -129,11 +129,16 @@ class HttpPluginApi(PluginApi):
               pool_id: str | None = None) -> Any:
         """One request; every failure becomes PluginApiError with a message that names
         the server and the call, so the agent's log says what to fix. A 404 on a
-        pool's own path is PoolNotFound: the pool is gone from the server."""
+        pool's own path is PoolNotFound: the pool is gone from the server.
+
+        While the agent applies a change, the change's request id goes along
+        (``x-openstack-request-id``): the server logs the call under the same id."""
         what = f"{method} {self.server_url}{path}"
+        rid = request_id.current()
         try:
             response = self._client.request(
                 method, path, json=json, params=params,
+                headers={request_id.HEADER: rid} if rid else None,
                 timeout=timeout if timeout is not None else self._timeout)
         except httpx.TimeoutException as exc:
             raise PluginApiError(f"{what}: no answer in time ({exc.__class__.__name__})"

@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from lbaas.common import constants
+from lbaas.common import constants, request_id
 from lbaas.common.logical_device import LogicalDevice
 from lbaas.common.plugin_api import PluginApi, PluginApiError, PoolNotFound
 
@@ -242,8 +242,13 @@ class LbaasAgentManager:
         """v1's ``_refresh_device``: fetch the pool's logical device, make the host
         match it, confirm to the server. Never raises: a failure is logged, reported
         as the object's ERROR status when the pool is at fault, and schedules a
-        resync."""
-        with self._pool_state(pool_id).lock:
+        resync.
+
+        From the moment the device is fetched, the device's ``request_id`` (the API
+        request that caused the change) is this thread's request id: the lines logged
+        while deploying or destroying carry it, the driver's included, and the calls
+        to the server send it back. It is cleared again when the refresh ends."""
+        with self._pool_state(pool_id).lock, request_id.bound(None):
             self._refresh_reporting_errors(pool_id)
 
     def _refresh_locked(self, pool_id: str) -> None:
@@ -255,6 +260,7 @@ class LbaasAgentManager:
             LOG.info("pool %s is gone from the server: destroying", pool_id)
             self._destroy_pool(pool_id)
             return
+        request_id.adopt(device.request_id)
         # A deploy failure is the VIP's status in v1 (the listener of from_v1 keeps the
         # VIP's id); with nothing to serve, the pool's.
         lb = device.loadbalancer
@@ -296,6 +302,9 @@ class LbaasAgentManager:
             # Nothing to confirm (an adoption after a restart, a periodic resync): no
             # write for the server to make, a thousand times over.
             return
+        # A change was applied: one line for it (with its request id).
+        LOG.info("pool %s: revision %d %s", pool_id, device.revision,
+                 "deployed" if deployed else "applied, nothing to serve")
         self._confirm(self.plugin_rpc.pool_deployed, pool_id, device.revision)
 
     def _has_instance(self, pool_id: str) -> bool:

@@ -9,7 +9,6 @@ upgrade is invisible to clients) and the next agent adopts them in its sync_stat
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import sys
 import threading
@@ -30,10 +29,12 @@ from lbaas.agent.linux.interface import (
     get_interface_driver,
 )
 from lbaas.agent.manager import AgentOptions, LbaasAgentManager
-from lbaas.common import config, constants
+from lbaas.common import config, constants, log
 from lbaas.common.plugin_api import PluginApi
+from lbaas.common.version import version_string
 
 LOG = logging.getLogger("lbaas.agent")
+PROG = "lbaas-agent"
 
 EXIT_CONFIG = 2
 EXIT_HOST = 1
@@ -95,31 +96,28 @@ def build_agent(conf: cfg.ConfigOpts, plugin_rpc: PluginApi) -> LbaasAgentManage
 
 
 def load_config(argv: list[str] | None) -> cfg.ConfigOpts:
+    """Parsed and every value checked (raises cfg.Error, ValueError or OSError);
+    ``--version`` prints the version and exits 0."""
     conf = cfg.ConfigOpts()
     config.register_agent_opts(conf)
     conf(args=sys.argv[1:] if argv is None else argv, project="lbaas",
-         prog="lbaas-agent")
+         prog=PROG, version=version_string())
+    config.check_values(conf)
     return conf
 
 
-def setup_logging(debug: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
-
-
-def _config_error(exc: Exception) -> str:
-    # oslo.config names the file as "from LocationInfo(location=..., detail='<file>')".
-    text = re.sub(r"from LocationInfo\(.*?detail='([^']*)'\)", r"in \1", str(exc))
-    return f"lbaas-agent: configuration error: {' '.join(text.split())}"
+def _config_error(exc: BaseException) -> str:
+    return config.error_line(PROG, exc)
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         conf = load_config(argv)
         settings = read_settings(conf)
-        setup_logging(conf.debug)
-    except (cfg.Error, ValueError) as exc:
+        # The deploy workers' names say which worker did what.
+        log.setup(conf, PROG, thread_names=True)
+    except (cfg.Error, ValueError, OSError) as exc:
+        # LogSetupError (a log file that can't be opened) is a ValueError.
         print(_config_error(exc), file=sys.stderr)
         return EXIT_CONFIG
 
@@ -149,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
 
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
-            LOG.info("lbaas-agent on %s, server %s", settings.host, conf.server_url)
+            LOG.info("%s %s starting on host %s, server %s, interface_driver %s", PROG,
+                     version_string(), settings.host, conf.server_url,
+                     conf.interface_driver)
             agent.start()
             # Short waits: the main thread must return to Python for the signal
             # handler to run.
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                 signal.signal(signum, handler)
     finally:
         plugin_rpc.close()
-    LOG.info("lbaas-agent stopped")
+    LOG.info("%s stopped (load balancers keep running)", PROG)
     return 0
 
 

@@ -11,10 +11,21 @@ import sys
 
 from oslo_config import cfg
 
-from lbaas.cmd.server import setup_logging
+from lbaas.cmd.server import (
+    EXIT_CONFIG,
+    at_shutdown,
+    database_error,
+    fatal,
+    log_start,
+    setup_logging,
+)
 from lbaas.common import config
+from lbaas.common.version import version_string
 
-LOG = logging.getLogger(__name__)
+LOG = logging.getLogger("lbaas.all_in_one")
+PROG = "lbaas all-in-one"
+# The log file's name under log_dir.
+LOG_NAME = "lbaas-all-in-one"
 
 DEFAULT_BRIDGE_MAPPINGS = ["default:br-lbaas"]
 
@@ -26,11 +37,12 @@ def load_config(argv: list[str] | None) -> cfg.ConfigOpts:
     conf.set_default("bridge_mappings", DEFAULT_BRIDGE_MAPPINGS)
     try:
         conf(argv if argv is not None else sys.argv[1:], project="lbaas",
-             prog="lbaas all-in-one")
+             prog=PROG, version=version_string())
+        config.check_values(conf)
         config.parse_bridge_mappings(conf.bridge_mappings)
-    except (cfg.Error, ValueError) as e:
-        print(f"lbaas all-in-one: configuration error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+    except (cfg.Error, ValueError, OSError) as e:
+        print(config.error_line(PROG, e), file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
     return conf
 
 
@@ -47,7 +59,8 @@ def ensure_bridges(conf: cfg.ConfigOpts) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     conf = load_config(argv)
-    setup_logging(conf.debug)
+    setup_logging(conf, PROG, LOG_NAME, thread_names=True)
+    log_start(conf, PROG)
 
     import uvicorn
 
@@ -59,25 +72,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app = create_app(conf)
     except Exception as e:  # noqa: BLE001 - one clear line for the operator
-        print(f"lbaas all-in-one: cannot open the database: {e}", file=sys.stderr)
+        fatal(conf, PROG, f"cannot open the database: {database_error(e)}", LOG_NAME)
         return 1
     try:
         check_host()
         ensure_bridges(conf)
         manager = build_agent(conf, app.state.local_api)
     except (HostCheckError, InterfaceDriverError, OSError, ValueError, cfg.Error) as e:
-        print(f"lbaas all-in-one: {e}", file=sys.stderr)
+        fatal(conf, PROG, str(e), LOG_NAME)
         return 1
     manager.start()
-    LOG.info("lbaas all-in-one: API on http://%s:%s, agent host %s", conf.bind_host,
-             conf.bind_port, conf.host)
-    try:
-        uvicorn.run(app, host=conf.bind_host, port=conf.bind_port, log_level="warning",
-                    # A stopping server doesn't wait out the agents' long-polls.
-                    access_log=False, timeout_graceful_shutdown=3)
-    finally:
+    LOG.info("%s: agent host %s, bridge_mappings %s", PROG, conf.host,
+             ",".join(conf.bridge_mappings))
+
+    def stop() -> None:
         # Load balancers keep serving: stopping the agent never stops HAProxy.
         manager.stop()
+        LOG.info("%s stopped (load balancers keep running)", PROG)
+
+    # At uvicorn's shutdown: after uvicorn.run() nothing runs on SIGTERM.
+    at_shutdown(app, stop)
+    # log_config=None: uvicorn logs through our handlers. A stopping server doesn't wait
+    # out the agents' long-polls.
+    uvicorn.run(app, host=conf.bind_host, port=conf.bind_port, log_level="warning",
+                log_config=None, access_log=False, timeout_graceful_shutdown=3)
     return 0
 
 

@@ -1,48 +1,123 @@
-"""lbaas-server: the REST API, the database and the scheduler."""
+"""lbaas-server: the REST API, the database and the scheduler.
+
+Start-up order matters to the operator: every option is read and checked and the log
+set up *before* the database is opened, so a bad value or an unreadable config file is
+one line on stderr and exit code 2, with nothing created on disk; then the start line
+(version, database URL without its password, where the API listens, auth strategy);
+then migrations; at the end a stop line.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from oslo_config import cfg
 
-from lbaas.common import config
+from lbaas.common import config, log
+from lbaas.common.version import version_string
+
+PROG = "lbaas-server"
+EXIT_CONFIG = 2
+EXIT_DATABASE = 1
+
+LOG = logging.getLogger("lbaas.server")
 
 
 def load_config(argv: list[str] | None, conf: cfg.ConfigOpts | None = None,
-                extra_cli: list[cfg.Opt] | None = None) -> cfg.ConfigOpts:
+                extra_cli: list[cfg.Opt] | None = None, prog: str = PROG) -> cfg.ConfigOpts:
+    """Parse the command line and config files and check every value; a problem is one
+    line on stderr and SystemExit(2). ``--version`` prints the version and exits 0."""
     conf = conf or cfg.ConfigOpts()
     config.register_server_opts(conf)
     if extra_cli:
         conf.register_cli_opts(extra_cli)
     try:
-        conf(argv if argv is not None else sys.argv[1:], project="lbaas")
-    except (cfg.Error, ValueError) as e:
-        print(f"lbaas-server: configuration error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+        conf(argv if argv is not None else sys.argv[1:], project="lbaas", prog=prog,
+             version=version_string())
+        config.check_values(conf)
+    except (cfg.Error, ValueError, OSError) as e:
+        # OSError: a config file that is a directory or cannot be read.
+        print(config.error_line(prog, e), file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
     return conf
 
 
-def setup_logging(debug: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+def setup_logging(conf: cfg.ConfigOpts, prog: str = PROG, log_name: str | None = None,
+                  thread_names: bool = False) -> None:
+    """The log as the options say (lbaas/common/log.py); a log file that can't be
+    opened is a configuration error like any other. ``log_name``: the program's name
+    in log_dir, when it isn't ``prog``."""
+    try:
+        log.setup(conf, log_name or prog, thread_names=thread_names)
+    except log.LogSetupError as e:
+        print(config.error_line(prog, e), file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def masked_url(url: str) -> str:
+    """The database URL for the log: the password as ``***``."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<not a database URL>"
+
+
+def fatal(conf: cfg.ConfigOpts, prog: str, message: str, log_name: str | None = None) -> None:
+    """One line on stderr, and in the log too when the log is elsewhere (``log_name``:
+    the program's name in log_dir, when it isn't ``prog``)."""
+    print(f"{prog}: {message}", file=sys.stderr)
+    if not log.to_stderr(conf, log_name or prog):
+        LOG.error("%s", message)
+
+
+def database_error(exc: BaseException) -> str:
+    """The driver's words on one line, without SQLAlchemy's statement and link."""
+    orig = getattr(exc, "orig", None)
+    return " ".join(str(orig if orig is not None else exc).split())
+
+
+def log_start(conf: cfg.ConfigOpts, prog: str) -> None:
+    LOG.info("%s %s starting: database %s, API on http://%s:%s, auth_strategy %s", prog,
+             version_string(), masked_url(config.database_url(conf)), conf.bind_host,
+             conf.bind_port, conf.auth_strategy)
+
+
+def at_shutdown(app: Any, fn: Callable[[], None]) -> None:
+    """Run ``fn`` when uvicorn shuts ``app`` down (connections closed). Code after
+    ``uvicorn.run()`` is no place for it: on SIGTERM uvicorn shuts down and then raises
+    the signal again, and its default action ends the process there."""
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        async with inner(a) as state:
+            yield state
+        fn()
+
+    app.router.lifespan_context = lifespan
 
 
 def main(argv: list[str] | None = None) -> int:
     upgrade_only = cfg.BoolOpt("upgrade-only", default=False,
                                help="Apply database migrations and exit.")
     conf = load_config(argv, extra_cli=[upgrade_only])
-    setup_logging(conf.debug)
+    setup_logging(conf)
+    log_start(conf, PROG)
     from lbaas.server.db.session import Database, upgrade
 
     try:
         db = Database(config.database_url(conf))
         upgrade(db.engine)
     except Exception as e:  # noqa: BLE001 - one clear line for the operator
-        print(f"lbaas-server: cannot open the database: {e}", file=sys.stderr)
-        return 1
+        fatal(conf, PROG, f"cannot open the database: {database_error(e)}")
+        return EXIT_DATABASE
     if conf.upgrade_only:
         print("lbaas-server: database is up to date")
         return 0
@@ -51,9 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     from lbaas.server.app import create_app
 
     app = create_app(conf, db=db, run_migrations=False)
-    # A stopping server doesn't wait out the agents' long-polls.
+    at_shutdown(app, lambda: LOG.info("%s stopped", PROG))
+    # log_config=None: uvicorn's own warnings go through the handlers set up above (the
+    # log file, JSON) instead of a stderr handler of its own. A stopping server doesn't
+    # wait out the agents' long-polls.
     uvicorn.run(app, host=conf.bind_host, port=conf.bind_port, log_level="warning",
-                access_log=False, timeout_graceful_shutdown=3)
+                log_config=None, access_log=False, timeout_graceful_shutdown=3)
     return 0
 
 

@@ -9,6 +9,7 @@ a global.
 from __future__ import annotations
 
 import os
+import re
 import socket
 
 from oslo_config import cfg
@@ -18,7 +19,26 @@ DEFAULT_STATE_PATH = "/var/lib/lbaas"
 common_opts: list[cfg.Opt] = [
     cfg.StrOpt("state_path", default=DEFAULT_STATE_PATH,
                help="Where lbaas keeps its state (the SQLite database by default)."),
-    cfg.BoolOpt("debug", default=False, help="Log at DEBUG level."),
+    cfg.BoolOpt("debug", default=False, help="Log at DEBUG level (default INFO)."),
+]
+
+# oslo.log's names and meanings, so a Neutron operator's logging settings carry over
+# (lbaas/common/log.py says why this is not oslo.log itself).
+logging_opts: list[cfg.Opt] = [
+    cfg.StrOpt("log_file",
+               help="Log to this file (relative to log_dir when that is set) instead of "
+                    "stderr. Reopened when logrotate moves it."),
+    cfg.StrOpt("log_dir",
+               help="Log to <log_dir>/<program>.log (lbaas-server.log, lbaas-agent.log, "
+                    "lbaas-all-in-one.log), or to log_file inside it, instead of stderr."),
+    cfg.BoolOpt("use_syslog", default=False,
+                help="Also log to syslog (/dev/log)."),
+    cfg.StrOpt("syslog_log_facility", default="LOG_USER",
+               help="Syslog facility: LOG_USER, LOG_DAEMON, LOG_LOCAL0 ... LOG_LOCAL7."),
+    cfg.BoolOpt("use_json", default=False,
+                help="One JSON object per log line: time, level, logger, message, "
+                     "request_id, process, thread (and method, path, status, "
+                     "duration_ms, project_id on access lines)."),
 ]
 
 server_opts: list[cfg.Opt] = [
@@ -62,6 +82,10 @@ quota_opts: list[cfg.Opt] = [
                help="Octavia v2: members per project (-1: unlimited)."),
     cfg.IntOpt("default_health_monitor_quota", default=-1,
                help="Octavia v2: health monitors per project (-1: unlimited)."),
+    cfg.IntOpt("quota_network", default=-1,
+               help="Networks per project (-1: unlimited)."),
+    cfg.IntOpt("quota_subnet", default=-1,
+               help="Subnets per project (-1: unlimited)."),
     cfg.IntOpt("quota_port", default=50,
                help="Ports a project creates through /v2.0/ports (-1: unlimited). VIP "
                     "ports are counted by quota_vip, not here."),
@@ -113,6 +137,7 @@ haproxy_opts: list[cfg.Opt] = [
 
 def register_common_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(common_opts)
+    conf.register_opts(logging_opts)
 
 
 def register_server_opts(conf: cfg.ConfigOpts) -> None:
@@ -151,9 +176,33 @@ def parse_bridge_mappings(mappings: list[str]) -> dict[str, str]:
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
     """For oslo-config-generator (etc/lbaas.conf.sample)."""
     return [
-        ("DEFAULT", common_opts + server_opts + agent_opts),
+        ("DEFAULT", common_opts + logging_opts + server_opts + agent_opts),
         ("database", database_opts),
         ("quotas", quota_opts),
         ("agent", server_agent_opts),
         ("haproxy", haproxy_opts),
     ]
+
+
+def check_values(conf: cfg.ConfigOpts) -> None:
+    """Read every registered option once, so that a bad value fails here, at start.
+
+    oslo.config converts a value only when it is first read: a ``bind_port = abc``
+    surfaced as a traceback after the database had been opened and migrated, and a
+    ``quota_pool = x`` as a 500 on a tenant's first create. Raises what oslo.config
+    raises (``cfg.ConfigFileValueError``, a ``cfg.Error`` and a ``ValueError``)."""
+    for name in list(conf):
+        value = conf[name]
+        if isinstance(value, cfg.ConfigOpts.GroupAttr):
+            for opt in list(value):
+                value[opt]
+
+
+def error_line(prog: str, exc: BaseException) -> str:
+    """One line for the operator: ``<prog>: configuration error: <what>``.
+
+    oslo.config names the file as ``from LocationInfo(location=..., detail='<file>')``;
+    that becomes ``in <file>``. An OSError (a config file that is a directory, or not
+    readable) names the file too."""
+    text = re.sub(r"from LocationInfo\(.*?detail='([^']*)'\)", r"in \1", str(exc))
+    return f"{prog}: configuration error: {' '.join(text.split())}"

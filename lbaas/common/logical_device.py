@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lbaas.common import constants as c
+from lbaas.common.request_id import is_valid as is_request_id
 
 DEVICE_VERSION = 2
 
@@ -160,6 +161,16 @@ class LogicalDevice(_Model):
     revision: int = 0
     # Whether a deployed() would change anything on the server.
     pending: bool = True
+    # The id of the API request that caused this change (lbaas.common.request_id): the
+    # agent logs its work under it and sends it back with its calls, so one grep follows
+    # the change. A value not of the exact form req-<uuid> is dropped, not fatal: it is
+    # only for the log, and never reaches it unchecked.
+    request_id: str | None = None
+
+    @field_validator("request_id", mode="before")
+    @classmethod
+    def _only_a_request_id(cls, value: Any) -> str | None:
+        return value if is_request_id(value) else None
 
 
 # ----------------------------------------------------------------- from a v1 pool
@@ -211,7 +222,8 @@ def from_v1(device: dict[str, Any]) -> LogicalDevice:
     vip = device.get("vip")
     common = {"id": pool["id"], "driver": device.get("driver") or c.DRIVER_HAPROXY_NS,
               "revision": _or(device.get("revision"), 0),
-              "pending": _or(device.get("pending"), True)}
+              "pending": _or(device.get("pending"), True),
+              "request_id": device.get("request_id")}
     if not v1_deployable(device):
         return LogicalDevice(loadbalancer=None, **common)
     assert vip is not None  # v1_deployable

@@ -14,15 +14,19 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
+from lbaas.common.version import version_string
 from lbaas.server import errors, openapi
 from lbaas.server.api import (
     agent_api,
     agents,
+    extensions,
+    health,
     health_monitors,
     members,
     networks,
     pools,
     ports,
+    quotas,
     subnets,
     vips,
 )
@@ -37,6 +41,7 @@ from lbaas.server.db.session import Database, upgrade
 from lbaas.server.gate import RequestGate
 from lbaas.server.local_plugin_api import LocalPluginApi
 from lbaas.server.plugin.loadbalancer import Settings
+from lbaas.server.request_log import RequestLog
 
 LOG = logging.getLogger(__name__)
 
@@ -92,6 +97,15 @@ class JsonBodies:
         await self.app(scope, receive, send)
 
 
+class LbaasApp(FastAPI):
+    """FastAPI with :class:`RequestLog` around everything, Starlette's error middleware
+    included: the 500 it answers gets the request id header too, and the error handler's
+    log line the request's id (``add_middleware`` would put it inside)."""
+
+    def build_middleware_stack(self) -> Any:
+        return RequestLog(super().build_middleware_stack())
+
+
 def create_app(conf: Any, db: Database | None = None, run_migrations: bool = True) -> FastAPI:
     from lbaas.common.config import database_url
 
@@ -100,7 +114,7 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
         upgrade(db.engine)
     # /docs is served with Swagger UI's assets from the swagger-ui-bundle package: the
     # default page loads them from a CDN and is blank on a host without internet.
-    app = FastAPI(title="lbaas", version="0.1.0",
+    app = LbaasApp(title="lbaas", version=version_string(),
                   description="Neutron LBaaS v1 API, with the agent API under /agent/v1.",
                   docs_url=None, redoc_url=None)
     app.mount("/static/swagger-ui", StaticFiles(directory=str(swagger_ui_path)),
@@ -124,8 +138,10 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
     app.state.db = db
     app.state.settings = Settings(conf)
     app.state.local_api = LocalPluginApi(db, app.state.settings)
-    for module in (networks, subnets, ports, pools, members, health_monitors, vips, agents):
+    for module in (networks, subnets, ports, pools, members, health_monitors, vips, agents,
+                   extensions, quotas):
         app.include_router(module.router, prefix="/v2.0")
+    app.include_router(health.router)
     for prefix in OCTAVIA_PREFIXES:
         for v2_module in (v2_loadbalancers, v2_listeners, v2_pools, v2_healthmonitors,
                           v2_catalog):
@@ -177,6 +193,8 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
 
     @app.exception_handler(Exception)
     def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # exc_info=exc: Starlette calls this in a worker thread, where no exception is
+        # being handled (LOG.exception logged "NoneType: None" instead of the traceback).
         LOG.error("unexpected error on %s %s", request.method, request.url.path,
                   exc_info=exc)
         return _error(request, 500, "InternalError", "Request failed: internal server error.")

@@ -70,6 +70,10 @@ class InUse(Conflict):
     message = "The resource is in use."
 
 
+class ExtensionNotFound(NotFound):
+    message = "Extension with alias {alias} does not exist"
+
+
 class NetworkNotFound(NotFound):
     message = "Network {id} could not be found."
 

@@ -24,8 +24,10 @@ from starlette.exceptions import HTTPException
 from lbaas.server import errors
 from lbaas.server.auth import Authenticator
 
-# Served to anyone: the API's description and its browser, which hold no tenant data.
-PUBLIC_PATHS = frozenset({"/", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
+# Served to anyone: the API's description and its browser, which hold no tenant data,
+# and the health check (load balancers and monitors probe it without a token).
+PUBLIC_PATHS = frozenset({"/", "/openapi.json", "/docs", "/docs/oauth2-redirect",
+                          "/healthcheck"})
 OCTAVIA_PREFIXES = ("/v2/lbaas", "/v2.0/lbaas")
 PUBLIC_PREFIXES = ("/static/",)
 

@@ -170,6 +170,7 @@ def test_the_migrations_build_exactly_the_models_schema(backend: str, pg_databas
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine
 
+    import lbaas.server.db.quota_models  # noqa: F401  (its table in the metadata)
     from lbaas.server.db.models import Base
 
     url = pg_databases.create() if backend == "pg" else f"sqlite:///{tmp_path / 'm.sqlite'}"

@@ -257,3 +257,38 @@ def test_agent_hosting_an_unbound_pool_is_a_clean_error(
                "--protocol", "HTTP", "--subnet-id", "nc-sub")
     proc = neutron.run("lb-agent-hosting-pool", "nc-pool")
     assert "NoneType" not in proc.stdout + proc.stderr
+
+
+def test_extensions_and_quotas(neutron_exe: str, server: ServerProcess) -> None:
+    neutron = Neutron(neutron_exe, server.url)
+    aliases = {e["alias"] for e in neutron.json("ext-list")}
+    assert {"lbaas", "agent", "lbaas_agent_scheduler", "quotas", "provider"} <= aliases
+    assert neutron.json("ext-show", "quotas")["alias"] == "quotas"
+    assert neutron.run("ext-show", "router").returncode == 1
+
+    # No tenant given: the client asks /v2.0/quotas/tenant (noauth: "admin").
+    defaults = {"network": -1, "subnet": -1, "port": 50, "pool": 10, "member": -1,
+                "health_monitor": -1, "vip": 10}
+    assert neutron.json("quota-show") == defaults
+    assert neutron.json("quota-default-show", "--tenant-id", "nc-other") == defaults
+    updated = neutron.json("quota-update", "--pool", "1", "--health-monitor", "4",
+                           "--network", "5")
+    assert updated == {**defaults, "pool": 1, "health_monitor": 4, "network": 5}
+    assert neutron.json("quota-show", "--tenant-id", "admin")["pool"] == 1
+    (listed,) = neutron.json("quota-list")
+    assert (listed["tenant_id"], listed["pool"]) == ("admin", 1)
+    refused = neutron.run("quota-update", "--router", "3")
+    assert refused.returncode == 1 and "router" in refused.stderr
+
+    neutron.ok("net-create", "nc-net")
+    neutron.ok("subnet-create", "nc-net", "10.50.0.0/24", "--name", "nc-sub")
+    pool = ("lb-pool-create", "--lb-method", "ROUND_ROBIN", "--protocol", "HTTP",
+            "--subnet-id", "nc-sub")
+    neutron.ok(*pool, "--name", "p1")
+    over = neutron.run(*pool, "--name", "p2")
+    assert over.returncode == 1 and "Quota exceeded for resources: ['pool']" in over.stderr
+
+    assert "Deleted quota: admin" in neutron.ok("quota-delete")
+    assert neutron.json("quota-show") == defaults
+    assert neutron.json("quota-list") == []
+    neutron.ok(*pool, "--name", "p2")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
+from sqlalchemy.orm import Session
 
 from lbaas.server.api.common import (
     Body,
@@ -14,8 +15,10 @@ from lbaas.server.api.common import (
     TenantId,
 )
 from lbaas.server.api.resource import Resource, crud_router
+from lbaas.server.context import Context
 from lbaas.server.db import models as m
 from lbaas.server.plugin import core
+from lbaas.server.plugin.base import check_quota
 
 
 class NetworkCreate(Body):
@@ -50,9 +53,17 @@ class NetworkUpdateRequest(Body):
     network: NetworkUpdate
 
 
+def _create(session: Session, ctx: Context, settings: Any,
+            body: dict[str, Any]) -> m.Network:
+    # The network quota ([quotas] quota_network, or the project's override) is checked here:
+    # core.create_network takes no configuration.
+    check_quota(session, settings.conf, m.Network, body["tenant_id"], "network")
+    return core.create_network(session, ctx, body)
+
+
 router = crud_router(Resource(
     member="network", collection="networks", path="/networks", to_dict=core.network_dict,
-    create=lambda s, ctx, _, body: core.create_network(s, ctx, body),
+    create=_create,
     get=core.get_network, list=core.list_networks,
     update=lambda s, ctx, _, obj_id, body: core.update_network(s, ctx, obj_id, body),
     delete=lambda s, ctx, _, obj_id: core.delete_network(s, ctx, obj_id),

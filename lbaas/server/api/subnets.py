@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from lbaas.server.api.common import (
     Body,
@@ -16,8 +17,10 @@ from lbaas.server.api.common import (
     Uuid,
 )
 from lbaas.server.api.resource import Resource, crud_router
+from lbaas.server.context import Context
 from lbaas.server.db import models as m
 from lbaas.server.plugin import core
+from lbaas.server.plugin.base import check_quota
 
 
 class AllocationPool(BaseModel):
@@ -62,9 +65,17 @@ class SubnetUpdateRequest(Body):
     subnet: SubnetUpdate
 
 
+def _create(session: Session, ctx: Context, settings: Any,
+            body: dict[str, Any]) -> m.Subnet:
+    # The subnet quota ([quotas] quota_subnet, or the project's override) is checked here:
+    # core.create_subnet takes no configuration.
+    check_quota(session, settings.conf, m.Subnet, body["tenant_id"], "subnet")
+    return core.create_subnet(session, ctx, body)
+
+
 router = crud_router(Resource(
     member="subnet", collection="subnets", path="/subnets", to_dict=core.subnet_dict,
-    create=lambda s, ctx, _, body: core.create_subnet(s, ctx, body),
+    create=_create,
     get=core.get_subnet, list=core.list_subnets,
     update=lambda s, ctx, _, obj_id, body: core.update_subnet(s, ctx, obj_id, body),
     delete=lambda s, ctx, _, obj_id: core.delete_subnet(s, ctx, obj_id),

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from lbaas.server import errors
 from lbaas.server.context import Context
 from lbaas.server.db.models import HasId
+from lbaas.server.plugin import quotas
 
 M = TypeVar("M", bound=HasId)
 
@@ -44,7 +45,7 @@ def check_quota(session: Session, conf: Any, model: Any, tenant_id: str, resourc
                 *counted: Any) -> None:
     """OverQuota (409) when ``tenant_id`` has ``quota_<resource>`` objects already (those
     matching the ``counted`` conditions, when given)."""
-    limit = getattr(conf.quotas, f"quota_{resource}")
+    limit = quotas.effective_limit(session, conf, tenant_id, resource)
     if limit < 0:
         return
     if session.get_bind().dialect.name == "postgresql":

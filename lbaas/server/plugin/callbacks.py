@@ -95,7 +95,9 @@ def get_typed_device(session: Session, device_id: str) -> LogicalDevice:
     device = get_logical_device(session, device_id)
     if v1_pool_deleting(device):
         raise errors.PoolNotFound(id=device_id)
-    return from_v1(device)
+    # (Not in the v1 dict itself: /agent/v1 answers exactly what it always did.)
+    assert lb is not None
+    return from_v1(device).model_copy(update={"request_id": lb.request_id})
 
 
 def _pending(pool: m.LbPool) -> bool:

@@ -68,7 +68,7 @@ def logical_device(session: Session, lb: m.LoadBalancer) -> ld.LogicalDevice:
                 for mem in _live(pool.members)],
             healthmonitor=monitor, provisioning_status=pool.provisioning_status))
     return ld.LogicalDevice(
-        id=lb.id, revision=lb.revision, pending=pending,
+        id=lb.id, revision=lb.revision, pending=pending, request_id=lb.request_id,
         loadbalancer=ld.LoadBalancer(
             id=lb.id, vip_address=lb.vip_address,
             vip_port=ld.Port.model_validate(port_d), admin_state_up=lb.admin_state_up,

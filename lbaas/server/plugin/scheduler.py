@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lbaas.common import constants as c
+from lbaas.common import request_id
 from lbaas.server.db import models as m
 from lbaas.server.plugin.agents import bump, is_alive, maps_physnet
 
@@ -53,7 +54,11 @@ def touch(session: Session, lb: m.LoadBalancer, down_time: int) -> str | None:
     """Tell the load balancer's host that it changed (binding it to an agent first if it
     has none). Returns why nothing will happen soon (no agent can take it, or its agent
     is down or admin-down), for v1 to show in its objects' status_description; None when
-    its agent is alive and will act."""
+    its agent is alive and will act.
+
+    The load balancer keeps the id of the request that made the change, for the agent
+    to log its work under (docs/operations.md, "Following one request")."""
+    lb.request_id = request_id.current() or lb.request_id
     if lb.agent_id is None:
         physnet = physnet_of(lb)
         agent = pick_agent(session, physnet, down_time)

@@ -81,3 +81,32 @@ def test_orphan_namespace_is_removed_when_the_agent_starts(service: Service) -> 
         assert not (service.state / orphan).exists()
     finally:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def test_a_request_id_follows_the_change_into_the_agents_log(
+        split_service: SplitService) -> None:
+    """One grep of the request id a client got finds the server's access line and the
+    agent's lines for the same change (the agent is another process, fed by HTTP)."""
+    api = Api(split_service.url)
+    tenant = Tenant(api, split_service, pool_range=SPLIT_VIPS)
+    try:
+        lb = tenant.create_lb(backends=("b1",))
+        member_id = lb.members["b1"]
+        asked = f"req-{uuid.uuid4()}"
+        resp = api.http.put(f"/lb/members/{member_id}", json={"member": {"weight": 7}},
+                            headers={"x-openstack-request-id": asked})
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["x-openstack-request-id"] == asked
+        api.wait(f"/lb/members/{member_id}", "member", "ACTIVE")
+
+        def lines() -> list[str]:
+            return [ln for ln in split_service.log.read_text(errors="replace").splitlines()
+                    if f"[{asked}]" in ln]
+        wait_until(lambda: any(" lbaas.agent" in ln for ln in lines()), timeout=10,
+                   message="an agent line under the request's id")
+        assert any(" lbaas.access " in ln and "PUT /v2.0/lb/members/" in ln
+                   for ln in lines()), lines()
+        # The agent's confirmation reached the server under the same id.
+        assert any(" lbaas.access " in ln and "/agent/" in ln for ln in lines()), lines()
+    finally:
+        tenant.cleanup()

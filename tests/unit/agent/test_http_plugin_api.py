@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from lbaas.agent.http_plugin_api import HttpPluginApi
+from lbaas.common import request_id
 from lbaas.common.logical_device import LogicalDevice, from_v1
 from lbaas.common.plugin_api import Events, PluginApiError, PoolNotFound
 
@@ -135,6 +136,20 @@ def test_no_token_sends_no_auth_header(server):
     with HttpPluginApi(url) as api:
         assert api.get_ready_devices("h") == []
     assert "X-Auth-Token" not in state.requests[0]["headers"]
+
+
+def test_the_current_request_id_goes_with_each_call(server, api):
+    # While the agent applies a change it sends the change's id, so the server logs the
+    # call under it; with no id, no header (the server makes one).
+    state, _ = server
+    state.routes[("POST", "/agent/v1/pools/p1/deployed")] = (200, {}, 0.0)
+    rid = request_id.generate()
+    with request_id.bound(rid):
+        api.pool_deployed("p1")
+    api.pool_deployed("p1")
+    first, second = (r["headers"] for r in state.requests)
+    assert first.get("x-openstack-request-id") == rid
+    assert "x-openstack-request-id" not in {k.lower() for k in second}
 
 
 def test_ready_devices_and_logical_device(server, api):

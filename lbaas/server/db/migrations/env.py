@@ -4,6 +4,7 @@ or on ``sqlalchemy.url`` when called from the alembic command line."""
 from alembic import context
 from sqlalchemy import create_engine
 
+import lbaas.server.db.quota_models  # noqa: F401  (its table in Base.metadata)
 from lbaas.server.db.models import Base
 
 config = context.config
