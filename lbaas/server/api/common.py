@@ -159,8 +159,13 @@ def sql_filters(request: Request, columns: Mapping[str, Any]) -> list[Any]:
                     wanted.append(text == "true")
             elif isinstance(column.type, Integer):
                 with contextlib.suppress(ValueError):
-                    wanted.append(int(text))
-            else:
+                    number = int(text)
+                    # No stored value is outside 32 bits (and the drivers refuse
+                    # numbers past 64): such a filter matches nothing, as in Neutron.
+                    if -2**31 <= number < 2**31:
+                        wanted.append(number)
+            elif "\x00" not in text:
+                # (PostgreSQL refuses NUL in text; no stored value holds one.)
                 wanted.append(text)
         conditions.append(column.in_(wanted) if wanted else false())
     return conditions
