@@ -327,3 +327,23 @@ def test_postgresql_with_a_linguistic_collation_still_sorts_by_code_point(
             assert names(sort="name", limit=2, marker=marker) == ["a", "b"]
     finally:
         srv.cleanup()
+
+
+ODD_VALUES = ["\x00", "a\x00b", str(2**70), str(-2**70), "1e999", "9" * 400]
+ODD_KEYS = [("/loadbalancers", "name"), ("/loadbalancers", "vip_address"),
+            ("/loadbalancers", "tags"), ("/loadbalancers", "not-tags-any"),
+            ("/listeners", "protocol_port"), ("/listeners", "connection_limit"),
+            ("/pools", "lb_algorithm"), ("/healthmonitors", "delay"),
+            ("/healthmonitors", "http_version"), ("/loadbalancers", "created_at")]
+
+
+def test_odd_filter_values_match_nothing_and_never_fail(lists, lbs):
+    """Values no stored attribute can hold (a NUL, which PostgreSQL's text refuses;
+    numbers beyond the database's integers) are filters that match nothing, not 500s
+    or 503s."""
+    for path, key in ODD_KEYS:
+        for value in ODD_VALUES:
+            resp = lists.request(path, mine(lists, **{key: value}))
+            assert resp.status_code == 200, (path, key, value, resp.text)
+            if key != "not-tags-any":
+                assert resp.json()[path.strip("/")] == [], (path, key, value)

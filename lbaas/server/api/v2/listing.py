@@ -226,11 +226,15 @@ def _matches(attr: Attr, wanted: set[str], dialect: str) -> ColumnElement[bool]:
         return true() if text_of(attr.value) in wanted else false()
     values: list[Any] = []
     for text in wanted:
+        if "\x00" in text:
+            continue  # no stored value holds a NUL (PostgreSQL's text refuses it)
         if attr.kind in (STR, TIME):
             values.append(text)
         elif attr.kind == BOOL and text in ("true", "false"):
             values.append(text == "true")
-        elif attr.kind == INT and _INT_RE.fullmatch(text) and str(int(text)) == text:
+        elif attr.kind == INT and _INT_RE.fullmatch(text) and str(int(text)) == text \
+                and -2**31 <= int(text) < 2**31:
+            # (No stored number is wider than 32 bits; SQLite overflows past 64.)
             values.append(int(text))
         elif attr.kind == FLOAT:
             try:
@@ -247,6 +251,8 @@ def _matches(attr: Attr, wanted: set[str], dialect: str) -> ColumnElement[bool]:
 
 
 def _has_tag(model: Any, tag: str, dialect: str) -> ColumnElement[bool]:
+    if "\x00" in tag:
+        return false()  # no stored tag holds a NUL (PostgreSQL's jsonb refuses it)
     if dialect == "sqlite":
         elements = func.json_each(model.tags).table_valued("value")
         return select(literal(1)).select_from(elements).where(
