@@ -514,6 +514,7 @@ def test_logical_device_says_whether_a_confirmation_is_due(api: Api, agent: Fake
 def test_typed_logical_device_is_the_pool_as_a_load_balancer(api: Api, agent: FakeAgent,
                                                              physnet: str) -> None:
     from lbaas.common.logical_device import LogicalDevice, from_v1
+    from lbaas.common.request_id import is_valid as is_request_id
 
     net = make_network(api, **{"provider:physical_network": physnet,
                                "provider:network_type": "vlan",
@@ -527,9 +528,13 @@ def test_typed_logical_device_is_the_pool_as_a_load_balancer(api: Api, agent: Fa
                    session_persistence={"type": "HTTP_COOKIE"})
 
     body = agent.typed_logical_device(pool["id"])
-    # Exactly the v1 device through from_v1, on the wire with Neutron's names.
-    assert body == from_v1(agent.logical_device(pool["id"])).model_dump(
-        mode="json", by_alias=True)
+    # Exactly the v1 device through from_v1, on the wire with Neutron's names, and the
+    # id of the request that made the last change (the VIP's create), for the agent's log.
+    expected = from_v1(agent.logical_device(pool["id"])).model_dump(mode="json",
+                                                                    by_alias=True)
+    assert expected.pop("request_id") is None  # not in the v1 dict: /agent/v1 unchanged
+    assert is_request_id(body.pop("request_id"))
+    assert body == expected
     device = LogicalDevice.model_validate(body)
     assert device.id == pool["id"] and device.pending is True
     lb = device.loadbalancer
