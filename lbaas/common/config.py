@@ -58,6 +58,11 @@ server_opts: list[cfg.Opt] = [
                     "used in pagination links; empty: the URL of the request."),
     cfg.IntOpt("api_workers", default=1, min=1,
                help="uvicorn worker processes for lbaas-server (1 with SQLite)."),
+    cfg.BoolOpt("metrics_enabled", default=True,
+                help="Serve Prometheus metrics at GET /metrics, without authentication "
+                     "(scrapers send no token): API requests, objects by status, agents, "
+                     "and the load balancers' traffic totals with their project ids. "
+                     "false: /metrics answers 404."),
 ]
 
 database_opts: list[cfg.Opt] = [
