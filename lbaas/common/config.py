@@ -127,6 +127,10 @@ agent_opts: list[cfg.Opt] = [
     cfg.IntOpt("report_interval", default=30, min=1, help="Seconds between heartbeats."),
     cfg.IntOpt("deploy_workers", default=4, min=1,
                help="Pools deployed in parallel (one lock per pool)."),
+    cfg.StrOpt("metrics_bind", default="",
+               help="host:port ([v6addr]:port) the agent serves its Prometheus metrics "
+                    "on at /metrics (deploys, failures, HAProxy restarts), e.g. "
+                    "127.0.0.1:9101; empty: not served."),
 ]
 
 haproxy_opts: list[cfg.Opt] = [
