@@ -12,7 +12,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
 
 # create: a load balancer new on this host (namespace, VIP, first HAProxy);
 # reload: a change to one that runs here (a new HAProxy process takes over the sockets).
@@ -29,6 +38,11 @@ _BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 class AgentMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # The process' own (memory, CPU, open files; Python's GC and version), as the
+        # default registry would have them.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
         self.deploys = Counter(
             "lbaas_agent_deploys", "Deploys of a load balancer's configuration, by kind "
             "and result.", ["kind", "result"], registry=self.registry)

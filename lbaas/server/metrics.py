@@ -25,7 +25,14 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -74,6 +81,11 @@ class ApiMetrics:
     def __init__(self, db: Database, agent_down_time: int,
                  waiting: Callable[[], int]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # The process' own (memory, CPU, open files; Python's GC and version), as the
+        # default registry would have them.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
         self.requests = Counter(
             "lbaas_api_requests", "API requests answered, by route template, method and "
             "status.", ["route", "method", "status"], registry=self.registry)

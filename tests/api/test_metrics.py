@@ -179,7 +179,7 @@ def test_metrics_are_public_and_can_be_turned_off(backend: str,
     try:
         assert httpx.get(srv.url + "/v2.0/lb/pools", timeout=30).status_code == 401
         text, _ = scrape(srv.url)
-        assert "lbaas_objects" in text
+        assert "lbaas_objects" in text and "process_resident_memory_bytes" in text
     finally:
         srv.cleanup()
     off = server_factory(backend, conf={"DEFAULT": {"metrics_enabled": "false"}})
