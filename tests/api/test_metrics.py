@@ -187,3 +187,25 @@ def test_metrics_are_public_and_can_be_turned_off(backend: str,
         assert httpx.get(off.url + "/metrics", timeout=30).status_code == 404
     finally:
         off.cleanup()
+
+
+def test_traffic_totals_survive_a_server_restart(backend: str,
+                                                 server_factory: ServerFactory) -> None:
+    srv = server_factory(backend)
+    try:
+        api = Api(srv.url, project="metrics-restart")
+        agent = FakeAgent(api, ["physnet-restart"]).register()
+        net = make_network(api, **{"provider:physical_network": "physnet-restart"})
+        pool = make_v1_pool(api, make_subnet(api, net["id"], cidr="10.62.0.0/24")["id"])
+        vip = make_vip(api, pool)
+        agent.stats(pool["id"], epoch="r1", bytes_in=4096, total_connections=7)
+        labels = {"project_id": "metrics-restart", "loadbalancer_id": pool["id"],
+                  "listener_id": vip["id"]}
+        srv.restart()
+        _, samples = scrape(srv.url)
+        # Not a process' counter: the stored total, whichever process answers.
+        assert value(samples, "octavia_listener_bytes_in_total", **labels) == 4096
+        assert value(samples, "octavia_listener_sessions_total", **labels) == 7
+        api.close()
+    finally:
+        srv.cleanup()
