@@ -3,6 +3,8 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
+# prometheus: for promtool, which the tests check /metrics with (Debian ships it there;
+# the Prometheus server it brings along is not used).
 APT_PACKAGES := haproxy iputils-arping openvswitch-switch ethtool iproute2 postgresql procps jq curl openssl prometheus
 STAMP := $(VENV)/.setup-stamp
 
