@@ -45,6 +45,8 @@ from lbaas.server.db.session import Database
 # path itself would let any caller make new time series.
 UNMATCHED = "unmatched"
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 # octavia_member_status's values, as Octavia's Prometheus proxy defines them.
 MEMBER_STATUS = {c.ONLINE: 1, c.NO_MONITOR: 1, c.OFFLINE: 2, c.DRAINING: 3}
 
@@ -94,13 +96,23 @@ class ApiMetrics:
             "answer, by route template and method.", ["route", "method"],
             buckets=_LATENCY_BUCKETS, registry=self.registry)
         self.registry.register(DatabaseCollector(db, agent_down_time, waiting))
+        # (route, method, status) → its counter and histogram: labels() takes a lock
+        # and builds a key at every call, twice the cost of the counting itself. A few
+        # hundred entries at most (routes × methods × statuses).
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     def observe(self, scope: dict[str, Any], method: str, status: int | None,
                 seconds: float) -> None:
-        route = route_template(scope)
-        # No status: the client went away before an answer started.
-        self.requests.labels(route, method, str(status) if status else "none").inc()
-        self.latency.labels(route, method).observe(seconds)
+        # No status: the client went away before an answer started. A method is the
+        # client's word: an unknown one is "other", or anyone could add series.
+        key = (route_template(scope), method if method in METHODS else "other",
+               str(status) if status else "none")
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(*key), self.latency.labels(*key[:2]))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 class Waiters:

@@ -59,6 +59,8 @@ def test_requests_are_counted_by_route_template_never_by_id(api: Api,
     for _ in range(3):
         assert api.get(f"/lb/pools/{missing}").status_code == 404
     assert api.get("/no/such/thing").status_code == 404
+    # A method of the client's invention is "other": callers can't add series at will.
+    assert api.request("BREW", f"/lb/pools/{missing}").status_code == 405
     text, after = scrape(server.url)
     assert value(after, "lbaas_api_requests_total", route=route, method="GET",
                  status="404") == count + 3
@@ -66,7 +68,9 @@ def test_requests_are_counted_by_route_template_never_by_id(api: Api,
                   status="404") or 0) >= 1
     assert value(after, "lbaas_api_request_duration_seconds_count", route=route,
                  method="GET") >= count + 3
-    assert missing not in text and "/no/such/thing" not in text
+    assert (value(after, "lbaas_api_requests_total", route=route, method="other",
+                  status="405") or 0) >= 1
+    assert missing not in text and "/no/such/thing" not in text and "BREW" not in text
     promtool_check(text)
 
 
