@@ -3,7 +3,9 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := haproxy iputils-arping openvswitch-switch ethtool iproute2 postgresql procps jq curl openssl
+# prometheus: for promtool, which the tests check /metrics with (Debian ships it there;
+# the Prometheus server it brings along is not used).
+APT_PACKAGES := haproxy iputils-arping openvswitch-switch ethtool iproute2 postgresql procps jq curl openssl prometheus
 STAMP := $(VENV)/.setup-stamp
 
 .PHONY: setup run test test-unit test-compat lint demo bench sample-config

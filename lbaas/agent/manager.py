@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from lbaas.agent.metrics import AgentMetrics
 from lbaas.common import constants, request_id
 from lbaas.common.logical_device import LogicalDevice
 from lbaas.common.plugin_api import PluginApi, PluginApiError, PoolNotFound
@@ -100,8 +101,10 @@ class _PoolState:
 
 class LbaasAgentManager:
     def __init__(self, plugin_rpc: PluginApi, driver: Driver, host: str,
-                 options: AgentOptions | None = None) -> None:
+                 options: AgentOptions | None = None,
+                 metrics: AgentMetrics | None = None) -> None:
         self.plugin_rpc = plugin_rpc
+        self.metrics = metrics or AgentMetrics()
         self.driver = driver
         self.host = host
         self.options = options or AgentOptions()
@@ -128,6 +131,9 @@ class LbaasAgentManager:
         self._not_served: set[str] = set()
         # Last stats reported per pool, and when.
         self._last_stats: dict[str, tuple[dict[str, Any], float]] = {}
+        # Pools with an instance here, as far as this agent knows (the last liveness
+        # check's list, and its own deploys since): a deploy of one is a reload.
+        self._hosted: set[str] = set()
         self._stats_executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.options.deploy_workers, thread_name_prefix="lbaas-stats")
 
@@ -267,9 +273,13 @@ class LbaasAgentManager:
         obj_type, obj_id = ((constants.OBJ_VIP, lb.listeners[0].id)
                             if lb is not None and lb.listeners
                             else (constants.OBJ_POOL, pool_id))
+        with self._mutex:
+            kind = "reload" if pool_id in self._hosted else "create"
+        started = time.monotonic()
         try:
             deployed = self.driver.deploy_instance(device)
         except self.options.deploy_errors as exc:
+            self.metrics.deployed(kind, "rejected", time.monotonic() - started)
             reason = str(getattr(exc, "reason", None) or exc)
             LOG.warning("pool %s: configuration rejected, old one keeps serving: %s",
                         pool_id, reason)
@@ -279,15 +289,19 @@ class LbaasAgentManager:
         except PluginApiError:
             raise
         except Exception as exc:
+            self.metrics.deployed(kind, "failed", time.monotonic() - started)
             LOG.exception("pool %s: deploy failed", pool_id)
             self._failed(pool_id)
             self.plugin_rpc.update_status(
                 obj_type, obj_id, constants.ERROR,
                 _short(f"agent on {self.host}: {exc.__class__.__name__}: {exc}"))
             return
+        self.metrics.deployed(kind, "deployed" if deployed else "not_served",
+                              time.monotonic() - started)
         with self._mutex:
             self._retry.pop(pool_id, None)
             if deployed:
+                self._hosted.add(pool_id)
                 self._not_served.discard(pool_id)
             else:
                 self._not_served.add(pool_id)
@@ -297,7 +311,7 @@ class LbaasAgentManager:
             # (the VIP's delete among them).
             if self._has_instance(pool_id):
                 LOG.info("pool %s is not to be served: undeploying", pool_id)
-                self.driver.undeploy_instance(pool_id)
+                self._undeploy(pool_id)
         if not device.pending:
             # Nothing to confirm (an adoption after a restart, a periodic resync): no
             # write for the server to make, a thousand times over.
@@ -312,9 +326,19 @@ class LbaasAgentManager:
         # state files are an instance too, and must go with it.
         return self.driver.exists(pool_id) or pool_id in self.driver.list_instances()
 
+    def _undeploy(self, pool_id: str) -> None:
+        try:
+            self.driver.undeploy_instance(pool_id)
+        except Exception:
+            self.metrics.failures.labels("undeploy").inc()
+            raise
+        self.metrics.undeploys.inc()
+        with self._mutex:
+            self._hosted.discard(pool_id)
+
     def _destroy_pool(self, pool_id: str) -> None:
         if self._has_instance(pool_id):
-            self.driver.undeploy_instance(pool_id)
+            self._undeploy(pool_id)
         with self._mutex:
             self._retry.pop(pool_id, None)
             self._not_served.discard(pool_id)
@@ -509,7 +533,9 @@ class LbaasAgentManager:
         in parallel (it is socket and HTTP waiting): done one after the other, a
         thousand pools would take longer than the period."""
         pool_ids = self.driver.list_instances()
+        self.metrics.instances.set(len(pool_ids))
         with self._mutex:
+            self._hosted = set(pool_ids)
             for gone in set(self._last_stats) - set(pool_ids):
                 del self._last_stats[gone]
         try:
@@ -529,19 +555,23 @@ class LbaasAgentManager:
             return
         try:
             if self.driver.ensure_running(pool_id):
+                self.metrics.restarts.inc()
                 LOG.warning("pool %s: HAProxy was not running, restarted", pool_id)
             stats = self.driver.get_stats(pool_id)
         except self.options.deploy_errors as exc:
+            self.metrics.failures.labels("restart").inc()
             LOG.warning("pool %s: HAProxy cannot be restarted: %s", pool_id,
                         getattr(exc, "reason", exc))
             return
         except Exception:
+            self.metrics.failures.labels("stats").inc()
             LOG.exception("pool %s: liveness check or stats failed", pool_id)
             return
         finally:
             state.lock.release()
         if not stats:
             # HAProxy did not answer: nothing to report this period.
+            self.metrics.failures.labels("stats").inc()
             return
         now = time.monotonic()
         with self._mutex:

@@ -29,6 +29,7 @@ from lbaas.agent.linux.interface import (
     get_interface_driver,
 )
 from lbaas.agent.manager import AgentOptions, LbaasAgentManager
+from lbaas.agent.metrics import MetricsServer, parse_bind
 from lbaas.common import config, constants, log
 from lbaas.common.plugin_api import PluginApi
 from lbaas.common.version import version_string
@@ -54,6 +55,8 @@ class AgentSettings:
 def read_settings(conf: cfg.ConfigOpts) -> AgentSettings:
     """Raises cfg.Error or ValueError on a bad value."""
     bridge_mappings = config.parse_bridge_mappings(conf.bridge_mappings)
+    if conf.metrics_bind:
+        parse_bind(conf.metrics_bind)  # a bad value is a configuration error at start
     if not conf.host:
         raise ValueError("host must not be empty")
     interface = InterfaceOptions(
@@ -138,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lbaas-agent: {exc}", file=sys.stderr)
             return EXIT_HOST
 
+        try:
+            metrics = (MetricsServer(conf.metrics_bind, agent.metrics.registry)
+                       if conf.metrics_bind else None)
+        except OSError as exc:
+            print(f"lbaas-agent: metrics_bind {conf.metrics_bind}: {exc}", file=sys.stderr)
+            return EXIT_HOST
         stop_requested = threading.Event()
 
         def on_signal(signum: int, _frame: object) -> None:
@@ -157,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                 pass
             agent.stop()
         finally:
+            if metrics is not None:
+                metrics.stop()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
     finally:

@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from lbaas.agent.host_checks import HostCheckError, check_host
     from lbaas.agent.linux.interface import InterfaceDriverError
+    from lbaas.agent.metrics import MetricsServer
     from lbaas.cmd.agent import build_agent
     from lbaas.server.app import create_app
 
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         check_host()
         ensure_bridges(conf)
         manager = build_agent(conf, app.state.local_api)
+        metrics = (MetricsServer(conf.metrics_bind, manager.metrics.registry)
+                   if conf.metrics_bind else None)
     except (HostCheckError, InterfaceDriverError, OSError, ValueError, cfg.Error) as e:
         fatal(conf, PROG, str(e), LOG_NAME)
         return 1
@@ -88,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     def stop() -> None:
         # Load balancers keep serving: stopping the agent never stops HAProxy.
         manager.stop()
+        if metrics is not None:
+            metrics.stop()
         LOG.info("%s stopped (load balancers keep running)", PROG)
 
     # At uvicorn's shutdown: after uvicorn.run() nothing runs on SIGTERM.

@@ -58,6 +58,11 @@ server_opts: list[cfg.Opt] = [
                     "used in pagination links; empty: the URL of the request."),
     cfg.IntOpt("api_workers", default=1, min=1,
                help="uvicorn worker processes for lbaas-server (1 with SQLite)."),
+    cfg.BoolOpt("metrics_enabled", default=True,
+                help="Serve Prometheus metrics at GET /metrics, without authentication "
+                     "(scrapers send no token): API requests, objects by status, agents, "
+                     "and the load balancers' traffic totals with their project ids. "
+                     "false: /metrics answers 404."),
 ]
 
 database_opts: list[cfg.Opt] = [
@@ -122,6 +127,10 @@ agent_opts: list[cfg.Opt] = [
     cfg.IntOpt("report_interval", default=30, min=1, help="Seconds between heartbeats."),
     cfg.IntOpt("deploy_workers", default=4, min=1,
                help="Pools deployed in parallel (one lock per pool)."),
+    cfg.StrOpt("metrics_bind", default="",
+               help="host:port ([v6addr]:port) the agent serves its Prometheus metrics "
+                    "on at /metrics (deploys, failures, HAProxy restarts), e.g. "
+                    "127.0.0.1:9101; empty: not served."),
 ]
 
 haproxy_opts: list[cfg.Opt] = [

@@ -8,8 +8,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
@@ -40,6 +41,7 @@ from lbaas.server.auth import Authenticator
 from lbaas.server.db.session import Database, upgrade
 from lbaas.server.gate import RequestGate
 from lbaas.server.local_plugin_api import LocalPluginApi
+from lbaas.server.metrics import ApiMetrics
 from lbaas.server.plugin.loadbalancer import Settings
 from lbaas.server.request_log import RequestLog
 
@@ -93,7 +95,9 @@ class JsonBodies:
         if scope["type"] == "http":
             headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
             headers.append((b"content-type", b"application/json"))
-            scope = dict(scope, headers=headers)
+            # In place: what the router adds to the scope (the matched route) stays
+            # visible to RequestLog, which labels the request's metrics with it.
+            scope["headers"] = headers
         await self.app(scope, receive, send)
 
 
@@ -103,7 +107,13 @@ class LbaasApp(FastAPI):
     log line the request's id (``add_middleware`` would put it inside)."""
 
     def build_middleware_stack(self) -> Any:
-        return RequestLog(super().build_middleware_stack())
+        return RequestLog(super().build_middleware_stack(), on_done=self._request_done)
+
+    def _request_done(self, scope: dict[str, Any], method: str, status: int | None,
+                      seconds: float) -> None:
+        api_metrics = getattr(self.state, "api_metrics", None)
+        if api_metrics is not None:
+            api_metrics.observe(scope, method, status, seconds)
 
 
 def create_app(conf: Any, db: Database | None = None, run_migrations: bool = True) -> FastAPI:
@@ -138,6 +148,16 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
     app.state.db = db
     app.state.settings = Settings(conf)
     app.state.local_api = LocalPluginApi(db, app.state.settings)
+    if conf.metrics_enabled:
+        app.state.api_metrics = ApiMetrics(db, app.state.settings.agent_down_time,
+                                           app.state.local_api.waiters)
+
+        @app.get("/metrics", include_in_schema=False)
+        def prometheus_metrics() -> Response:
+            """Prometheus' text format; open to anyone (lbaas/server/gate.py)."""
+            return Response(generate_latest(app.state.api_metrics.registry),
+                            media_type=CONTENT_TYPE_LATEST,
+                            headers={"Cache-Control": "no-store"})
     for module in (networks, subnets, ports, pools, members, health_monitors, vips, agents,
                    extensions, quotas):
         app.include_router(module.router, prefix="/v2.0")

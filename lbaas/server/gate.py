@@ -25,9 +25,10 @@ from lbaas.server import errors
 from lbaas.server.auth import Authenticator
 
 # Served to anyone: the API's description and its browser, which hold no tenant data,
-# and the health check (load balancers and monitors probe it without a token).
+# the health check (load balancers and monitors probe it without a token) and the
+# Prometheus metrics (scrapers send no token; metrics_enabled = false turns them off).
 PUBLIC_PATHS = frozenset({"/", "/openapi.json", "/docs", "/docs/oauth2-redirect",
-                          "/healthcheck"})
+                          "/healthcheck", "/metrics"})
 OCTAVIA_PREFIXES = ("/v2/lbaas", "/v2.0/lbaas")
 PUBLIC_PREFIXES = ("/static/",)
 

@@ -13,6 +13,7 @@ from lbaas.common import plugin_api
 from lbaas.common.logical_device import LogicalDevice
 from lbaas.server import errors
 from lbaas.server.db.session import Database
+from lbaas.server.metrics import Waiters
 from lbaas.server.plugin import agents, callbacks, scheduler
 from lbaas.server.plugin.loadbalancer import Settings
 
@@ -25,6 +26,8 @@ class LocalPluginApi(plugin_api.PluginApi):
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
+        # Long-polls waiting now, for /metrics.
+        self.waiters = Waiters()
 
     def report_state(self, host: str, configurations: dict[str, Any],
                      start_flag: bool = False) -> dict[str, Any]:
@@ -39,6 +42,10 @@ class LocalPluginApi(plugin_api.PluginApi):
             return callbacks.get_ready_devices(s, host)
 
     def get_events(self, host: str, after: int, timeout: float) -> plugin_api.Events:
+        with self.waiters:
+            return self._get_events(host, after, timeout)
+
+    def _get_events(self, host: str, after: int, timeout: float) -> plugin_api.Events:
         deadline = time.monotonic() + timeout
         while True:
             seen = self.db.changed.generation
@@ -53,6 +60,11 @@ class LocalPluginApi(plugin_api.PluginApi):
     async def get_events_async(self, host: str, after: int,
                                timeout: float) -> plugin_api.Events:
         """get_events for the HTTP long-poll: waits without holding a worker thread."""
+        with self.waiters:
+            return await self._get_events_async(host, after, timeout)
+
+    async def _get_events_async(self, host: str, after: int,
+                                timeout: float) -> plugin_api.Events:
         deadline = time.monotonic() + timeout
         while True:
             seen = self.db.changed.generation

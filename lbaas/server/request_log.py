@@ -26,6 +26,7 @@ import logging
 import re
 import time
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 from lbaas.common import request_id
@@ -85,8 +86,13 @@ def _created_id(body: bytes) -> str | None:
 class RequestLog:
     """ASGI middleware; see the module's docstring."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any,
+                 on_done: Callable[[dict[str, Any], str, int | None, float], None]
+                 | None = None) -> None:
         self.app = app
+        # Called with (scope, method, status, seconds) once a request was answered: the
+        # API metrics (lbaas/server/metrics.py).
+        self.on_done = on_done
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -133,6 +139,8 @@ class RequestLog:
                     await _internal_error(send_with_id)
             finally:
                 self._access(scope, method, status, started)
+                if self.on_done is not None:
+                    self.on_done(scope, method, status, time.monotonic() - started)
             if audited and status is not None and 200 <= status < 300:
                 self._audit(scope, method, status, bytes(body) if keep_body else b"")
 

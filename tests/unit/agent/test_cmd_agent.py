@@ -1,11 +1,14 @@
-"""lbaas-agent's command: configuration, errors, and stopping on a signal."""
+"""lbaas-agent's command: configuration, errors, its metrics endpoint, and stopping on a
+signal."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 
+import httpx
 import pytest
 
 from lbaas.agent.drivers.haproxy.namespace_driver import DeployError, HaproxyNSDriver
@@ -31,6 +34,7 @@ def _run(argv, capsys):
     ("[DEFAULT]\nbridge_mappings = physnet1\n", "physnet1"),
     ("[DEFAULT]\ninterface_driver = macvtap\n", "interface_driver"),
     ("[haproxy]\nsend_gratuitous_arp = -1\n", "send_gratuitous_arp"),
+    ("[DEFAULT]\nmetrics_bind = 9101\n", "metrics_bind"),
     ("[DEFAULT\nhost = a\n", "agent.ini"),
 ])
 def test_bad_configuration_is_one_line_and_exit_code_2(tmp_path, capsys, ini, expected):
@@ -134,3 +138,33 @@ def test_sigterm_stops_the_agent_and_leaves_load_balancers(tmp_path, capsys, mon
     assert recorder.named("undeploy_instance") == []
     assert driver.instances == {"p1"}
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_metrics_are_served_while_the_agent_runs_and_stop_with_it(
+        tmp_path, capsys, monkeypatch, rpc, driver, recorder, device):
+    rpc.ready = ["p1"]
+    rpc.devices = {"p1": device("p1")}
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/metrics"
+    monkeypatch.setattr(cmd_agent, "check_host", lambda **_kwargs: None)
+    monkeypatch.setattr(cmd_agent, "build_agent", lambda conf, plugin_rpc: LbaasAgentManager(
+        rpc, driver, conf.host, AgentOptions(poll_timeout=60, report_interval=3600)))
+    scraped: list[str] = []
+
+    def scrape_then_terminate() -> None:
+        recorder.wait_for(lambda: recorder.named("pool_deployed") == [("p1",)])
+        scraped.append(httpx.get(url, timeout=10).text)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    killer = threading.Thread(target=scrape_then_terminate, daemon=True)
+    killer.start()
+    code = cmd_agent.main(["--config-file", _ini(
+        tmp_path, f"[DEFAULT]\nhost = h1\nmetrics_bind = 127.0.0.1:{port}\n")])
+    killer.join(5)
+
+    assert code == 0
+    assert 'lbaas_agent_deploys_total{kind="create",result="deployed"} 1.0' in scraped[0]
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url, timeout=5)
