@@ -149,6 +149,7 @@ class HaproxyNSDriver:
         self.vif_driver = vif_driver
         self.host = host
         self.state_path = Path(options.loadbalancer_state_path)
+        cfg.preload_templates()
 
     # ----------------------------------------------------------------- paths, state
 
