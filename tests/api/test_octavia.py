@@ -109,6 +109,29 @@ def test_single_call_create_then_agent_makes_it_active(octavia: Octavia) -> None
     assert pool["health_monitor"]["provisioning_status"] == "ACTIVE"
 
 
+def test_single_call_create_keeps_the_bodys_order(octavia: Octavia) -> None:
+    # The tree is written by one flush: lists (ordered by creation time) still come
+    # back in the body's order, and the listener's default pool is the one it carried.
+    addresses = [f"10.60.0.{n}" for n in (31, 22, 43, 14, 25, 16)]
+    body = {"pools": [{"protocol": "TCP", "lb_algorithm": "ROUND_ROBIN", "name": "side"}],
+            "listeners": [
+                {"protocol": "HTTP", "protocol_port": port, "default_pool": {
+                    "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+                    "members": [{"address": a, "protocol_port": port} for a in addresses]}}
+                for port in (81, 80, 82)]}
+    lb = octavia.create_lb(**body)
+    listeners = [octavia.show("listener", li["id"]) for li in lb["listeners"]]
+    assert [li["protocol_port"] for li in listeners] == [81, 80, 82]
+    pools = [octavia.show("pool", p["id"]) for p in lb["pools"]]
+    assert [p["name"] for p in pools][0] == "side"
+    for listener in listeners:
+        pool = octavia.show("pool", listener["default_pool_id"])
+        assert pool["listeners"] == [{"id": listener["id"]}]
+        members = octavia.ok("GET", f"/pools/{pool['id']}/members")["members"]
+        assert [m["address"] for m in members] == addresses
+        assert {m["protocol_port"] for m in members} == {listener["protocol_port"]}
+
+
 def test_sdk_prefix_serves_the_same_objects(octavia: Octavia) -> None:
     lb = octavia.create_lb(name="both")
     other = Octavia(octavia.api, octavia.agent, octavia.subnet, prefix=V2)

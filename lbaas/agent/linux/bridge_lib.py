@@ -16,11 +16,14 @@ from pyroute2.netlink.exceptions import NetlinkError
 # Shared plumbing of the namespace layer (one way to reach netlink in this package).
 from lbaas.agent.linux.ip_lib import (
     _MAX_IFNAME,
+    DeviceNotFound,
     IpLibError,
     _device,
+    _get_link,
     _ignore,
     _lookup,
     _require,
+    _require_device,
     delete_device,
     get_device,
     run_in_namespace,
@@ -101,13 +104,17 @@ def attach_to_bridge(port: str, bridge: str, access_vlan: int | None = None) -> 
     """
 
     def apply(ipr: IPRoute) -> None:
-        index = _require(ipr, port, None)
-        br_index = _require(ipr, bridge, None)
-        dev = _device(ipr, index)
+        # One link message each for the port and the bridge (index, state, master,
+        # VLAN filtering): three requests for a new port, five before.
+        dev = _require_device(ipr, port, None)
+        index = dev.index
+        bridge_msg = _get_link(ipr, bridge)
+        if bridge_msg is None:
+            raise DeviceNotFound(f"device {bridge} not found in the root namespace")
+        br_index = bridge_msg["index"]
         if dev.master != br_index or not dev.up:
             ipr.link("set", index=index, master=br_index, state="up")
-        filtering = ipr.link("get", index=br_index)[0].get(
-            ("linkinfo", "data", "br_vlan_filtering"))
+        filtering = bridge_msg.get(("linkinfo", "data", "br_vlan_filtering"))
         if access_vlan is None and not filtering:
             return
         if access_vlan is not None and not filtering:

@@ -42,9 +42,16 @@ def maps_physnet(agent: m.Agent, physnet: str) -> bool:
 
 def bump(session: Session, agent_id: str) -> int:
     """Next revision of the host: every change to one of its load balancers gets one."""
-    session.execute(update(m.Agent).where(m.Agent.id == agent_id)
-                    .values(revision=m.Agent.revision + 1))
-    rev = session.scalar(select(m.Agent.revision).where(m.Agent.id == agent_id))
+    stmt = update(m.Agent).where(m.Agent.id == agent_id).values(
+        revision=m.Agent.revision + 1)
+    if session.get_bind().dialect.update_returning:
+        # One statement (UPDATE ... RETURNING: SQLite >= 3.35, PostgreSQL) where an
+        # UPDATE and a SELECT were two: every write request of both APIs bumps at least
+        # once, and each statement through the ORM cost ~0.5-1 ms on the bench's host.
+        rev = session.scalar(stmt.returning(m.Agent.revision))
+    else:
+        session.execute(stmt)
+        rev = session.scalar(select(m.Agent.revision).where(m.Agent.id == agent_id))
     assert rev is not None
     session.info.setdefault("changed_hosts", set()).add(agent_id)
     return rev

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from lbaas.common import constants as c
 from lbaas.server import errors
@@ -464,9 +464,14 @@ def _set_session_persistence(pool: m.LbPool, sp: dict[str, Any] | None) -> None:
 def create_vip(session: Session, ctx: Context, s: Settings,
                body: dict[str, Any]) -> m.Listener:
     # One VIP per pool: the load balancer's row is the lock two creates queue on
-    # (PostgreSQL; SQLite's write transactions are serialized already).
-    session.execute(select(m.LoadBalancer.id).where(m.LoadBalancer.id == body["pool_id"])
-                    .with_for_update())
+    # (PostgreSQL; SQLite's write transactions are serialized already). Locked by
+    # loading the load balancer itself, with its agent, and held in a variable (the
+    # session holds objects weakly): get_pool's and scheduler.touch's looks at them are
+    # then answered from the session instead of by two more SELECTs.
+    locked = session.scalars(
+        select(m.LoadBalancer).where(m.LoadBalancer.id == body["pool_id"])
+        .options(joinedload(m.LoadBalancer.agent))
+        .with_for_update(of=m.LoadBalancer)).first()
     pool = get_pool(session, ctx, body["pool_id"])
     refuse_pending_delete(pool)
     subnet = core.get_subnet(session, ctx, body["subnet_id"])
@@ -474,6 +479,7 @@ def create_vip(session: Session, ctx: Context, s: Settings,
         raise errors.InvalidInput(error_message=f"protocol {body['protocol']} of the VIP "
                                   f"does not match protocol {pool.protocol} of the pool")
     lb = pool.loadbalancer
+    assert locked is lb
     if vip_of(pool) is not None:
         raise errors.VipExists(pool_id=pool.id)
     check_quota(session, s.conf, m.Listener, body["tenant_id"], "vip",
@@ -492,7 +498,10 @@ def create_vip(session: Session, ctx: Context, s: Settings,
     vip = m.Listener(id=vip_id, tenant_id=body["tenant_id"], loadbalancer=lb,
                      name=body.get("name", ""), description=body.get("description", ""),
                      protocol_port=body["protocol_port"], protocol=body["protocol"],
-                     default_pool_id=pool.id,
+                     # The object, not just its id: vip_dict reads vip.default_pool, and
+                     # by then the session may have let go of the pool (it holds objects
+                     # weakly), which cost a SELECT.
+                     default_pool=pool,
                      connection_limit=body.get("connection_limit", -1),
                      admin_state_up=body.get("admin_state_up", True),
                      provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE)

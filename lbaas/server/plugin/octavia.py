@@ -14,6 +14,7 @@ need the database. Errors are :class:`lbaas.server.errors.OctaviaFault` subclass
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 from collections.abc import Iterable
 from typing import Any
@@ -231,7 +232,9 @@ def create_loadbalancer(session: Session, ctx: Context, s: Any,
         wanted["member"] += len(pool.get("members") or [])
         wanted["healthmonitor"] += 1 if pool.get("healthmonitor") else 0
     _check_quota(session, s.conf, body["tenant_id"], wanted)
+    batch = _Batch()
     lb = m.LoadBalancer(
+        id=m.new_id(), created_at=batch.stamp(),
         tenant_id=body["tenant_id"], name=body.get("name") or "",
         description=body.get("description") or "",
         admin_state_up=body.get("admin_state_up", True), tags=_tags(body.get("tags")),
@@ -240,19 +243,18 @@ def create_loadbalancer(session: Session, ctx: Context, s: Any,
         topology=topology, provisioning_status=c.PENDING_CREATE,
         operating_status=c.OFFLINE, revision=0)
     session.add(lb)
-    session.flush()
     port.device_id = lb.id
     port.name = f"octavia-lb-{lb.id}"
     pools_by_name: dict[str, m.LbPool] = {}
     for pool_body in body.get("pools") or []:
-        named = _new_pool(session, lb, pool_body)
+        named = _new_pool(session, lb, pool_body, batch)
         if pool_body.get("name"):
             pools_by_name[pool_body["name"]] = named
     for listener_body in body.get("listeners") or []:
-        listener = _new_listener(session, lb, listener_body)
+        listener = _new_listener(session, lb, listener_body, batch)
         default = listener_body.get("default_pool")
         if default is not None:
-            default_pool = _new_pool(session, lb, default)
+            default_pool = _new_pool(session, lb, default, batch)
             _check_pool_for_listener(default_pool, listener)
             listener.default_pool_id = default_pool.id
         elif listener_body.get("default_pool_id") is not None:
@@ -266,6 +268,35 @@ def create_loadbalancer(session: Session, ctx: Context, s: Any,
     session.flush()
     _notify(session, s, lb)
     return lb
+
+
+class _Batch:
+    """The objects of one single-call create, written by one flush at its end instead of
+    one flush each (a load balancer with a listener, a pool, three members and a monitor
+    took ten flushes and three lazy loads of collections just flushed, measured at 2-5
+    ms per flush through the ORM on the provision bench's host). Ids are set when the
+    objects are made (they name each other); creation times, which order the lists,
+    strictly increase in the body's order as the flush per object left them."""
+
+    def __init__(self) -> None:
+        self._last: dt.datetime | None = None
+
+    def stamp(self) -> dt.datetime:
+        now = m.utcnow()
+        if self._last is not None and now <= self._last:
+            now = self._last + dt.timedelta(microseconds=1)
+        self._last = now
+        return now
+
+
+def _made(session: Session, obj: Any, batch: _Batch | None) -> None:
+    """Add a new object: flushed now (its own create), or stamped for the batch's
+    flush."""
+    session.add(obj)
+    if batch is None:
+        session.flush()
+    else:
+        obj.created_at = batch.stamp()
 
 
 def _all_pool_bodies(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -419,14 +450,15 @@ def delete_loadbalancer_rows(session: Session, lb: m.LoadBalancer) -> None:
 
 # --- listeners --------------------------------------------------------------------------
 
-def _new_listener(session: Session, lb: m.LoadBalancer, body: dict[str, Any]) -> m.Listener:
+def _new_listener(session: Session, lb: m.LoadBalancer, body: dict[str, Any],
+                  batch: _Batch | None = None) -> m.Listener:
     port = body["protocol_port"]
     if any(li.protocol_port == port for li in lb.listeners
            if li.provisioning_status != c.PENDING_DELETE):
         raise errors.OctaviaConflict(
             f"Another Listener on this Load Balancer is already using protocol_port {port}")
     listener = m.Listener(
-        tenant_id=lb.tenant_id, loadbalancer=lb, name=body.get("name") or "",
+        id=m.new_id(), tenant_id=lb.tenant_id, loadbalancer=lb, name=body.get("name") or "",
         description=body.get("description") or "",
         admin_state_up=body.get("admin_state_up", True), tags=_tags(body.get("tags")),
         protocol=body["protocol"], protocol_port=port,
@@ -438,8 +470,7 @@ def _new_listener(session: Session, lb: m.LoadBalancer, body: dict[str, Any]) ->
                 "timeout_tcp_inspect"):
         if body.get(key) is not None:
             setattr(listener, key, body[key])
-    session.add(listener)
-    session.flush()
+    _made(session, listener, batch)
     return listener
 
 
@@ -533,20 +564,20 @@ def _finish_or_notify(session: Session, s: Any, lb: m.LoadBalancer) -> None:
 
 # --- pools ------------------------------------------------------------------------------
 
-def _new_pool(session: Session, lb: m.LoadBalancer, body: dict[str, Any]) -> m.LbPool:
+def _new_pool(session: Session, lb: m.LoadBalancer, body: dict[str, Any],
+              batch: _Batch | None = None) -> m.LbPool:
     pool = m.LbPool(
-        tenant_id=lb.tenant_id, loadbalancer=lb, name=body.get("name") or "",
+        id=m.new_id(), tenant_id=lb.tenant_id, loadbalancer=lb, name=body.get("name") or "",
         description=body.get("description") or "",
         admin_state_up=body.get("admin_state_up", True), tags=_tags(body.get("tags")),
         protocol=body["protocol"], lb_algorithm=body["lb_algorithm"],
         session_persistence=body.get("session_persistence"),
         provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE)
-    session.add(pool)
-    session.flush()
+    _made(session, pool, batch)
     for member_body in body.get("members") or []:
-        _new_member(session, pool, member_body)
+        _new_member(session, pool, member_body, batch)
     if body.get("healthmonitor"):
-        _new_healthmonitor(session, pool, body["healthmonitor"])
+        _new_healthmonitor(session, pool, body["healthmonitor"], batch)
     return pool
 
 
@@ -615,7 +646,8 @@ def delete_pool(session: Session, ctx: Context, s: Any, pool_id: str) -> None:
 
 # --- members ----------------------------------------------------------------------------
 
-def _new_member(session: Session, pool: m.LbPool, body: dict[str, Any]) -> m.LbMember:
+def _new_member(session: Session, pool: m.LbPool, body: dict[str, Any],
+                batch: _Batch | None = None) -> m.LbMember:
     address, port = body["address"], body["protocol_port"]
     if any(mem.address == address and mem.protocol_port == port for mem in pool.members
            if mem.provisioning_status != c.PENDING_DELETE):
@@ -623,14 +655,13 @@ def _new_member(session: Session, pool: m.LbPool, body: dict[str, Any]) -> m.LbM
             f"Another member on this pool is already using ip address {address} on "
             f"protocol_port {port}")
     member = m.LbMember(
-        tenant_id=pool.tenant_id, pool=pool, name=body.get("name") or "",
+        id=m.new_id(), tenant_id=pool.tenant_id, pool=pool, name=body.get("name") or "",
         address=address, protocol_port=port, weight=body.get("weight", 1),
         backup=body.get("backup", False), admin_state_up=body.get("admin_state_up", True),
         subnet_id=body.get("subnet_id"), monitor_address=body.get("monitor_address"),
         monitor_port=body.get("monitor_port"), tags=_tags(body.get("tags")),
         provisioning_status=c.PENDING_CREATE, operating_status=c.NO_MONITOR)
-    session.add(member)
-    session.flush()
+    _made(session, member, batch)
     return member
 
 
@@ -703,14 +734,14 @@ def batch_update_members(session: Session, ctx: Context, s: Any, pool_id: str,
 
 # --- health monitors --------------------------------------------------------------------
 
-def _new_healthmonitor(session: Session, pool: m.LbPool,
-                       body: dict[str, Any]) -> m.LbHealthMonitor:
+def _new_healthmonitor(session: Session, pool: m.LbPool, body: dict[str, Any],
+                       batch: _Batch | None = None) -> m.LbHealthMonitor:
     if pool.healthmonitor is not None and \
             pool.healthmonitor.provisioning_status != c.PENDING_DELETE:
         raise errors.OctaviaConflict("This pool already has a health monitor")
     http = body["type"] in ("HTTP", "HTTPS")
     hm = m.LbHealthMonitor(
-        tenant_id=pool.tenant_id, pool=pool, name=body.get("name") or "",
+        id=m.new_id(), tenant_id=pool.tenant_id, pool=pool, name=body.get("name") or "",
         type=body["type"], delay=body["delay"], timeout=body["timeout"],
         max_retries=body["max_retries"], max_retries_down=body.get("max_retries_down", 3),
         http_method=body.get("http_method") or ("GET" if http else None),
@@ -719,8 +750,7 @@ def _new_healthmonitor(session: Session, pool: m.LbPool,
         expected_codes=body.get("expected_codes") or ("200" if http else None),
         admin_state_up=body.get("admin_state_up", True), tags=_tags(body.get("tags")),
         provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE)
-    session.add(hm)
-    session.flush()
+    _made(session, hm, batch)
     return hm
 
 

@@ -112,3 +112,35 @@ def test_gratuitous_arp_with_count_zero_or_only_ipv6_does_nothing(vip):
     ns, dev = vip
     assert arping.send_garp(ns, dev, ["10.91.20.10"], count=0) is None
     assert arping.send_garp(ns, dev, ["fd00:91:20::10/64"], count=3) is None
+
+
+def test_a_namespace_session_runs_its_calls_in_one_worker_inside_the_namespace(namespaces):
+    name = namespaces.add(unique("tl-ns"))
+    outer, inner = unique("tlx"), unique("tly")
+    seen_threads: set[int] = set()
+
+    def whoami(ipr):  # noqa: ANN001, ANN202
+        import threading
+        seen_threads.add(threading.get_ident())
+        return [link.get("ifname") for link in ipr.get_links()]
+
+    with ip_lib.namespace_session(name):
+        assert ip_lib.ensure_namespace(name) is True
+        assert ip_lib.ensure_namespace(name) is False  # ensured once per session
+        ip_lib.create_veth(outer, inner, name)
+        ip_lib.set_device(inner, name, up=True)
+        assert set(ip_lib.run_in_namespace(name, whoami)) == {"lo", inner}
+        assert ip_lib.get_device(inner, name).up
+        ip_lib.run_in_namespace(name, whoami)
+        assert len(seen_threads) == 1
+        # Deleted (and made anew) inside the session: calls see the namespace the
+        # name stands for now, not the one the worker had entered.
+        ip_lib.delete_namespace(name)
+        assert ip_lib.get_device(inner, name) is None
+        with pytest.raises(ip_lib.NamespaceNotFound):
+            ip_lib.run_in_namespace(name, whoami)
+        assert ip_lib.ensure_namespace(name) is True
+        assert ip_lib.run_in_namespace(name, whoami) == ["lo"]
+    assert not ip_lib.device_exists(outer)
+    # Outside the session: the ordinary one-thread-per-call path, same answers.
+    assert ip_lib.get_device("lo", name).up

@@ -4,6 +4,7 @@ are the v1 sample through ``from_v1``, as the server's /agent/v2 route sends the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -512,3 +513,20 @@ def test_vip_port_l3_values_are_checked_before_netlink(mutate):
     mutate(port)
     with pytest.raises(nd.DeployError):
         nd._port_l3(Port.model_validate(port))
+
+
+def test_a_process_exiting_while_its_stat_file_is_read_is_not_alive(monkeypatch):
+    # /proc/<pid>/stat of a process that is exiting right then answers ESRCH on read.
+    class Exiting:
+        def __enter__(self) -> Exiting:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def read(self) -> str:
+            raise ProcessLookupError(3, "No such process")
+
+    monkeypatch.setattr(nd.process, "open", lambda *a, **k: Exiting(), raising=False)
+    assert nd.process.pid_alive(os.getpid()) is False
+    assert nd.process.process_start_time(os.getpid()) == "0"

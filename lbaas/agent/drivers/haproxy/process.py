@@ -73,11 +73,12 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie (our own unreaped child) is not serving.
+    # A zombie (our own unreaped child) is not serving. Reading the stat file of a
+    # process that is exiting right then fails with ESRCH (ProcessLookupError): gone.
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
+    except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
 
 
@@ -99,7 +100,7 @@ def process_start_time(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[19]
-    except (FileNotFoundError, IndexError):
+    except (FileNotFoundError, ProcessLookupError, IndexError):
         return "0"
 
 
