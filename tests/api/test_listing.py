@@ -237,3 +237,89 @@ def test_pages_through_ties(api: Api) -> None:
         seen.extend(p["id"] for p in page)
         marker = [("marker", page[-1]["id"])]
     assert sorted(seen) == sorted(ids)
+
+
+# --- the v1 lists answered by the database (lbaas/server/api/listing.py) -------------
+
+# In creation order. Names repeat (ties keep the creation order in both directions),
+# differ only in case, and go beyond ASCII: code point order is "" < "C" < "a" < "b" < "é".
+NAMES = ["b", "a", "C", "b", "a", "é", "b", ""]
+
+
+def _code_point_order(names: list[str], desc: bool) -> list[int]:
+    # Python's sort is stable both ways: ties stay in creation order.
+    return sorted(range(len(names)), key=lambda i: names[i], reverse=desc)
+
+
+def test_v1_lists_sort_by_code_point_and_pages_cover_each_once(api: Api) -> None:
+    sub = make_subnet(api, cidr="10.135.0.0/24")
+    made = [make_pool(api, sub["id"], name=name)["id"] for name in NAMES]
+    for direction in ("asc", "desc"):
+        sort = [("sort_key", "name"), ("sort_dir", direction)]
+        whole = [p["id"] for p in listing(api, "pool", sort)]
+        assert whole == [made[i] for i in _code_point_order(NAMES, direction == "desc")]
+        # Pages of three, following the next links, give the same order.
+        resp = api.get(COLLECTIONS["pool"],
+                       params=[("tenant_id", api.project), *sort, ("limit", 3)])
+        paged: list[str] = []
+        while True:
+            assert resp.status_code == 200, resp.text
+            body = resp.json()
+            paged += [p["id"] for p in body["pools"]]
+            links = body.get("pools_links", [])
+            if not links:
+                break
+            assert [link["rel"] for link in links] == ["next"]
+            resp = api.client.get(links[0]["href"],
+                                  headers={"X-Project-Id": api.project or ""})
+        assert paged == whole
+
+
+def test_v1_lists_sort_and_filter_on_the_status_they_show(api: Api, agent: Any,
+                                                          physnet: str) -> None:
+    """``status`` is v1's one word made of the stored pair of statuses: sorting and
+    filtering use the word the list shows."""
+    pool = make_pool(api, physnet=physnet)
+    members = [make_member(api, pool["id"], protocol_port=9000 + i)["id"] for i in range(5)]
+    agent.deployed(pool["id"])
+    agent.update_status("member", members[1], "INACTIVE", "down")
+    agent.update_status("member", members[3], "DOWN")
+    make_member(api, pool["id"], protocol_port=9100)  # PENDING_CREATE
+
+    def shown(*params: tuple[str, Any]) -> list[tuple[str, str, str | None]]:
+        got = listing(api, "member", [("pool_id", pool["id"]), *params])
+        return [(m["id"], m["status"], m["status_description"]) for m in got]
+
+    everyone = shown()
+    assert len({status for _, status, _ in everyone}) == 4, everyone
+    for direction in ("asc", "desc"):
+        # (Python's sort is stable both ways: ties stay in creation order.)
+        assert shown(("sort_key", "status"), ("sort_dir", direction)) == sorted(
+            everyone, key=lambda m: m[1], reverse=direction == "desc")
+        assert shown(("sort_key", "status_description"), ("sort_dir", direction)) == \
+            sorted(everyone, key=lambda m: (m[2] is None, m[2] or ""),
+                   reverse=direction == "desc")
+    assert shown(("status", "INACTIVE"), ("status", "DOWN")) == [
+        m for m in everyone if m[1] in ("INACTIVE", "DOWN")]
+    assert [m[0] for m in shown(("status", "INACTIVE"))] == [members[1]]
+    assert shown(("status_description", "down")) == [m for m in everyone if m[2] == "down"]
+    # A null status_description matches the empty filter.
+    assert shown(("status_description", "")) == [m for m in everyone if not m[2]]
+
+
+def test_v1_list_errors_come_before_and_after_matching_as_neutron_says(api: Api) -> None:
+    sub = make_subnet(api, cidr="10.136.0.0/24")
+    make_pool(api, sub["id"], name="one")
+    base = [("tenant_id", api.project)]
+    for params, message in [
+        ([("sort_key", "name"), ("sort_dir", "up")], "up is invalid attribute for sort_dir"),
+        ([("sort_key", "nope")], "nope is invalid attribute for sort_key"),
+        ([("limit", "-1")], "Limit must be an integer 0 or greater and not '-1'"),
+        ([("limit", "1"), ("marker", "x")], "Marker x could not be found"),
+    ]:
+        resp = api.get(COLLECTIONS["pool"], params=[*base, *params])
+        assert assert_error(resp, 400)["message"] == message, params
+    # An unknown sort key is no error when nothing matched; a marker without a limit
+    # is ignored.
+    assert listing(api, "pool", [("name", "none"), ("sort_key", "nope")]) == []
+    assert [p["name"] for p in listing(api, "pool", [("marker", "x")])] == ["one"]

@@ -3,16 +3,14 @@ Neutron's list query (filters, fields, sorting, pagination), and the request plu
 
 from __future__ import annotations
 
-import contextlib
 import re
 import urllib.parse
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Request
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
-from sqlalchemy import Boolean, Integer, false
 from sqlalchemy.orm import Session
 
 from lbaas.common import limits
@@ -133,7 +131,7 @@ def update_body(body: BaseModel) -> dict[str, Any]:
 
 # --- lists: Neutron's query language -------------------------------------------------
 
-_RESERVED = {"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse"}
+RESERVED = {"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse"}
 
 
 def _as_filter_text(value: Any) -> str:
@@ -142,41 +140,12 @@ def _as_filter_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def sql_filters(request: Request, columns: Mapping[str, Any]) -> list[Any]:
-    """The query's filters on stored attributes as SQL conditions, so a list reads only
-    the rows it answers with (``columns``: attribute → column). :func:`list_query` still
-    applies every filter to the answer: a condition here may let through more (``080``
-    finds port 80 in SQL, not in Neutron's text comparison), never less."""
-    conditions: list[Any] = []
-    q = request.query_params
-    for key in {k for k in q.keys() if k in columns}:
-        column = columns[key]
-        wanted: list[Any] = []
-        for raw in q.getlist(key):
-            text = raw.lower() if raw.lower() in ("true", "false") else raw
-            if isinstance(column.type, Boolean):
-                if text in ("true", "false"):
-                    wanted.append(text == "true")
-            elif isinstance(column.type, Integer):
-                with contextlib.suppress(ValueError):
-                    number = int(text)
-                    # No stored value is outside 32 bits (and the drivers refuse
-                    # numbers past 64): such a filter matches nothing, as in Neutron.
-                    if -2**31 <= number < 2**31:
-                        wanted.append(number)
-            elif "\x00" not in text:
-                # (PostgreSQL refuses NUL in text; no stored value holds one.)
-                wanted.append(text)
-        conditions.append(column.in_(wanted) if wanted else false())
-    return conditions
-
-
 def list_query(request: Request, collection: str, items: list[dict[str, Any]],
                path: str) -> dict[str, Any]:
     """Apply filters (``?name=x&name=y``), sorting, pagination and ``fields`` the way
     Neutron does, and wrap the result as ``{collection: [...]}``."""
     q = request.query_params
-    for key in {k for k in q.keys() if k not in _RESERVED}:
+    for key in {k for k in q.keys() if k not in RESERVED}:
         wanted = {v.lower() if v.lower() in ("true", "false") else v for v in q.getlist(key)}
         items = [i for i in items if key in i and _as_filter_text(i[key]) in wanted]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
+from sqlalchemy.orm import selectinload
 
 from lbaas.common import limits
 from lbaas.server.api.common import (
@@ -16,7 +17,9 @@ from lbaas.server.api.common import (
     TenantId,
     UrlPath,
 )
+from lbaas.server.api.listing import Listing
 from lbaas.server.api.resource import Resource, crud_router
+from lbaas.server.api.sql_list import BOOL, INT, col
 from lbaas.server.db import models as m
 from lbaas.server.plugin import loadbalancer as lb
 
@@ -59,14 +62,18 @@ class HealthMonitorUpdateRequest(Body):
 router = crud_router(Resource(
     member="health_monitor", collection="health_monitors", path="/lb/health_monitors",
     to_dict=lb.health_monitor_dict, create=lb.create_health_monitor,
-    get=lb.get_health_monitor, list=lb.list_health_monitors,
-    update=lb.update_health_monitor, delete=lb.delete_health_monitor,
-    filter_columns={
-        "id": m.HealthMonitor.id, "tenant_id": m.HealthMonitor.tenant_id,
-        "project_id": m.HealthMonitor.tenant_id, "type": m.HealthMonitor.type,
-        "delay": m.HealthMonitor.delay, "timeout": m.HealthMonitor.timeout,
-        "max_retries": m.HealthMonitor.max_retries,
-        "admin_state_up": m.HealthMonitor.admin_state_up,
-        "http_method": m.HealthMonitor.http_method, "url_path": m.HealthMonitor.url_path,
-        "expected_codes": m.HealthMonitor.expected_codes},
+    get=lb.get_health_monitor, update=lb.update_health_monitor, delete=lb.delete_health_monitor,
+    # (http_method, url_path and expected_codes are absent from a TCP monitor's
+    # answer, which its columns don't say: lists filtering or sorting on them are
+    # answered in Python.)
+    listing=Listing(
+        m.HealthMonitor, lambda ctx: lb.v1_query(ctx, m.HealthMonitor),
+        attrs={"id": col(m.HealthMonitor.id), "tenant_id": col(m.HealthMonitor.tenant_id),
+               "project_id": col(m.HealthMonitor.tenant_id),
+               "type": col(m.HealthMonitor.type), "delay": col(m.HealthMonitor.delay, INT),
+               "timeout": col(m.HealthMonitor.timeout, INT),
+               "max_retries": col(m.HealthMonitor.max_retries, INT),
+               "admin_state_up": col(m.HealthMonitor.admin_state_up, BOOL)},
+        other=frozenset({"pools", "http_method", "url_path", "expected_codes"}),
+        load=(selectinload(m.HealthMonitor.pools),)),
 ), HealthMonitorCreateRequest, HealthMonitorUpdateRequest)

@@ -14,7 +14,9 @@ from lbaas.server.api.common import (
     TenantId,
     Uuid,
 )
+from lbaas.server.api.listing import Listing
 from lbaas.server.api.resource import Resource, crud_router
+from lbaas.server.api.sql_list import BOOL, INT, col
 from lbaas.server.db import models as m
 from lbaas.server.plugin import loadbalancer as lb
 
@@ -47,11 +49,16 @@ class MemberUpdateRequest(Body):
 
 router = crud_router(Resource(
     member="member", collection="members", path="/lb/members", to_dict=lb.member_dict,
-    create=lb.create_member, get=lb.get_member, list=lb.list_members,
-    update=lb.update_member, delete=lb.delete_member,
-    filter_columns={
-        "id": m.LbMember.id, "tenant_id": m.LbMember.tenant_id,
-        "project_id": m.LbMember.tenant_id, "pool_id": m.LbMember.pool_id,
-        "address": m.LbMember.address, "protocol_port": m.LbMember.protocol_port,
-        "weight": m.LbMember.weight, "admin_state_up": m.LbMember.admin_state_up},
+    create=lb.create_member, get=lb.get_member, update=lb.update_member, delete=lb.delete_member,
+    listing=Listing(
+        m.LbMember, lambda ctx: lb.v1_query(ctx, m.LbMember),
+        attrs={"id": col(m.LbMember.id), "tenant_id": col(m.LbMember.tenant_id),
+               "project_id": col(m.LbMember.tenant_id), "pool_id": col(m.LbMember.pool_id),
+               "address": col(m.LbMember.address),
+               "protocol_port": col(m.LbMember.protocol_port, INT),
+               "weight": col(m.LbMember.weight, INT),
+               "admin_state_up": col(m.LbMember.admin_state_up, BOOL),
+               "status": col(lb.v1_status_sql(m.LbMember)),
+               "status_description": col(m.LbMember.status_description, nullable=True)},
+        other=frozenset()),
 ), MemberCreateRequest, MemberUpdateRequest)

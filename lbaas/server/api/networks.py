@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import Field
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from lbaas.server.api.common import (
     Body,
@@ -14,7 +14,9 @@ from lbaas.server.api.common import (
     Name,
     TenantId,
 )
+from lbaas.server.api.listing import Listing
 from lbaas.server.api.resource import Resource, crud_router
+from lbaas.server.api.sql_list import BOOL, INT, col
 from lbaas.server.context import Context
 from lbaas.server.db import models as m
 from lbaas.server.plugin import core
@@ -64,15 +66,19 @@ def _create(session: Session, ctx: Context, settings: Any,
 router = crud_router(Resource(
     member="network", collection="networks", path="/networks", to_dict=core.network_dict,
     create=_create,
-    get=core.get_network, list=core.list_networks,
+    get=core.get_network,
     update=lambda s, ctx, _, obj_id, body: core.update_network(s, ctx, obj_id, body),
     delete=lambda s, ctx, _, obj_id: core.delete_network(s, ctx, obj_id),
-    filter_columns={
-        "id": m.Network.id, "tenant_id": m.Network.tenant_id,
-        "project_id": m.Network.tenant_id, "name": m.Network.name,
-        "admin_state_up": m.Network.admin_state_up, "shared": m.Network.shared,
-        "status": m.Network.status, "mtu": m.Network.mtu,
-        "provider:physical_network": m.Network.provider_physical_network,
-        "provider:network_type": m.Network.provider_network_type,
-        "provider:segmentation_id": m.Network.provider_segmentation_id},
+    listing=Listing(
+        m.Network, core.network_query,
+        attrs={"id": col(m.Network.id), "tenant_id": col(m.Network.tenant_id),
+               "project_id": col(m.Network.tenant_id), "name": col(m.Network.name),
+               "admin_state_up": col(m.Network.admin_state_up, BOOL),
+               "shared": col(m.Network.shared, BOOL), "status": col(m.Network.status),
+               "mtu": col(m.Network.mtu, INT),
+               "provider:physical_network": col(m.Network.provider_physical_network),
+               "provider:network_type": col(m.Network.provider_network_type),
+               "provider:segmentation_id": col(m.Network.provider_segmentation_id, INT,
+                                               nullable=True)},
+        other=frozenset({"subnets"}), load=(selectinload(m.Network.subnets),)),
 ), NetworkCreateRequest, NetworkUpdateRequest)

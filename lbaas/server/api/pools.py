@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import Request, Response
+from sqlalchemy.orm import selectinload
 
 from lbaas.server.api.common import (
     Body,
@@ -17,7 +18,9 @@ from lbaas.server.api.common import (
     in_session,
     settings_of,
 )
+from lbaas.server.api.listing import Listing
 from lbaas.server.api.resource import Resource, crud_router
+from lbaas.server.api.sql_list import BOOL, col
 from lbaas.server.db import models as m
 from lbaas.server.plugin import loadbalancer as lb
 
@@ -63,14 +66,23 @@ class AssociateRequest(Body):
 
 router = crud_router(Resource(
     member="pool", collection="pools", path="/lb/pools", to_dict=lb.pool_dict,
-    create=lb.create_pool, get=lb.get_pool, list=lb.list_pools, update=lb.update_pool,
+    create=lb.create_pool, get=lb.get_pool, update=lb.update_pool,
     delete=lb.delete_pool,
-    filter_columns={
-        "id": m.LbPool.id, "tenant_id": m.LbPool.tenant_id, "project_id": m.LbPool.tenant_id,
-        "name": m.LbPool.name, "description": m.LbPool.description,
-        "subnet_id": m.LbPool.subnet_id, "protocol": m.LbPool.protocol,
-        "lb_method": m.LbPool.lb_algorithm, "admin_state_up": m.LbPool.admin_state_up,
-        "provider": m.LoadBalancer.provider},
+    listing=Listing(
+        m.LbPool, lambda ctx: lb.v1_query(ctx, m.LbPool),
+        attrs={"id": col(m.LbPool.id), "tenant_id": col(m.LbPool.tenant_id),
+               "project_id": col(m.LbPool.tenant_id), "name": col(m.LbPool.name),
+               "description": col(m.LbPool.description),
+               "subnet_id": col(m.LbPool.subnet_id), "protocol": col(m.LbPool.protocol),
+               "lb_method": col(m.LbPool.lb_algorithm),
+               "provider": col(m.LoadBalancer.provider),
+               "admin_state_up": col(m.LbPool.admin_state_up, BOOL),
+               "status": col(lb.v1_status_sql(m.LbPool)),
+               "status_description": col(m.LbPool.status_description, nullable=True)},
+        other=frozenset({"vip_id", "members", "health_monitors",
+                         "health_monitors_status"}),
+        load=(selectinload(m.LbPool.loadbalancer).selectinload(m.LoadBalancer.listeners),
+              selectinload(m.LbPool.members), selectinload(m.LbPool.monitors))),
 ), PoolCreateRequest, PoolUpdateRequest)
 
 

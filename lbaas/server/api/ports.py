@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import selectinload
 
 from lbaas.server.api.common import (
     Body,
@@ -14,7 +15,9 @@ from lbaas.server.api.common import (
     TenantId,
     Uuid,
 )
+from lbaas.server.api.listing import Listing
 from lbaas.server.api.resource import Resource, crud_router
+from lbaas.server.api.sql_list import BOOL, col
 from lbaas.server.db import models as m
 from lbaas.server.plugin import core
 
@@ -68,14 +71,19 @@ router = crud_router(Resource(
     member="port", collection="ports", path="/ports", to_dict=core.port_dict,
     create=lambda s, ctx, settings, body: core.create_tenant_port(s, ctx, settings.conf,
                                                                   body),
-    get=core.get_port, list=core.list_ports,
+    get=core.get_port,
     update=lambda s, ctx, _, obj_id, body: core.update_port(s, ctx, obj_id, body),
     delete=lambda s, ctx, _, obj_id: core.delete_port(s, ctx, obj_id),
     prepare=_fixed_ips_plain,
-    filter_columns={
-        "id": m.Port.id, "tenant_id": m.Port.tenant_id, "project_id": m.Port.tenant_id,
-        "network_id": m.Port.network_id, "name": m.Port.name,
-        "mac_address": m.Port.mac_address, "admin_state_up": m.Port.admin_state_up,
-        "status": m.Port.status, "device_id": m.Port.device_id,
-        "device_owner": m.Port.device_owner, "binding:host_id": m.Port.binding_host_id},
+    listing=Listing(
+        m.Port, core.port_query,
+        attrs={"id": col(m.Port.id), "tenant_id": col(m.Port.tenant_id),
+               "project_id": col(m.Port.tenant_id), "name": col(m.Port.name),
+               "network_id": col(m.Port.network_id),
+               "mac_address": col(m.Port.mac_address),
+               "admin_state_up": col(m.Port.admin_state_up, BOOL),
+               "status": col(m.Port.status), "device_id": col(m.Port.device_id),
+               "device_owner": col(m.Port.device_owner),
+               "binding:host_id": col(m.Port.binding_host_id)},
+        other=frozenset({"fixed_ips"}), load=(selectinload(m.Port.fixed_ips),)),
 ), PortCreateRequest, PortUpdateRequest)

@@ -6,8 +6,8 @@ the same way. No ``from __future__ import annotations`` here: FastAPI reads the 
 model off each route's annotations, which must be the real classes.
 """
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -18,12 +18,11 @@ from lbaas.server.api.common import (
     creation_body,
     ctx_of,
     in_session,
-    list_query,
     settings_of,
     show_fields,
-    sql_filters,
     update_body,
 )
+from lbaas.server.api.listing import Listing, list_response
 from lbaas.server.context import Context
 
 Settings = Any
@@ -37,14 +36,12 @@ class Resource:
     to_dict: Callable[[Any], dict[str, Any]]
     create: Callable[[Session, Context, Settings, dict[str, Any]], Any]
     get: Callable[[Session, Context, str], Any]
-    # With the SQL conditions of the query's filters (see ``filter_columns``).
-    list: Callable[[Session, Context, Sequence[Any]], list[Any]]
+    # How its list query is answered by the database (listing.py).
+    listing: Listing
     update: Callable[[Session, Context, Settings, str, dict[str, Any]], Any]
     delete: Callable[[Session, Context, Settings, str], None]
     # Turns the validated body into what the plugin takes (nested models made plain).
     prepare: Callable[[dict[str, Any]], dict[str, Any]] = lambda data: data
-    # Attribute → column, for the filters a list applies in SQL (common.sql_filters).
-    filter_columns: Mapping[str, Any] = field(default_factory=dict)
 
 
 def crud_router(res: Resource, create_request: type[BaseModel],
@@ -58,12 +55,9 @@ def crud_router(res: Resource, create_request: type[BaseModel],
             res.create(s, ctx, settings, data)))}
 
     def list_all(request: Request) -> dict[str, Any]:
-        ctx = ctx_of(request)
-        where = sql_filters(request, res.filter_columns)
-        items = in_session(request, lambda s: [res.to_dict(o)
-                                               for o in res.list(s, ctx, where)],
-                           read_only=True)
-        return list_query(request, res.collection, items, res.path.lstrip("/"))
+        return list_response(request, lambda fn: in_session(request, fn, read_only=True),
+                             ctx_of(request), res.listing, res.to_dict, res.collection,
+                             res.path.lstrip("/"))
 
     def show(request: Request, obj_id: str) -> dict[str, Any]:
         ctx = ctx_of(request)

@@ -16,7 +16,9 @@ from lbaas.server.api.common import (
     TenantId,
     Uuid,
 )
+from lbaas.server.api.listing import Listing
 from lbaas.server.api.resource import Resource, crud_router
+from lbaas.server.api.sql_list import BOOL, INT, col
 from lbaas.server.context import Context
 from lbaas.server.db import models as m
 from lbaas.server.plugin import core
@@ -76,12 +78,16 @@ def _create(session: Session, ctx: Context, settings: Any,
 router = crud_router(Resource(
     member="subnet", collection="subnets", path="/subnets", to_dict=core.subnet_dict,
     create=_create,
-    get=core.get_subnet, list=core.list_subnets,
+    get=core.get_subnet,
     update=lambda s, ctx, _, obj_id, body: core.update_subnet(s, ctx, obj_id, body),
     delete=lambda s, ctx, _, obj_id: core.delete_subnet(s, ctx, obj_id),
-    filter_columns={
-        "id": m.Subnet.id, "tenant_id": m.Subnet.tenant_id, "project_id": m.Subnet.tenant_id,
-        "network_id": m.Subnet.network_id, "name": m.Subnet.name,
-        "ip_version": m.Subnet.ip_version, "cidr": m.Subnet.cidr,
-        "gateway_ip": m.Subnet.gateway_ip, "enable_dhcp": m.Subnet.enable_dhcp},
+    listing=Listing(
+        m.Subnet, core.subnet_query,
+        attrs={"id": col(m.Subnet.id), "tenant_id": col(m.Subnet.tenant_id),
+               "project_id": col(m.Subnet.tenant_id), "name": col(m.Subnet.name),
+               "network_id": col(m.Subnet.network_id),
+               "ip_version": col(m.Subnet.ip_version, INT), "cidr": col(m.Subnet.cidr),
+               "gateway_ip": col(m.Subnet.gateway_ip, nullable=True),
+               "enable_dhcp": col(m.Subnet.enable_dhcp, BOOL)},
+        other=frozenset({"allocation_pools", "host_routes", "dns_nameservers"})),
 ), SubnetCreateRequest, SubnetUpdateRequest)

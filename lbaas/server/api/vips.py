@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.orm import selectinload
 
 from lbaas.common import limits
 from lbaas.server.api.common import (
@@ -19,7 +20,9 @@ from lbaas.server.api.common import (
     TenantId,
     Uuid,
 )
+from lbaas.server.api.listing import Listing
 from lbaas.server.api.resource import Resource, crud_router
+from lbaas.server.api.sql_list import BOOL, INT, col
 from lbaas.server.db import models as m
 from lbaas.server.plugin import loadbalancer as lb
 
@@ -97,15 +100,23 @@ def _plain_sp(data: dict[str, Any]) -> dict[str, Any]:
 
 router = crud_router(Resource(
     member="vip", collection="vips", path="/lb/vips", to_dict=lb.vip_dict,
-    create=lb.create_vip, get=lb.get_vip, list=lb.list_vips, update=lb.update_vip,
+    create=lb.create_vip, get=lb.get_vip, update=lb.update_vip,
     delete=lb.delete_vip, prepare=_plain_sp,
-    filter_columns={
-        "id": m.Listener.id, "tenant_id": m.Listener.tenant_id,
-        "project_id": m.Listener.tenant_id, "name": m.Listener.name,
-        "description": m.Listener.description, "protocol": m.Listener.protocol,
-        "protocol_port": m.Listener.protocol_port,
-        "connection_limit": m.Listener.connection_limit,
-        "admin_state_up": m.Listener.admin_state_up, "pool_id": m.LoadBalancer.id,
-        "subnet_id": m.LoadBalancer.vip_subnet_id, "address": m.LoadBalancer.vip_address,
-        "port_id": m.LoadBalancer.vip_port_id},
+    listing=Listing(
+        m.Listener, lambda ctx: lb.v1_query(ctx, m.Listener),
+        attrs={"id": col(m.Listener.id), "tenant_id": col(m.Listener.tenant_id),
+               "project_id": col(m.Listener.tenant_id), "name": col(m.Listener.name),
+               "description": col(m.Listener.description),
+               "subnet_id": col(m.LoadBalancer.vip_subnet_id),
+               "address": col(m.LoadBalancer.vip_address),
+               "port_id": col(m.LoadBalancer.vip_port_id),
+               "protocol_port": col(m.Listener.protocol_port, INT),
+               "protocol": col(m.Listener.protocol), "pool_id": col(m.LoadBalancer.id),
+               "connection_limit": col(m.Listener.connection_limit, INT),
+               "admin_state_up": col(m.Listener.admin_state_up, BOOL),
+               "status": col(lb.v1_status_sql(m.Listener)),
+               "status_description": col(m.Listener.status_description, nullable=True)},
+        other=frozenset({"session_persistence"}),
+        load=(selectinload(m.Listener.loadbalancer),
+              selectinload(m.Listener.default_pool))),
 ), VipCreateRequest, VipUpdateRequest)

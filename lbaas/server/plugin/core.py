@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -81,12 +81,12 @@ def get_network(session: Session, ctx: Context, net_id: str) -> m.Network:
                        shared_ok=True)
 
 
-def list_networks(session: Session, ctx: Context,
-                  where: Sequence[Any] = ()) -> list[m.Network]:
-    q = select(m.Network).where(*where).order_by(m.Network.created_at, m.Network.id)
+def network_query(ctx: Context) -> Any:
+    """The networks ``ctx`` may see (its own and shared ones), as a query to refine."""
+    q = select(m.Network)
     if not ctx.is_admin:
         q = q.where((m.Network.tenant_id == ctx.project_id) | m.Network.shared.is_(True))
-    return list(session.scalars(q))
+    return q
 
 
 def update_network(session: Session, ctx: Context, net_id: str,
@@ -177,13 +177,13 @@ def get_subnet(session: Session, ctx: Context, subnet_id: str) -> m.Subnet:
                        shared_ok=True)
 
 
-def list_subnets(session: Session, ctx: Context,
-                 where: Sequence[Any] = ()) -> list[m.Subnet]:
-    q = select(m.Subnet).where(*where).order_by(m.Subnet.created_at, m.Subnet.id)
+def subnet_query(ctx: Context) -> Any:
+    """The subnets ``ctx`` may see (its own and those of shared networks)."""
+    q = select(m.Subnet)
     if not ctx.is_admin:
         q = q.join(m.Network).where((m.Subnet.tenant_id == ctx.project_id)
                                     | m.Network.shared.is_(True))
-    return list(session.scalars(q))
+    return q
 
 
 def update_subnet(session: Session, ctx: Context, subnet_id: str,
@@ -388,8 +388,9 @@ def get_port(session: Session, ctx: Context, port_id: str) -> m.Port:
     return get_visible(session, ctx, m.Port, port_id, errors.PortNotFound)
 
 
-def list_ports(session: Session, ctx: Context, where: Sequence[Any] = ()) -> list[m.Port]:
-    return list(session.scalars(visible_query(ctx, m.Port).where(*where)))
+def port_query(ctx: Context) -> Any:
+    """The ports ``ctx`` may see, as a query to refine (in no order)."""
+    return visible_query(ctx, m.Port).order_by(None)
 
 
 def _refuse_vip_port(session: Session, port: m.Port) -> None:

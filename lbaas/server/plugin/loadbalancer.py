@@ -16,10 +16,9 @@ kept as Octavia's pair (:func:`v1_status`, :func:`set_v1_status`).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -56,6 +55,15 @@ def v1_status(obj: Any) -> str:
     if status == c.ACTIVE:
         return _SETTLED_BACK.get(obj.operating_status, c.ACTIVE)
     return status
+
+
+def v1_status_sql(model: Any) -> Any:
+    """:func:`v1_status` as an SQL expression on ``model``'s columns (lists sort and
+    filter on it in the database)."""
+    settled = case(*((model.operating_status == op, word)
+                     for op, word in _SETTLED_BACK.items()), else_=c.ACTIVE)
+    return case((model.provisioning_status != c.ACTIVE, model.provisioning_status),
+                else_=settled)
 
 
 def set_v1_status(obj: Any, status: str, description: str | None = None) -> None:
@@ -110,12 +118,12 @@ def _v1(q: Any, model: Any) -> Any:
     return q
 
 
-def _visible_list(session: Session, ctx: Context, model: Any,
-                  where: Sequence[Any]) -> list[Any]:
-    q = _v1(select(model), model).where(*where)
+def v1_query(ctx: Context, model: Any) -> Any:
+    """The ``model`` objects of v1 that ``ctx`` may see, as a query to refine."""
+    q = _v1(select(model), model)
     if not ctx.is_admin:
         q = q.where(model.tenant_id == ctx.project_id)
-    return list(session.scalars(q.order_by(model.created_at, model.id)))
+    return q
 
 
 def _get_v1(session: Session, ctx: Context, model: Any, obj_id: str,
@@ -192,11 +200,6 @@ def get_pool(session: Session, ctx: Context, pool_id: str,
     pool: m.LbPool = _get_v1(session, ctx, m.LbPool, pool_id, errors.PoolNotFound,
                              for_delete)
     return pool
-
-
-def list_pools(session: Session, ctx: Context,
-               where: Sequence[Any] = ()) -> list[m.LbPool]:
-    return _visible_list(session, ctx, m.LbPool, where)
 
 
 def update_pool(session: Session, ctx: Context, s: Settings, pool_id: str,
@@ -286,11 +289,6 @@ def get_member(session: Session, ctx: Context, member_id: str,
     return member
 
 
-def list_members(session: Session, ctx: Context,
-                 where: Sequence[Any] = ()) -> list[m.LbMember]:
-    return _visible_list(session, ctx, m.LbMember, where)
-
-
 def update_member(session: Session, ctx: Context, s: Settings, member_id: str,
                   body: dict[str, Any]) -> m.LbMember:
     member = get_member(session, ctx, member_id)
@@ -367,11 +365,6 @@ def create_health_monitor(session: Session, ctx: Context, s: Settings,
 
 def get_health_monitor(session: Session, ctx: Context, hm_id: str) -> m.HealthMonitor:
     return get_visible(session, ctx, m.HealthMonitor, hm_id, errors.HealthMonitorNotFound)
-
-
-def list_health_monitors(session: Session, ctx: Context,
-                         where: Sequence[Any] = ()) -> list[m.HealthMonitor]:
-    return _visible_list(session, ctx, m.HealthMonitor, where)
 
 
 def update_health_monitor(session: Session, ctx: Context, s: Settings, hm_id: str,
@@ -517,11 +510,6 @@ def get_vip(session: Session, ctx: Context, vip_id: str,
     vip: m.Listener = _get_v1(session, ctx, m.Listener, vip_id, errors.VipNotFound,
                               for_delete)
     return vip
-
-
-def list_vips(session: Session, ctx: Context,
-              where: Sequence[Any] = ()) -> list[m.Listener]:
-    return _visible_list(session, ctx, m.Listener, where)
 
 
 def _pool_of(vip: m.Listener) -> m.LbPool:

@@ -28,6 +28,7 @@ from lbaas.server.api.common import (
     page_link,
     settings_of,
 )
+from lbaas.server.api.sql_list import text_of
 
 PREFIXES = ("/v2/lbaas", "/v2.0/lbaas")
 
@@ -77,13 +78,6 @@ def run(request: Request, fn: Callable[..., T], *args: Any, read_only: bool = Fa
 
 RESERVED = {"fields", "sort", "sort_key", "sort_dir", "limit", "marker", "page_reverse",
             "tags", "tags-any", "not-tags", "not-tags-any"}
-
-
-def text_of(value: Any) -> str:
-    """An attribute's value as a filter compares it: what the client wrote to ask."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
 
 
 def parse_sorts(q: Any) -> list[tuple[str, str]]:

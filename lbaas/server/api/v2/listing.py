@@ -34,9 +34,7 @@ Tags are JSON lists in the object's row: ``json_each`` on SQLite, ``jsonb`` cont
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,9 +53,24 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.sql.elements import UnaryExpression
 
 from lbaas.server import errors
+from lbaas.server.api.sql_list import (
+    BOOL,
+    CONST,
+    FLOAT,
+    INT,
+    LIMIT_CAP,
+    SQL_DIALECTS,
+    TIME,
+    Attr,
+    Term,
+    after_marker,
+    col,
+    const,
+    matches,
+    shown,
+)
 from lbaas.server.api.v2 import serializers as ser
 from lbaas.server.api.v2.common import (
     RESERVED,
@@ -68,37 +81,10 @@ from lbaas.server.api.v2.common import (
     parse_sorts,
     run,
     tag_sets,
-    text_of,
 )
 from lbaas.server.context import Context
 from lbaas.server.db import models as m
 from lbaas.server.plugin import octavia
-
-STR, INT, BOOL, FLOAT, TIME, CONST = "str", "int", "bool", "float", "time", "const"
-# LIMIT takes a 64-bit integer; a larger limit than this asks for every row anyway.
-_LIMIT_CAP = 2**62
-_INT_RE = re.compile(r"-?[0-9]+", re.ASCII)
-SQL_DIALECTS = ("sqlite", "postgresql")
-
-
-@dataclass(frozen=True)
-class Attr:
-    """One scalar attribute of a serialized object: its SQL expression (None for a
-    constant), how the API writes its values (``kind``), and whether it can be null.
-    ``value`` is a constant's value."""
-
-    kind: str
-    expr: Any = None
-    nullable: bool = False
-    value: Any = None
-
-
-def _col(expr: Any, kind: str = STR, nullable: bool = False) -> Attr:
-    return Attr(kind, expr, nullable)
-
-
-def _const(value: Any) -> Attr:
-    return Attr(CONST, value=value)
 
 
 @dataclass(frozen=True)
@@ -121,44 +107,44 @@ class Resource:
 
 
 def _common(model: Any) -> dict[str, Attr]:
-    return {"id": _col(model.id), "project_id": _col(model.tenant_id),
-            "tenant_id": _col(model.tenant_id),
-            "provisioning_status": _col(model.provisioning_status),
-            "operating_status": _col(model.operating_status),
-            "created_at": _col(model.created_at, TIME),
-            "updated_at": _col(model.updated_at, TIME, nullable=True),
-            "name": _col(model.name), "admin_state_up": _col(model.admin_state_up, BOOL)}
+    return {"id": col(model.id), "project_id": col(model.tenant_id),
+            "tenant_id": col(model.tenant_id),
+            "provisioning_status": col(model.provisioning_status),
+            "operating_status": col(model.operating_status),
+            "created_at": col(model.created_at, TIME),
+            "updated_at": col(model.updated_at, TIME, nullable=True),
+            "name": col(model.name), "admin_state_up": col(model.admin_state_up, BOOL)}
 
 
 LB = m.LoadBalancer
 LOADBALANCERS = Resource(
     "loadbalancers", LB, ser.loadbalancer,
-    attrs={**_common(LB), "description": _col(LB.description),
-           "vip_address": _col(LB.vip_address), "vip_port_id": _col(LB.vip_port_id),
-           "vip_subnet_id": _col(LB.vip_subnet_id),
-           "vip_network_id": _col(LB.vip_network_id), "vip_qos_policy_id": _const(None),
-           "vip_vnic_type": _const("normal"), "provider": _col(LB.provider),
-           "flavor_id": _col(LB.flavor_id, nullable=True),
-           "availability_zone": _col(LB.availability_zone, nullable=True)},
+    attrs={**_common(LB), "description": col(LB.description),
+           "vip_address": col(LB.vip_address), "vip_port_id": col(LB.vip_port_id),
+           "vip_subnet_id": col(LB.vip_subnet_id),
+           "vip_network_id": col(LB.vip_network_id), "vip_qos_policy_id": const(None),
+           "vip_vnic_type": const("normal"), "provider": col(LB.provider),
+           "flavor_id": col(LB.flavor_id, nullable=True),
+           "availability_zone": col(LB.availability_zone, nullable=True)},
     other=frozenset({"tags", "vip_sg_ids", "additional_vips", "listeners", "pools"}),
     load=(selectinload(LB.listeners), selectinload(LB.pools)))
 
 LI = m.Listener
 LISTENERS = Resource(
     "listeners", LI, ser.listener,
-    attrs={**_common(LI), "description": _col(LI.description),
-           "protocol": _col(LI.protocol), "protocol_port": _col(LI.protocol_port, INT),
-           "connection_limit": _col(LI.connection_limit, INT),
-           "default_pool_id": _col(LI.default_pool_id, nullable=True),
-           "timeout_client_data": _col(LI.timeout_client_data, INT),
-           "timeout_member_connect": _col(LI.timeout_member_connect, INT),
-           "timeout_member_data": _col(LI.timeout_member_data, INT),
-           "timeout_tcp_inspect": _col(LI.timeout_tcp_inspect, INT),
-           **{key: _const(None) for key in (
+    attrs={**_common(LI), "description": col(LI.description),
+           "protocol": col(LI.protocol), "protocol_port": col(LI.protocol_port, INT),
+           "connection_limit": col(LI.connection_limit, INT),
+           "default_pool_id": col(LI.default_pool_id, nullable=True),
+           "timeout_client_data": col(LI.timeout_client_data, INT),
+           "timeout_member_connect": col(LI.timeout_member_connect, INT),
+           "timeout_member_data": col(LI.timeout_member_data, INT),
+           "timeout_tcp_inspect": col(LI.timeout_tcp_inspect, INT),
+           **{key: const(None) for key in (
                "default_tls_container_ref", "client_ca_tls_container_ref",
                "client_crl_container_ref", "tls_ciphers", "tls_versions", "alpn_protocols",
                "hsts_max_age", "hsts_include_subdomains", "hsts_preload")},
-           "client_authentication": _const("NONE")},
+           "client_authentication": const("NONE")},
     other=frozenset({"tags", "sni_container_refs", "l7policies", "insert_headers",
                      "loadbalancers", "allowed_cidrs"}))
 
@@ -167,13 +153,13 @@ _POOL_MONITOR = select(m.LbHealthMonitor.id).where(
     m.LbHealthMonitor.pool_id == PO.id).scalar_subquery()
 POOLS = Resource(
     "pools", PO, ser.pool,
-    attrs={**_common(PO), "description": _col(PO.description),
-           "protocol": _col(PO.protocol), "lb_algorithm": _col(PO.lb_algorithm),
-           "healthmonitor_id": _col(_POOL_MONITOR, nullable=True),
-           **{key: _const(None) for key in (
+    attrs={**_common(PO), "description": col(PO.description),
+           "protocol": col(PO.protocol), "lb_algorithm": col(PO.lb_algorithm),
+           "healthmonitor_id": col(_POOL_MONITOR, nullable=True),
+           **{key: const(None) for key in (
                "tls_container_ref", "ca_tls_container_ref", "crl_container_ref",
                "tls_ciphers", "tls_versions", "alpn_protocols")},
-           "tls_enabled": _const(False)},
+           "tls_enabled": const(False)},
     other=frozenset({"tags", "session_persistence", "loadbalancers", "listeners",
                      "members"}),
     load=(selectinload(PO.loadbalancer).selectinload(LB.listeners),
@@ -182,72 +168,26 @@ POOLS = Resource(
 ME = m.LbMember
 MEMBERS = Resource(
     "members", ME, ser.member,
-    attrs={**_common(ME), "address": _col(ME.address),
-           "protocol_port": _col(ME.protocol_port, INT), "weight": _col(ME.weight, INT),
-           "backup": _col(ME.backup, BOOL), "subnet_id": _col(ME.subnet_id, nullable=True),
-           "monitor_address": _col(ME.monitor_address, nullable=True),
-           "monitor_port": _col(ME.monitor_port, INT, nullable=True),
-           "vnic_type": _const("normal")},
+    attrs={**_common(ME), "address": col(ME.address),
+           "protocol_port": col(ME.protocol_port, INT), "weight": col(ME.weight, INT),
+           "backup": col(ME.backup, BOOL), "subnet_id": col(ME.subnet_id, nullable=True),
+           "monitor_address": col(ME.monitor_address, nullable=True),
+           "monitor_port": col(ME.monitor_port, INT, nullable=True),
+           "vnic_type": const("normal")},
     other=frozenset({"tags"}))
 
 HM = m.LbHealthMonitor
 HEALTHMONITORS = Resource(
     "healthmonitors", HM, ser.healthmonitor,
-    attrs={**_common(HM), "type": _col(HM.type), "delay": _col(HM.delay, INT),
-           "timeout": _col(HM.timeout, INT), "max_retries": _col(HM.max_retries, INT),
-           "max_retries_down": _col(HM.max_retries_down, INT),
-           "http_method": _col(HM.http_method, nullable=True),
-           "http_version": _col(HM.http_version, FLOAT, nullable=True),
-           "domain_name": _col(HM.domain_name, nullable=True),
-           "url_path": _col(HM.url_path, nullable=True),
-           "expected_codes": _col(HM.expected_codes, nullable=True)},
+    attrs={**_common(HM), "type": col(HM.type), "delay": col(HM.delay, INT),
+           "timeout": col(HM.timeout, INT), "max_retries": col(HM.max_retries, INT),
+           "max_retries_down": col(HM.max_retries_down, INT),
+           "http_method": col(HM.http_method, nullable=True),
+           "http_version": col(HM.http_version, FLOAT, nullable=True),
+           "domain_name": col(HM.domain_name, nullable=True),
+           "url_path": col(HM.url_path, nullable=True),
+           "expected_codes": col(HM.expected_codes, nullable=True)},
     other=frozenset({"tags", "pools"}))
-
-
-# ----------------------------------------------------------------- SQL forms of values
-
-
-def _shown(attr: Attr, dialect: str) -> Any:
-    """The attribute's SQL expression as the API shows (and so compares) it."""
-    expr = attr.expr
-    if attr.kind == TIME:
-        # The API shows times to the second (serializers' timestamp()).
-        if dialect == "sqlite":
-            return func.strftime("%Y-%m-%dT%H:%M:%S", expr)
-        expr = func.to_char(expr, 'YYYY-MM-DD"T"HH24:MI:SS')
-    if attr.kind in (STR, TIME) and dialect == "postgresql":
-        return expr.collate("C")
-    return expr
-
-
-def _matches(attr: Attr, wanted: set[str], dialect: str) -> ColumnElement[bool]:
-    """The attribute shown as text (``common.text_of``) is one of ``wanted``."""
-    if attr.kind == CONST:
-        return true() if text_of(attr.value) in wanted else false()
-    values: list[Any] = []
-    for text in wanted:
-        if "\x00" in text:
-            continue  # no stored value holds a NUL (PostgreSQL's text refuses it)
-        if attr.kind in (STR, TIME):
-            values.append(text)
-        elif attr.kind == BOOL and text in ("true", "false"):
-            values.append(text == "true")
-        elif attr.kind == INT and _INT_RE.fullmatch(text) and str(int(text)) == text \
-                and -2**31 <= int(text) < 2**31:
-            # (No stored number is wider than 32 bits; SQLite overflows past 64.)
-            values.append(int(text))
-        elif attr.kind == FLOAT:
-            try:
-                number = float(text)
-            except ValueError:
-                continue
-            if math.isfinite(number) and str(number) == text:
-                values.append(number)
-    shown = _shown(attr, dialect)
-    clauses: list[ColumnElement[bool]] = [shown.in_(values)] if values else []
-    if attr.nullable and "" in wanted:
-        clauses.append(attr.expr.is_(None))
-    return or_(*clauses) if clauses else false()
 
 
 def _has_tag(model: Any, tag: str, dialect: str) -> ColumnElement[bool]:
@@ -277,42 +217,6 @@ def _tag_clauses(model: Any, q: Any, dialect: str) -> list[ColumnElement[bool]]:
 
 
 # ----------------------------------------------------------------- order and pages
-
-
-@dataclass(frozen=True)
-class _Term:
-    expr: Any
-    desc: bool
-    nullable: bool
-
-    def order(self) -> UnaryExpression[Any]:
-        # Python's sort key (value is None, value): nulls after every value ascending,
-        # before them descending.
-        return self.expr.desc().nulls_first() if self.desc else \
-            self.expr.asc().nulls_last()
-
-    def equal(self, value: Any) -> ColumnElement[bool]:
-        return self.expr.is_(None) if value is None else self.expr == value
-
-    def after(self, value: Any) -> ColumnElement[bool]:
-        """Rows this term puts after a row whose value is ``value``."""
-        if value is None:
-            return self.expr.is_not(None) if self.desc else false()
-        if self.desc:
-            return self.expr < value
-        beyond = self.expr > value
-        return or_(beyond, self.expr.is_(None)) if self.nullable else beyond
-
-
-def _after_marker(terms: list[_Term], values: Iterable[Any]) -> ColumnElement[bool]:
-    """Rows after the marker's in the order of ``terms`` (which end with a unique one):
-    equal on the first i terms and after it on term i, for some i."""
-    cases: list[ColumnElement[bool]] = []
-    equal: list[ColumnElement[bool]] = []
-    for term, value in zip(terms, values, strict=True):
-        cases.append(and_(*equal, term.after(value)))
-        equal.append(term.equal(value))
-    return or_(*cases)
 
 
 @dataclass
@@ -361,7 +265,7 @@ def _answer(session: Session, ctx: Context, resource: Resource, q: Any,
             # answer of an empty list (a 400 for a bad sort direction, say).
             return _Answer([], everything=True)
         wanted = {v.lower() if v.lower() in ("true", "false") else v for v in q.getlist(key)}
-        where.append(_matches(attr, wanted, dialect))
+        where.append(matches(attr, wanted, dialect))
     where += _tag_clauses(model, q, dialect)
     selected = base.where(*where)
 
@@ -375,10 +279,10 @@ def _answer(session: Session, ctx: Context, resource: Resource, q: Any,
                 return _Answer([], everything=True)
             raise errors.OctaviaBadRequest(f"'{key}' is not a valid option for sort_key")
 
-    terms = [_Term(_shown(resource.attrs[key], dialect), direction == "desc",
+    terms = [Term(shown(resource.attrs[key], dialect), direction == "desc",
                    resource.attrs[key].nullable)
              for key, direction in sorts if resource.attrs[key].kind != CONST]
-    terms += [_Term(model.created_at, False, False), _Term(model.id, False, False)]
+    terms += [Term(model.created_at, False, False), Term(model.id, False, False)]
 
     page = selected
     marker = q.get("marker")
@@ -388,11 +292,11 @@ def _answer(session: Session, ctx: Context, resource: Resource, q: Any,
             model.id == marker)).first()
         if values is None:
             raise errors.OctaviaNotFound("Marker", marker)
-        page = page.where(_after_marker(terms, values))
+        page = page.where(after_marker(terms, values))
     limit = parse_limit(q)
     page = page.options(*resource.load).order_by(*(t.order() for t in terms))
     if limit:
-        page = page.limit(min(limit, _LIMIT_CAP) + 1)
+        page = page.limit(min(limit, LIMIT_CAP) + 1)
     rows = list(session.scalars(page))
     more = limit is not None and 0 < limit < len(rows)
     return _Answer([resource.serialize(o) for o in rows[:limit or None]], more=more)
