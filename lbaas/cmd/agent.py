@@ -72,6 +72,8 @@ def read_settings(conf: cfg.ConfigOpts) -> AgentSettings:
         user_group=conf.haproxy.user_group,
         send_gratuitous_arp=conf.haproxy.send_gratuitous_arp,
         hard_stop_after=conf.haproxy.hard_stop_after,
+        access_log=conf.haproxy.access_log or None,
+        access_log_facility=conf.haproxy.access_log_facility,
     )
     agent = AgentOptions(
         periodic_interval=conf.periodic_interval,
@@ -106,6 +108,7 @@ def load_config(argv: list[str] | None) -> cfg.ConfigOpts:
     conf(args=sys.argv[1:] if argv is None else argv, project="lbaas",
          prog=PROG, version=version_string())
     config.check_values(conf)
+    config.check_haproxy_values(conf)
     return conf
 
 

@@ -39,6 +39,7 @@ def load_config(argv: list[str] | None) -> cfg.ConfigOpts:
         conf(argv if argv is not None else sys.argv[1:], project="lbaas",
              prog=PROG, version=version_string())
         config.check_values(conf)
+        config.check_haproxy_values(conf)
         config.parse_bridge_mappings(conf.bridge_mappings)
     except (cfg.Error, ValueError, OSError) as e:
         print(config.error_line(PROG, e), file=sys.stderr)

@@ -14,6 +14,8 @@ import socket
 
 from oslo_config import cfg
 
+from lbaas.common import limits
+
 DEFAULT_STATE_PATH = "/var/lib/lbaas"
 
 common_opts: list[cfg.Opt] = [
@@ -141,6 +143,19 @@ haproxy_opts: list[cfg.Opt] = [
                help="Gratuitous ARPs per VIP address after plugging (0: none)."),
     cfg.IntOpt("hard_stop_after", default=300, min=1,
                help="Seconds an old HAProxy may keep finishing connections after a reload."),
+    cfg.StrOpt("access_log", default="",
+               help="Where every load balancer's HAProxy sends its access log (one line "
+                    "per HTTP request, option httplog; per TCP connection, option "
+                    "tcplog): a unix datagram socket path such as /dev/log, or a syslog "
+                    "server over UDP as a.b.c.d:port or [v6]:port. HAProxy runs in the "
+                    "load balancer's network namespace as user nobody: a socket path is "
+                    "on the host's filesystem and must be writable by nobody; a UDP "
+                    "address must be reachable from inside that namespace (the tenant's "
+                    "network). Empty (the default): no logging at all. A change applies "
+                    "at the next agent start, with a hitless reload."),
+    cfg.StrOpt("access_log_facility", default="local0",
+               choices=list(limits.LOG_FACILITIES),
+               help="Syslog facility of the access log lines."),
 ]
 
 
@@ -180,6 +195,16 @@ def parse_bridge_mappings(mappings: list[str]) -> dict[str, str]:
             raise ValueError(f"bridge_mappings names physical network {physnet!r} twice")
         result[physnet] = bridge
     return result
+
+
+def check_haproxy_values(conf: cfg.ConfigOpts) -> None:
+    """The [haproxy] values that oslo.config cannot check by itself (ValueError naming
+    the option)."""
+    if conf.haproxy.access_log:
+        try:
+            limits.log_target(conf.haproxy.access_log)
+        except ValueError as exc:
+            raise ValueError(f"[haproxy] access_log: {exc}") from None
 
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:

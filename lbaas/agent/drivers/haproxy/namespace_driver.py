@@ -89,6 +89,9 @@ class HaproxyOptions:
     send_gratuitous_arp: int = 3
     hard_stop_after: int = 300
     haproxy_binary: str = "haproxy"
+    # [haproxy] access_log / access_log_facility; None: no access log.
+    access_log: str | None = None
+    access_log_facility: str = "local0"
 
 
 @dataclass(frozen=True)
@@ -344,7 +347,8 @@ class HaproxyNSDriver:
                                server_state_file=str(paths.server_state)),
                 user_group=self.options.user_group,
                 hard_stop_after=self.options.hard_stop_after,
-                log_target=cfg.default_log_target(),
+                log_target=self.options.access_log,
+                log_facility=self.options.access_log_facility,
             )
         except cfg.ConfigError as exc:
             raise DeployError(str(exc)) from exc
