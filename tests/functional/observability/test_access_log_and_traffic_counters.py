@@ -185,6 +185,8 @@ class Drivers:
         return HaproxyNSDriver(options, self.plugin_rpc, vif_driver, host=HOST)
 
     def cleanup(self) -> None:
+        # The server may be gone already: the port calls of the undeploy go nowhere.
+        self.plugin_rpc = PortCalls()
         driver = self.make()
         for lb_id, device in self.deployed.items():
             with contextlib.suppress(Exception):
@@ -314,15 +316,23 @@ def server() -> Iterator[ServerProcess]:
         srv.cleanup()
 
 
+@pytest.fixture
+def plugin(server: ServerProcess) -> Iterator[HttpPluginApi]:
+    client = HttpPluginApi(server.url)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
 def _ok(resp: httpx.Response) -> dict[str, Any]:
     assert resp.status_code < 300, resp.text
     return dict(resp.json()) if resp.content else {}
 
 
 def test_http_responses_and_member_check_failures_reach_metrics(
-        lab: Lab, drivers: Drivers, server: ServerProcess) -> None:
+        lab: Lab, drivers: Drivers, server: ServerProcess, plugin: HttpPluginApi) -> None:
     api = Api(server.url, project="tl-project")
-    plugin = HttpPluginApi(server.url)
     drivers.plugin_rpc = plugin
     plugin.report_state(HOST, {"device_drivers": ["haproxy_ns"],
                                "bridge_mappings": {PHYSNET: BRIDGE}}, start_flag=True)
