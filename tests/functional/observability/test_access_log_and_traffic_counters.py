@@ -128,9 +128,23 @@ class Lab:
             proc.kill()
             proc.wait(timeout=10)
 
+    def _client(self, address: str, *paths: str) -> list[str]:
+        return ["ip", "netns", "exec", CLIENT[0], sys.executable,
+                str(self.scripts / "client.py"), address, "80", *paths]
+
+    def start_load(self, address: str, count: int) -> subprocess.Popen[str]:
+        """``count`` requests for / one after another, each on a new connection."""
+        return subprocess.Popen(self._client(address, *["/"] * count),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    @staticmethod
+    def load_result(proc: subprocess.Popen[str]) -> list[Any]:
+        out, _ = proc.communicate(timeout=60)
+        result: list[Any] = json.loads(out)
+        return result
+
     def get(self, address: str, *paths: str) -> list[Any]:
-        out = run("ip", "netns", "exec", CLIENT[0], sys.executable,
-                  str(self.scripts / "client.py"), address, "80", *paths)
+        out = run(*self._client(address, *paths))
         result: list[Any] = json.loads(out.stdout)
         return result
 
@@ -294,7 +308,11 @@ def test_access_log_reaches_the_socket_the_operator_named_and_stops_without_it(
     # The operator removes the option and restarts the agent: one hitless reload, no
     # log line in the configuration, nothing more on the socket.
     plain = drivers.make(access_log=None)
+    load = lab.start_load(VIP, 1000)
+    time.sleep(0.3)
     assert plain.deploy_instance(device)
+    assert load.poll() is None, "the requests ended before the reload"
+    assert set(lab.load_result(load)) == {200}
     conf = (drivers.state / pool_id / "conf").read_text()
     assert not [line for line in conf.splitlines()
                 if line.strip().startswith(("log ", "option httplog", "option tcplog"))]
