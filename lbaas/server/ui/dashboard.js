@@ -192,9 +192,14 @@
         const failed = obj.provisioning_status === "ERROR" || obj.operating_status === "ERROR";
         if (!failed && !obj.status_description) continue;
         const word = obj.provisioning_status === "ERROR" ? "ERROR" : obj.operating_status;
+        // A member's operating ERROR comes from its pool's health checks only.
+        const reason = obj.status_description ||
+          (kind === "member" && obj.operating_status === "ERROR" ? "fails its health check"
+                                                                   : "no reason given");
+        const label = obj.name || (kind === "member" ? obj.address : obj.id);
         items.push(el("li", {},
-          `${kind} ${obj.name || obj.id}${kind === "load balancer" ? "" : ` of ${lb.name || lb.id}`}: `,
-          status(word), ` ${obj.status_description || "no reason given"}`));
+          `${kind} ${label}${kind === "load balancer" ? "" : ` of ${lb.name || lb.id}`}: `,
+          status(word), ` ${reason}`));
       }
     }
     $("errors-list").replaceChildren(...(items.length ? items : [el("li", {}, "None.")]));
@@ -357,8 +362,10 @@
     const width = 240, height = 60;
     const top = Math.max(1, ...values);
     const step = width / Math.max(1, HISTORY - 1);
+    // The newest point at the right edge; the chart fills leftwards as history grows.
     const pts = values.map((v, i) =>
-      `${(i * step).toFixed(1)},${(height - 2 - (v / top) * (height - 4)).toFixed(1)}`);
+      `${(width - (values.length - 1 - i) * step).toFixed(1)},` +
+      `${(height - 2 - (v / top) * (height - 4)).toFixed(1)}`);
     const last = values.length ? Math.round(values[values.length - 1]) : 0;
     const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
     svg.setAttribute("class", "chart");
