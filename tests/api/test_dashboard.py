@@ -73,6 +73,8 @@ def test_page_and_its_assets_open_without_a_token_and_load_nothing_from_elsewher
         page = anonymous.client.get("/ui")
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
+        # Only its own script and styles run: no CDN, nothing inline.
+        assert page.headers["content-security-policy"].startswith("default-src 'self'")
         for asset in ("/static/ui/dashboard.js", "/static/ui/dashboard.css"):
             assert asset in page.text
             assert anonymous.client.get(asset).status_code == 200

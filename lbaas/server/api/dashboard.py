@@ -57,9 +57,15 @@ def _loadbalancer(lb: m.LoadBalancer, admin: bool, down_time: int) -> dict[str, 
             "pools": [_pool(p) for p in lb.pools]}
 
 
+# The page runs only its own script and style sheet, and cannot be framed by another site.
+PAGE_HEADERS = {"Cache-Control": "no-store",
+                "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+                "X-Content-Type-Options": "nosniff"}
+
+
 @router.get("/ui", include_in_schema=False)
 def page() -> FileResponse:
-    return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-store"})
+    return FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
 
 
 @router.get("/ui/api/overview")
