@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from lbaas.server.api.common import ctx_of, in_session, settings_of
+from lbaas.server.api.v2.common import timestamp
 from lbaas.server.db import models as m
 from lbaas.server.plugin import agents as agent_rules
 
@@ -33,7 +34,8 @@ def _statuses(obj: Any) -> dict[str, Any]:
     return {"id": obj.id, "name": obj.name,
             "provisioning_status": obj.provisioning_status,
             "operating_status": obj.operating_status,
-            "status_description": obj.status_description}
+            "status_description": obj.status_description,
+            "updated_at": timestamp(obj.updated_at or obj.created_at)}
 
 
 def _pool(p: m.LbPool) -> dict[str, Any]:

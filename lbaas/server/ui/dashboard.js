@@ -7,6 +7,7 @@
 (() => {
   const REFRESH_MS = 2000;
   const HISTORY = 60;  // points per chart
+  const ERRORS_SHOWN = 20;
   const state = {
     token: sessionStorage.getItem("lbaas-token"),
     history: {},   // lb id -> [{t, active, bytes}]
@@ -185,6 +186,7 @@
     return out;
   }
 
+  // Newest first (by the object's last change, UTC), at most ERRORS_SHOWN.
   function drawErrors(lbs) {
     const items = [];
     for (const lb of lbs) {
@@ -197,12 +199,15 @@
           (kind === "member" && obj.operating_status === "ERROR" ? "fails its health check"
                                                                    : "no reason given");
         const label = obj.name || (kind === "member" ? obj.address : obj.id);
-        items.push(el("li", {},
-          `${kind} ${label}${kind === "load balancer" ? "" : ` of ${lb.name || lb.id}`}: `,
-          status(word), ` ${reason}`));
+        const when = (obj.updated_at || "").replace("T", " ");
+        items.push([when, el("li", {},
+          `${when} UTC: ${kind} ${label}${kind === "load balancer" ? "" : ` of ${lb.name || lb.id}`}: `,
+          status(word), ` ${reason}`)]);
       }
     }
-    $("errors-list").replaceChildren(...(items.length ? items : [el("li", {}, "None.")]));
+    items.sort((a, b) => (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0));
+    const shown = items.slice(0, ERRORS_SHOWN).map((item) => item[1]);
+    $("errors-list").replaceChildren(...(shown.length ? shown : [el("li", {}, "None.")]));
   }
 
   function lbCard(lb) {

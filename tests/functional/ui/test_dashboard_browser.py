@@ -214,7 +214,7 @@ def test_tenant_creates_a_load_balancer_sees_it_active_and_a_member_go_down(
         wait_until(lambda: text_of(browser, f"#lb-{lb_id} .lb-operating") == "DEGRADED",
                    timeout=15, message="tu-web DEGRADED")
         errors = text_of(browser, "#errors-list")
-        assert f"member {B2} of tu-web: ERROR" in errors
+        assert f"UTC: member {B2} of tu-web: ERROR fails its health check" in errors
         shot(browser, artifacts, "dashboard-member-down.png")
     finally:
         topology.start_backend("b2")
@@ -275,6 +275,50 @@ def test_member_changes_through_the_page_and_the_apis_own_error_messages(
     wait_until(lambda: "10.98.10.13" not in tenant.members(lb), timeout=30,
                message="the member removed")
     assert not alert_text(browser)
+
+
+def test_a_v1_pool_with_its_vip_is_shown_changed_and_deleted_through_v1s_api(
+        browser: Any, service: Service, tenant: Tenant) -> None:
+    v1 = tenant.api
+    pool = Tenant._ok(v1.post("/v2.0/lb/pools", json={"pool": {
+        "name": "tu-v1", "subnet_id": tenant.subnet["id"], "protocol": "HTTP",
+        "lb_method": "ROUND_ROBIN"}}))["pool"]
+    member = Tenant._ok(v1.post("/v2.0/lb/members", json={"member": {
+        "pool_id": pool["id"], "address": B1, "protocol_port": 80}}))["member"]
+    vip = Tenant._ok(v1.post("/v2.0/lb/vips", json={"vip": {
+        "name": "tu-v1-vip", "subnet_id": tenant.subnet["id"], "protocol": "HTTP",
+        "protocol_port": 80, "pool_id": pool["id"]}}))["vip"]
+    try:
+        log_in(browser, service.url, TOKENS["alice"][0])
+        lb_card = wait_visible(browser, f"#lb-{pool['id']}", timeout=30)
+        wait_until(lambda: lb_card.get_attribute("data-provisioning") == "ACTIVE",
+                   timeout=60, message="the v1 pool ACTIVE on the page")
+        assert "v1 pool + VIP" in text_of(browser, f"#lb-{pool['id']} .meta")
+        assert client_get(f"http://{vip['address']}/", 2) == ["b1", "b1"]
+
+        def set_weight() -> None:
+            weight = browser.find_element(By.ID, f"weight-{member['id']}")
+            weight.clear()
+            weight.send_keys("3")
+            weight.submit()
+        again(set_weight)
+        wait_until(lambda: v1.get(f"/v2.0/lb/members/{member['id']}").json()[
+            "member"]["weight"] == 3, timeout=15, message="the v1 weight changed")
+
+        again(lambda: browser.find_element(
+            By.CSS_SELECTOR, f"#lb-{pool['id']} button.delete-lb").click())
+        browser.switch_to.alert.accept()
+        wait_until(lambda: v1.get(f"/v2.0/lb/pools/{pool['id']}").status_code == 404,
+                   timeout=60, message="the v1 pool deleted through the page")
+        assert v1.get(f"/v2.0/lb/vips/{vip['id']}").status_code == 404
+        assert not alert_text(browser)
+    finally:
+        if v1.delete(f"/v2.0/lb/vips/{vip['id']}").status_code == 204:
+            wait_until(lambda: v1.get(f"/v2.0/lb/vips/{vip['id']}").status_code == 404,
+                       timeout=30, message="the v1 VIP deleted")
+        v1.delete(f"/v2.0/lb/pools/{pool['id']}")
+        wait_until(lambda: v1.get(f"/v2.0/lb/pools/{pool['id']}").status_code == 404,
+                   timeout=30, message="the v1 pool deleted")
 
 
 def test_admin_sees_every_project_the_serving_host_and_the_agents(
