@@ -186,6 +186,13 @@
     return out;
   }
 
+  // Why an object is where it is: the reason the agent gave; a member's operating ERROR
+  // comes from its pool's health checks only.
+  function reasonOf(kind, obj) {
+    if (obj.status_description) return obj.status_description;
+    return kind === "member" && obj.operating_status === "ERROR" ? "fails its health check" : "";
+  }
+
   // Newest first (by the object's last change, UTC), at most ERRORS_SHOWN.
   function drawErrors(lbs) {
     const items = [];
@@ -194,10 +201,7 @@
         const failed = obj.provisioning_status === "ERROR" || obj.operating_status === "ERROR";
         if (!failed && !obj.status_description) continue;
         const word = obj.provisioning_status === "ERROR" ? "ERROR" : obj.operating_status;
-        // A member's operating ERROR comes from its pool's health checks only.
-        const reason = obj.status_description ||
-          (kind === "member" && obj.operating_status === "ERROR" ? "fails its health check"
-                                                                   : "no reason given");
+        const reason = reasonOf(kind, obj) || "no reason given";
         const label = obj.name || (kind === "member" ? obj.address : obj.id);
         const when = (obj.updated_at || "").replace("T", " ");
         items.push([when, el("li", {},
@@ -297,7 +301,7 @@
       el("td", {}, weightForm(lb, pool, mem)),
       el("td", {class: "provisioning"}, status(mem.provisioning_status)),
       el("td", {class: "operating"}, status(mem.operating_status)),
-      el("td", {}, mem.status_description || ""),
+      el("td", {class: "reason"}, reasonOf("member", mem)),
       el("td", {}, el("button", {type: "button", class: "remove-member",
                                   onclick: () => removeMember(lb, pool, mem)},
                       `Remove ${mem.address}`))));

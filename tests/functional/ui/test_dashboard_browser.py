@@ -211,6 +211,7 @@ def test_tenant_creates_a_load_balancer_sees_it_active_and_a_member_go_down(
         wait_until(lambda: member_cell(browser, lb_id, B2, "operating") == "ERROR",
                    timeout=30, message="b2 down on the page")
         assert member_cell(browser, lb_id, B1, "operating") == "ONLINE"
+        assert member_cell(browser, lb_id, B2, "reason") == "fails its health check"
         wait_until(lambda: text_of(browser, f"#lb-{lb_id} .lb-operating") == "DEGRADED",
                    timeout=15, message="tu-web DEGRADED")
         errors = text_of(browser, "#errors-list")
