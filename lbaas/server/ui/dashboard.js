@@ -38,6 +38,14 @@
     return el("span", {class: `status ${word}`}, word);
   }
 
+  // Both statuses, each named for a screen reader (the colours say it for the eye).
+  function statusPair(obj) {
+    return [el("span", {class: "visually-hidden"}, " provisioning status"), " ",
+            status(obj.provisioning_status),
+            el("span", {class: "visually-hidden"}, ", operating status"), " ",
+            status(obj.operating_status)];
+  }
+
   // --- talking to the API -------------------------------------------------------------
 
   class ApiError extends Error {
@@ -263,11 +271,11 @@
   function summary(lb) {
     const version = lb.api_version === 1 ? "v1 pool + VIP" : "v2 load balancer";
     return [
-      el("h3", {id: `lb-title-${lb.id}`}, lb.name || lb.id, " ",
-         el("span", {class: "lb-status", "aria-label": "provisioning status"},
-            status(lb.provisioning_status)), " ",
-         el("span", {class: "lb-operating", "aria-label": "operating status"},
-            status(lb.operating_status))),
+      el("h3", {id: `lb-title-${lb.id}`}, lb.name || lb.id,
+         el("span", {class: "visually-hidden"}, " provisioning status"), " ",
+         el("span", {class: "lb-status"}, status(lb.provisioning_status)),
+         el("span", {class: "visually-hidden"}, ", operating status"), " ",
+         el("span", {class: "lb-operating"}, status(lb.operating_status))),
       el("p", {class: "meta"},
          `${version} · id ${lb.id} · VIP ${lb.vip_address || "none"} · project ${lb.project_id}`,
          lb.host ? ` · served by ${lb.host}${lb.agent_alive ? "" : " (agent down)"}` : "",
@@ -284,8 +292,8 @@
       const pool = lb.pools.find((p) => p.id === li.default_pool_id);
       if (pool) shown.add(pool.id);
       out.push(el("div", {class: "listener"},
-        el("h4", {}, `Listener ${li.name || li.id}: ${li.protocol} port ${li.protocol_port} `,
-           status(li.provisioning_status), " ", status(li.operating_status)),
+        el("h4", {}, `Listener ${li.name || li.id}: ${li.protocol} port ${li.protocol_port}`,
+           statusPair(li)),
         pool ? poolView(lb, pool) : el("p", {}, "No default pool.")));
     }
     for (const pool of lb.pools) if (!shown.has(pool.id)) out.push(poolView(lb, pool));
@@ -307,8 +315,7 @@
                       `Remove ${mem.address}`))));
     return el("div", {class: "pool"},
       el("p", {}, `Pool ${pool.name || pool.id}: ${pool.protocol}, ${pool.lb_algorithm}, `,
-         hm ? `${hm.type} health check ` : "no health check ",
-         status(pool.provisioning_status), " ", status(pool.operating_status)),
+         hm ? `${hm.type} health check` : "no health check", statusPair(pool)),
       el("table", {},
         el("caption", {class: "meta"}, `Members of pool ${pool.name || pool.id}`),
         el("thead", {}, el("tr", {}, ...["Address", "Port", "Weight", "Provisioning",
