@@ -4,8 +4,10 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 # prometheus: for promtool, which the tests check /metrics with (Debian ships it there;
-# the Prometheus server it brings along is not used).
-APT_PACKAGES := haproxy iputils-arping openvswitch-switch ethtool iproute2 postgresql procps jq curl openssl prometheus
+# the Prometheus server it brings along is not used). chromium, chromium-driver: the
+# dashboard's browser tests (tests/functional/ui), headless, driven by Selenium.
+APT_PACKAGES := haproxy iputils-arping openvswitch-switch ethtool iproute2 postgresql procps jq curl openssl prometheus \
+	chromium chromium-driver
 STAMP := $(VENV)/.setup-stamp
 
 .PHONY: setup run test test-unit test-compat lint demo bench sample-config
