@@ -22,6 +22,7 @@ import httpx
 from lbaas.cli import commands, output
 from lbaas.cli.client import Client, ClientError
 from lbaas.cli.resources import CREATE, SPECS, UPDATE, Spec
+from lbaas.common import tls
 
 DEFAULT_URL = "http://127.0.0.1:9696"
 DEFAULT_WAIT_TIMEOUT = 120.0
@@ -70,6 +71,13 @@ def _connection_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     group.add_argument("--os-project-id", default=default("LBAAS_PROJECT_ID"),
                         metavar="PROJECT", help="sent as X-Project-Id, the project a "
                         "noauth server acts for (env LBAAS_PROJECT_ID)")
+    group.add_argument("--os-cacert", default=default("OS_CACERT"), metavar="CA_FILE",
+                        help="verify an https:// server's certificate against the CA "
+                        "certificates in this PEM file (env OS_CACERT; default: the "
+                        "system's CA store)")
+    group.add_argument("--insecure", action="store_true",
+                        default=False if top else argparse.SUPPRESS,
+                        help="do not verify an https:// server's certificate (tests only)")
     group.add_argument("--debug", action="store_true",
                         default=False if top else argparse.SUPPRESS,
                         help="print every request and response on stderr")
@@ -222,8 +230,14 @@ def main(argv: Sequence[str] | None = None, *,
         args.parser.print_help(sys.stderr)
         return 2
 
+    try:
+        verify = tls.client_verify(args.os_cacert, args.insecure)
+    except tls.TlsError as exc:
+        print(f"lbaas: error: --os-cacert: {exc}", file=sys.stderr)
+        return 1
     client = Client(args.os_url, token=args.os_token, project_id=args.os_project_id,
-                    transport=transport, debug=sys.stderr if args.debug else None)
+                    transport=transport, debug=sys.stderr if args.debug else None,
+                    verify=verify)
     try:
         return int(args.handler(client, args))
     except commands.UsageError as exc:
