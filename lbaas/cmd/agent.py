@@ -1,6 +1,6 @@
 """``lbaas-agent``: one per network host, talks to lbaas-server over HTTP.
 
-    lbaas-agent --config-file /etc/lbaas/lbaas.conf --config-file /etc/lbaas/agent.ini
+    lbaas-agent --config-file /etc/lbaas/agent.conf
 
 SIGTERM or SIGINT stops the agent; the load balancers keep serving (an agent restart or
 upgrade is invisible to clients) and the next agent adopts them in its sync_state.
