@@ -60,6 +60,13 @@ server_opts: list[cfg.Opt] = [
                     "used in pagination links; empty: the URL of the request."),
     cfg.IntOpt("api_workers", default=1, min=1,
                help="uvicorn worker processes for lbaas-server (1 with SQLite)."),
+    cfg.StrOpt("ssl_cert_file", default="",
+               help="Serve the API over TLS with this certificate (PEM; the chain after "
+                    "the server's own certificate). Empty: plain HTTP. Agents and clients "
+                    "then use https:// URLs and verify it (docs/deploy.md)."),
+    cfg.StrOpt("ssl_key_file", default="",
+               help="The private key of ssl_cert_file (PEM, unencrypted); empty: the key "
+                    "is in ssl_cert_file."),
     cfg.BoolOpt("metrics_enabled", default=True,
                 help="Serve Prometheus metrics at GET /metrics, without authentication "
                      "(scrapers send no token): API requests, objects by status, agents, "
@@ -110,6 +117,20 @@ agent_opts: list[cfg.Opt] = [
                help="lbaas-server base URL (lbaas-agent only)."),
     cfg.StrOpt("agent_token", default="", secret=True,
                help="X-Auth-Token with the 'agent' role, when the server uses token auth."),
+    cfg.StrOpt("ca_file", default="",
+               help="With an https:// server_url: verify the server's certificate "
+                    "against the CA certificates in this PEM file; empty: the system's "
+                    "CA store."),
+    cfg.BoolOpt("insecure", default=False,
+                help="With an https:// server_url: do not verify the server's certificate "
+                     "(anyone on the path can read agent_token). For tests only; logged as "
+                     "a warning at start."),
+    cfg.BoolOpt("raise_kernel_limits", default=True,
+                help="Raise the kernel limits a host of many load balancers needs "
+                     "(neighbour table gc_thresh1-3, net.core.netdev_max_backlog) at start "
+                     "when they are lower, as etc/sysctl.d/60-lbaas-agent.conf sets them. "
+                     "false: never write a sysctl; a limit that is lower is logged as a "
+                     "warning."),
     cfg.StrOpt("interface_driver", default="linuxbridge", choices=["linuxbridge", "ovs"],
                help="How VIP ports are plugged into the host's switch."),
     cfg.BoolOpt("ovs_use_veth", default=True,
