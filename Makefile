@@ -4,15 +4,18 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 # prometheus: for promtool, which the tests check /metrics with (Debian ships it there;
-# the Prometheus server it brings along is not used).
-APT_PACKAGES := haproxy iputils-arping openvswitch-switch ethtool iproute2 postgresql procps jq curl openssl prometheus
+# the Prometheus server it brings along is not used). chromium, chromium-driver: the
+# dashboard's browser tests (tests/functional/ui), headless, driven by Selenium.
+# logrotate: tests/deploy rotates a running server's log with etc/logrotate.d/lbaas.
+APT_PACKAGES := haproxy iputils-arping openvswitch-switch ethtool iproute2 postgresql procps jq curl openssl prometheus \
+	logrotate chromium chromium-driver
 STAMP := $(VENV)/.setup-stamp
 
 .PHONY: setup run test test-unit test-compat lint demo bench sample-config
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml tools/setup.sh Makefile
+$(STAMP): pyproject.toml constraints.txt tools/setup.sh Makefile
 	bash tools/setup.sh "$(APT_PACKAGES)"
 	touch $(STAMP)
 
@@ -38,7 +41,7 @@ demo: setup
 
 bench: setup
 	command -v wrk >/dev/null || apt-get install -y -q wrk
-	$(VENV)/bin/pip install -q -e '.[test,bench]'
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[test,bench]'
 	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 # Existing clients (python-neutronclient 9.0.0) against the server; the tests install each

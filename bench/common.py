@@ -485,8 +485,7 @@ def render_lbaas_conf(lb_dir: Path, address: str, port: int = 80,
     paths = cfg.StatePaths(stats_socket=str(lb_dir / "sock"),
                            server_state_file=str(lb_dir / "state"))
     view = cfg.build_view(from_v1(logical).loadbalancer, paths,
-                          user_group="nogroup", hard_stop_after=300,
-                          log_target=cfg.default_log_target())
+                          user_group="nogroup", hard_stop_after=300)
     return cfg.render(view)
 
 

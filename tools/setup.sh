@@ -15,4 +15,5 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/pip install -q -e '.[test]'
+# constraints.txt: the exact versions of everything (pyproject.toml has ranges).
+.venv/bin/pip install -q -c constraints.txt -e '.[test]'

@@ -47,6 +47,34 @@ def check_host(raise_neighbour_limits: bool = True, proc_sys: str = "/proc/sys",
             raise HostCheckError(f"{binary} not found: {hint}")
     if raise_neighbour_limits:
         raise_kernel_limits(proc_sys)
+    else:
+        for sysctl, (current, minimum) in low_kernel_limits(proc_sys).items():
+            LOG.warning("%s is %d, below the %d a host of many load balancers needs "
+                        "(raise_kernel_limits is false: not raised; see "
+                        "etc/sysctl.d/60-lbaas-agent.conf)", sysctl, current, minimum)
+
+
+def _read_limit(path: str, sysctl: str) -> int | None:
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except FileNotFoundError:
+        # IPv6 disabled: nothing to raise.
+        LOG.debug("%s absent, not raised", sysctl)
+    except (OSError, ValueError) as exc:
+        LOG.warning("cannot read %s: %s", sysctl, exc)
+    return None
+
+
+def low_kernel_limits(proc_sys: str = "/proc/sys") -> dict[str, tuple[int, int]]:
+    """The limits of KERNEL_MINIMUMS below their minimum: ``{name: (current, minimum)}``.
+    Reads only."""
+    low: dict[str, tuple[int, int]] = {}
+    for sysctl, minimum in KERNEL_MINIMUMS.items():
+        current = _read_limit(os.path.join(proc_sys, *sysctl.split(".")), sysctl)
+        if current is not None and current < minimum:
+            low[sysctl] = (current, minimum)
+    return low
 
 
 def raise_kernel_limits(proc_sys: str = "/proc/sys") -> dict[str, tuple[int, int]]:
@@ -55,20 +83,8 @@ def raise_kernel_limits(proc_sys: str = "/proc/sys") -> dict[str, tuple[int, int
     (read-only /proc/sys in a container) is a warning: the agent works, only at lower
     density."""
     changed: dict[str, tuple[int, int]] = {}
-    for sysctl, minimum in KERNEL_MINIMUMS.items():
+    for sysctl, (current, minimum) in low_kernel_limits(proc_sys).items():
         path = os.path.join(proc_sys, *sysctl.split("."))
-        try:
-            with open(path) as f:
-                current = int(f.read().strip())
-        except FileNotFoundError:
-            # IPv6 disabled: nothing to raise.
-            LOG.debug("%s absent, not raised", sysctl)
-            continue
-        except (OSError, ValueError) as exc:
-            LOG.warning("cannot read %s: %s", sysctl, exc)
-            continue
-        if current >= minimum:
-            continue
         try:
             with open(path, "w") as f:
                 f.write(f"{minimum}\n")

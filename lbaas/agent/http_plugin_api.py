@@ -8,12 +8,13 @@ handshake each time would be most of the cost at a thousand pools).
 from __future__ import annotations
 
 import logging
+import ssl
 from typing import Any
 
 import httpx
 import pydantic
 
-from lbaas.common import constants, request_id
+from lbaas.common import constants, request_id, tls
 from lbaas.common.logical_device import LogicalDevice
 from lbaas.common.plugin_api import Events, PluginApi, PluginApiError, PoolNotFound
 
@@ -27,12 +28,14 @@ POLL_MARGIN = 10.0
 
 class HttpPluginApi(PluginApi):
     def __init__(self, server_url: str, token: str | None = None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, verify: ssl.SSLContext | bool = True) -> None:
+        """``verify``: for an https:// server, what its certificate is checked against
+        (``tls.client_verify``: a context with the CA file, or False for none)."""
         self.server_url = server_url.rstrip("/")
         self._timeout = timeout
         headers = {"X-Auth-Token": token} if token else {}
         self._client = httpx.Client(base_url=self.server_url, headers=headers,
-                                    timeout=timeout)
+                                    timeout=timeout, verify=verify)
 
     def close(self) -> None:
         """Close the connections. A call blocked in another thread (the long-poll) is
@@ -145,7 +148,11 @@ class HttpPluginApi(PluginApi):
                                  ) from exc
         except (httpx.HTTPError, RuntimeError) as exc:
             # RuntimeError: the client was closed (agent shutting down).
-            raise PluginApiError(f"{what}: cannot reach lbaas-server: {exc}") from exc
+            hint = (" (the server's certificate is not signed by a CA of ca_file, or "
+                    "names another host: set ca_file to the CA that signed it)"
+                    if tls.is_verify_failure(exc) else "")
+            raise PluginApiError(f"{what}: cannot reach lbaas-server: {exc}{hint}"
+                                 ) from exc
         if response.status_code == 404 and pool_id is not None and not _no_route(response):
             raise PoolNotFound(f"pool {pool_id} not found on the server "
                                f"({_error_message(response)})")

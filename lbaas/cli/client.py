@@ -8,12 +8,15 @@ so the command can print it as ``lbaas: error: <text>`` and never a traceback.
 from __future__ import annotations
 
 import json
+import ssl
 import uuid
 from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import quote
 
 import httpx
+
+from lbaas.common import tls
 
 API_PREFIX = "/v2.0"
 
@@ -104,7 +107,10 @@ class Client:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         debug: TextIO | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
+        """``verify``: what an https:// server's certificate is checked against
+        (``lbaas.common.tls.client_verify``)."""
         base = url.rstrip("/")
         # neutronclient's --os-url is the endpoint without the version; accept either.
         if base.endswith(API_PREFIX):
@@ -118,7 +124,7 @@ class Client:
             headers["X-Project-Id"] = project_id
         self._timeout = timeout
         self._http = httpx.Client(base_url=base, headers=headers, timeout=timeout,
-                                  transport=transport)
+                                  transport=transport, verify=verify)
 
     def close(self) -> None:
         self._http.close()
@@ -132,8 +138,10 @@ class Client:
         try:
             response = self._http.request(method, url, json=body, params=params)
         except httpx.ConnectError as exc:
+            hint = (" (is the CA that signed the server's certificate given with "
+                    "--os-cacert?)" if tls.is_verify_failure(exc) else "")
             raise ClientError(f"cannot connect to lbaas-server at {self.url}: "
-                              f"{_reason(exc)}") from exc
+                              f"{_reason(exc)}{hint}") from exc
         except httpx.TimeoutException as exc:
             raise ClientError(f"lbaas-server at {self.url} did not answer within "
                               f"{self._timeout:g} s") from exc

@@ -37,7 +37,8 @@ def _wait(client: Client, args: argparse.Namespace, res: Resource, obj: dict[str
 
 
 def _print(args: argparse.Namespace, obj: dict[str, Any], *, strict: bool = True) -> None:
-    output.print_object(obj, args.format, args.columns, sys.stdout, strict=strict)
+    output.print_object(obj, args.format, args.columns, sys.stdout, strict=strict,
+                        max_width=args.max_width)
 
 
 def create(spec: Spec, client: Client, args: argparse.Namespace) -> int:
@@ -61,7 +62,8 @@ def list_(spec: Spec, client: Client, args: argparse.Namespace) -> int:
         params.append(("sort_key", args.sort_key))
         params.append(("sort_dir", args.sort_dir))
     objs = client.list(spec.res, dict(params) if params else None)
-    output.print_list(objs, spec.list_columns, args.format, args.columns, sys.stdout)
+    output.print_list(objs, spec.list_columns, args.format, args.columns, sys.stdout,
+                      long=args.long, max_width=args.max_width)
     return 0
 
 
@@ -152,7 +154,7 @@ def pool_agent(client: Client, args: argparse.Namespace) -> int:
     body = client.request("GET", f"lb/pools/{pool['id']}/loadbalancer-agent")
     agent = body.get("agent") if isinstance(body, dict) else None
     if not agent:
-        if args.format == "json":
+        if args.format in ("json", "yaml"):
             print("null", file=sys.stdout)
         else:
             print(f"{_label(RESOURCES['pool'], pool)} is not bound to an agent",
@@ -169,5 +171,5 @@ def agent_pools(client: Client, args: argparse.Namespace) -> int:
     if not isinstance(pools, list):
         raise ClientError("unexpected answer from lbaas-server: no 'pools'")
     output.print_list(pools, SPECS["pool"].list_columns, args.format, args.columns,
-                      sys.stdout)
+                      sys.stdout, long=args.long, max_width=args.max_width)
     return 0

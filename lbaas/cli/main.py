@@ -19,9 +19,10 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
-from lbaas.cli import commands, output
+from lbaas.cli import clouds, commands, completion, output
 from lbaas.cli.client import Client, ClientError
 from lbaas.cli.resources import CREATE, SPECS, UPDATE, Spec
+from lbaas.common import tls
 
 DEFAULT_URL = "http://127.0.0.1:9696"
 DEFAULT_WAIT_TIMEOUT = 120.0
@@ -58,28 +59,58 @@ def _connection_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     On commands their default is SUPPRESS, so ``lbaas pool list --os-url X`` works and
     an absent flag doesn't overwrite what the top parser or the environment said.
     """
-    def default(env: str, fallback: str | None = None) -> str | None:
-        return os.environ.get(env, fallback) if top else argparse.SUPPRESS
+    # On the top parser the defaults are None: the environment and --os-cloud are
+    # consulted in _connection(), which knows whether a flag was given.
+    default = None if top else argparse.SUPPRESS
 
     group = parser.add_argument_group("server") if not top else parser
-    group.add_argument("--os-url", default=default("LBAAS_URL", DEFAULT_URL),
+    group.add_argument("--os-cloud", default=default, metavar="CLOUD",
+                        help="take the endpoint, token and CA file from this cloud of "
+                        "clouds.yaml, as openstack's client finds it (env OS_CLOUD); "
+                        "--os-* flags given beside it win")
+    group.add_argument("--os-url", default=default,
                         metavar="URL", help="lbaas-server endpoint (env LBAAS_URL, "
                         f"default {DEFAULT_URL})")
-    group.add_argument("--os-token", default=default("LBAAS_TOKEN"), metavar="TOKEN",
+    group.add_argument("--os-token", default=default, metavar="TOKEN",
                         help="sent as X-Auth-Token (env LBAAS_TOKEN)")
-    group.add_argument("--os-project-id", default=default("LBAAS_PROJECT_ID"),
+    group.add_argument("--os-project-id", default=default,
                         metavar="PROJECT", help="sent as X-Project-Id, the project a "
                         "noauth server acts for (env LBAAS_PROJECT_ID)")
+    group.add_argument("--os-cacert", default=default, metavar="CA_FILE",
+                        help="verify an https:// server's certificate against the CA "
+                        "certificates in this PEM file (env OS_CACERT; default: the "
+                        "system's CA store)")
+    group.add_argument("--insecure", action="store_true",
+                        default=False if top else argparse.SUPPRESS,
+                        help="do not verify an https:// server's certificate (tests only)")
     group.add_argument("--debug", action="store_true",
                         default=False if top else argparse.SUPPRESS,
                         help="print every request and response on stderr")
 
 
-def _output_options(parser: argparse.ArgumentParser) -> None:
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _output_options(parser: argparse.ArgumentParser, *, listing: bool = False) -> None:
     parser.add_argument("-f", "--format", choices=output.FORMATS, default="table",
-                        help="table (default), json for scripts, or value")
+                        help="table (default); json, yaml, csv or value for scripts")
     parser.add_argument("-c", "--column", dest="columns", action="append", default=[],
                         metavar="COLUMN", help="show only this column (repeatable)")
+    parser.add_argument("--max-width", type=_non_negative_int, default=0, metavar="N",
+                        help="table: at most N characters wide, cells wrapped "
+                        "(default 0: no limit)")
+    if listing:
+        parser.add_argument("--long", action="store_true",
+                            help="every attribute as a column, not only the usual ones")
+    else:
+        parser.set_defaults(long=False)
 
 
 def _wait_options(parser: argparse.ArgumentParser) -> None:
@@ -105,13 +136,13 @@ RESOURCE_ACTIONS = {
 
 
 def _command(group: SubParsers, name: str, handler: Handler, help: str, *, out: bool = True,
-             wait: bool = False) -> argparse.ArgumentParser:
+             wait: bool = False, listing: bool = False) -> argparse.ArgumentParser:
     parser = group.add_parser(name, help=help, description=help)
     _connection_options(parser, top=False)
     if out:
-        _output_options(parser)
+        _output_options(parser, listing=listing)
     else:
-        parser.set_defaults(format="table", columns=[])
+        parser.set_defaults(format="table", columns=[], max_width=0, long=False)
     if wait:
         _wait_options(parser)
     parser.set_defaults(handler=handler, parser=parser)
@@ -129,7 +160,8 @@ def _add_resource(top: SubParsers, word: str, spec: Spec) -> SubParsers:
         help = ACTION_HELP[action].format(label=label, plural=plural)
         handler = functools.partial(RESOURCE_ACTIONS[action], spec)
         parser = _command(group, action, handler, help, out=action != "delete",
-                                 wait=action in ("create", "update", "delete"))
+                          wait=action in ("create", "update", "delete"),
+                          listing=action == "list")
         if action == "list":
             for opt in spec.list_filters:
                 opt.add(parser, CREATE)
@@ -178,8 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(pool, "agent", commands.pool_agent, "show the agent hosting a pool")
     p.add_argument("pool", metavar="POOL", help="pool name or id")
 
+    p = top.add_parser("completion", help="print a shell completion script",
+                       description="Print a completion script: "
+                       "`source <(lbaas completion bash)`.")
+    p.add_argument("shell", choices=completion.SHELLS)
+    p.set_defaults(handler="completion", parser=p)
+
     p = _command(groups["agent"], "pools", commands.agent_pools,
-                        "list the pools an agent hosts")
+                 "list the pools an agent hosts", listing=True)
     p.add_argument("agent", metavar="HOST_OR_ID", help="agent host or id")
     return parser
 
@@ -204,6 +242,21 @@ def _all_in_one(argv: Sequence[str]) -> int:
     return int(result or 0)
 
 
+def _connection(args: argparse.Namespace, transport: httpx.BaseTransport | None) -> Client:
+    """The client for the flags given, else the cloud (--os-cloud / OS_CLOUD), else
+    the LBAAS_* environment, else the defaults. Raises CloudError, TlsError."""
+    cloud_name = args.os_cloud or os.environ.get("OS_CLOUD")
+    cloud = clouds.load(cloud_name) if cloud_name else clouds.Cloud()
+    url = args.os_url or cloud.url or os.environ.get("LBAAS_URL") or DEFAULT_URL
+    token = args.os_token or cloud.token or os.environ.get("LBAAS_TOKEN")
+    project = (args.os_project_id or cloud.project_id
+               or os.environ.get("LBAAS_PROJECT_ID"))
+    cacert = args.os_cacert or cloud.cacert or os.environ.get("OS_CACERT")
+    verify = tls.client_verify(cacert, args.insecure or cloud.insecure)
+    return Client(url, token=token, project_id=project, transport=transport,
+                  debug=sys.stderr if args.debug else None, verify=verify)
+
+
 def main(argv: Sequence[str] | None = None, *,
          transport: httpx.BaseTransport | None = None) -> int:
     """Run one command; returns the exit status (0 ok, 1 failed, 2 usage).
@@ -222,8 +275,14 @@ def main(argv: Sequence[str] | None = None, *,
         args.parser.print_help(sys.stderr)
         return 2
 
-    client = Client(args.os_url, token=args.os_token, project_id=args.os_project_id,
-                    transport=transport, debug=sys.stderr if args.debug else None)
+    if args.handler == "completion":
+        print(completion.bash(parser), end="")
+        return 0
+    try:
+        client = _connection(args, transport)
+    except (clouds.CloudError, tls.TlsError) as exc:
+        print(f"lbaas: error: {exc}", file=sys.stderr)
+        return 1
     try:
         return int(args.handler(client, args))
     except commands.UsageError as exc:

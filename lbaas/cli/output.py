@@ -1,13 +1,21 @@
-"""How objects are printed: tables for people, JSON (or bare values) for scripts."""
+"""How objects are printed: tables for people; JSON, YAML, CSV or bare values for
+scripts (the formats and flags of OpenStack's clients: ``-f``, ``-c``, ``--long``,
+``--max-width``)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-FORMATS = ("table", "json", "value")
+import yaml
+
+FORMATS = ("table", "json", "yaml", "csv", "value")
+# A column is not narrowed below this many characters by --max-width.
+MIN_COLUMN_WIDTH = 8
 
 
 class ColumnError(Exception):
@@ -27,13 +35,44 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A boxed table; cells may hold several lines."""
+def _fit(widths: list[int], max_width: int) -> list[int]:
+    """Column widths for a table at most ``max_width`` characters wide: the widest
+    column gives up a character at a time, none below MIN_COLUMN_WIDTH (or its own
+    width); a table that cannot fit stays wider."""
+    fitted = list(widths)
+    overhead = 3 * len(fitted) + 1   # "| " + " | " between + " |"
+    while sum(fitted) + overhead > max_width:
+        i = max(range(len(fitted)), key=lambda n: fitted[n])
+        if fitted[i] <= MIN_COLUMN_WIDTH:
+            break
+        fitted[i] -= 1
+    return fitted
+
+
+def _wrap(lines: list[str], width: int) -> list[str]:
+    wrapped: list[str] = []
+    for line in lines:
+        wrapped.extend(textwrap.wrap(line, width, break_long_words=True,
+                                     break_on_hyphens=False) or [""])
+    return wrapped
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
+                 max_width: int = 0) -> str:
+    """A boxed table; cells may hold several lines. ``max_width`` > 0: narrower
+    columns, their cells wrapped."""
     split_rows = [[cell.split("\n") for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in split_rows:
         for i, lines in enumerate(row):
             widths[i] = max(widths[i], *(len(line) for line in lines))
+    if max_width > 0:
+        fitted = _fit(widths, max_width)
+        if fitted != widths:
+            headers = [h[:w] for h, w in zip(headers, fitted, strict=True)]
+            split_rows = [[_wrap(lines, w) for lines, w in zip(row, fitted, strict=True)]
+                          for row in split_rows]
+            widths = fitted
     rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
 
     def line(cells: Sequence[str]) -> str:
@@ -83,21 +122,49 @@ def _pick_lenient(available: Sequence[str], wanted: Sequence[str]) -> list[str]:
     return picked
 
 
+def _yaml(data: Any, out: TextIO) -> None:
+    yaml.safe_dump(data, out, default_flow_style=False, sort_keys=False,
+                   allow_unicode=True)
+
+
+def _csv_cell(value: Any) -> str:
+    return format_value(value).replace("\n", ",")
+
+
+def _csv(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:
+    writer = csv.writer(out, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow([_csv_cell(v) for v in row])
+
+
 def print_object(obj: dict[str, Any], fmt: str, wanted: Sequence[str], out: TextIO, *,
-                 strict: bool = True) -> None:
+                 strict: bool = True, max_width: int = 0) -> None:
     columns = columns_of_object(obj, wanted, strict=strict)
+    picked = {c: obj[c] for c in columns} if wanted else obj
     if fmt == "json":
-        print(json.dumps({c: obj[c] for c in columns} if wanted else obj, indent=2), file=out)
+        print(json.dumps(picked, indent=2), file=out)
+    elif fmt == "yaml":
+        _yaml(picked, out)
+    elif fmt == "csv":
+        # One header line and one line of values, as a spreadsheet reads a record.
+        _csv(columns, [[obj[c] for c in columns]], out)
     elif fmt == "value":
         for c in columns:
             print(format_value(obj[c]), file=out)
     else:
-        print(render_table(["Field", "Value"], [[c, format_value(obj[c])] for c in columns]),
-              file=out)
+        print(render_table(["Field", "Value"], [[c, format_value(obj[c])] for c in columns],
+                           max_width), file=out)
 
 
 def print_list(objs: list[dict[str, Any]], default_columns: Sequence[str], fmt: str,
-               wanted: Sequence[str], out: TextIO) -> None:
+               wanted: Sequence[str], out: TextIO, *, long: bool = False,
+               max_width: int = 0) -> None:
+    """``long``: every attribute the objects have, the default columns first."""
+    if long and not wanted:
+        default_columns = list(default_columns)
+        for obj in objs:
+            default_columns.extend(k for k in obj if k not in default_columns)
     if wanted and not objs:
         # Nothing to check the names against: an empty list has every column.
         columns = [c.replace("-", "_") for c in wanted]
@@ -108,13 +175,18 @@ def print_list(objs: list[dict[str, Any]], default_columns: Sequence[str], fmt: 
         columns = _pick(available, wanted)
     else:
         columns = list(default_columns)
-    if fmt == "json":
+    if fmt in ("json", "yaml"):
         rows: Any = [{c: o.get(c) for c in columns} for o in objs] if wanted else objs
-        print(json.dumps(rows, indent=2), file=out)
+        if fmt == "json":
+            print(json.dumps(rows, indent=2), file=out)
+        else:
+            _yaml(rows, out)
+    elif fmt == "csv":
+        _csv(columns, [[o.get(c) for c in columns] for o in objs], out)
     elif fmt == "value":
         for o in objs:
             print(" ".join(format_value(o.get(c)).replace("\n", ",") for c in columns), file=out)
     else:
         # An empty list still gets its header: the user sees the command worked.
-        print(render_table(columns, [[format_value(o.get(c)) for c in columns] for o in objs]),
-              file=out)
+        print(render_table(columns, [[format_value(o.get(c)) for c in columns] for o in objs],
+                           max_width), file=out)

@@ -1,6 +1,6 @@
 """``lbaas-agent``: one per network host, talks to lbaas-server over HTTP.
 
-    lbaas-agent --config-file /etc/lbaas/lbaas.conf --config-file /etc/lbaas/agent.ini
+    lbaas-agent --config-file /etc/lbaas/agent.conf
 
 SIGTERM or SIGINT stops the agent; the load balancers keep serving (an agent restart or
 upgrade is invisible to clients) and the next agent adopts them in its sync_state.
@@ -8,11 +8,14 @@ upgrade is invisible to clients) and the next agent adopts them in its sync_stat
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import signal
+import ssl
 import sys
 import threading
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from oslo_config import cfg
 
@@ -30,7 +33,7 @@ from lbaas.agent.linux.interface import (
 )
 from lbaas.agent.manager import AgentOptions, LbaasAgentManager
 from lbaas.agent.metrics import MetricsServer, parse_bind
-from lbaas.common import config, constants, log
+from lbaas.common import config, constants, log, tls
 from lbaas.common.plugin_api import PluginApi
 from lbaas.common.version import version_string
 
@@ -47,6 +50,8 @@ class AgentSettings:
     so a bad value fails at start with its option's name and not at first use."""
 
     host: str
+    # What the server's certificate is checked against (https:// only).
+    verify: ssl.SSLContext | bool
     interface: InterfaceOptions
     haproxy: HaproxyOptions
     agent: AgentOptions
@@ -59,6 +64,9 @@ def read_settings(conf: cfg.ConfigOpts) -> AgentSettings:
         parse_bind(conf.metrics_bind)  # a bad value is a configuration error at start
     if not conf.host:
         raise ValueError("host must not be empty")
+    if urlsplit(conf.server_url).scheme not in ("http", "https"):
+        raise ValueError(f"server_url {conf.server_url} is not an http:// or https:// URL")
+    verify = tls.client_verify(conf.ca_file, conf.insecure)  # TlsError is a ValueError
     interface = InterfaceOptions(
         interface_driver=conf.interface_driver,
         bridge_mappings=bridge_mappings,
@@ -72,6 +80,8 @@ def read_settings(conf: cfg.ConfigOpts) -> AgentSettings:
         user_group=conf.haproxy.user_group,
         send_gratuitous_arp=conf.haproxy.send_gratuitous_arp,
         hard_stop_after=conf.haproxy.hard_stop_after,
+        access_log=conf.haproxy.access_log or None,
+        access_log_facility=conf.haproxy.access_log_facility,
     )
     agent = AgentOptions(
         periodic_interval=conf.periodic_interval,
@@ -84,8 +94,8 @@ def read_settings(conf: cfg.ConfigOpts) -> AgentSettings:
         },
         deploy_errors=(DeployError,),
     )
-    return AgentSettings(host=conf.host, interface=interface, haproxy=haproxy,
-                         agent=agent)
+    return AgentSettings(host=conf.host, verify=verify, interface=interface,
+                         haproxy=haproxy, agent=agent)
 
 
 def build_agent(conf: cfg.ConfigOpts, plugin_rpc: PluginApi) -> LbaasAgentManager:
@@ -106,7 +116,32 @@ def load_config(argv: list[str] | None) -> cfg.ConfigOpts:
     conf(args=sys.argv[1:] if argv is None else argv, project="lbaas",
          prog=PROG, version=version_string())
     config.check_values(conf)
+    config.check_haproxy_values(conf)
     return conf
+
+
+def transport_warnings(conf: cfg.ConfigOpts) -> list[str]:
+    """What the log should say about how the agent reaches its server: a certificate
+    not verified, or a token sent in clear over a network."""
+    url = urlsplit(conf.server_url)
+    warnings = []
+    if url.scheme == "https" and conf.insecure:
+        warnings.append(f"insecure = true: the certificate of {conf.server_url} is not "
+                        "verified; anyone on the path can pose as the server and read "
+                        "agent_token")
+    if url.scheme == "http" and conf.agent_token and not _loopback(url.hostname or ""):
+        warnings.append(f"agent_token is sent in clear to {conf.server_url}: use an "
+                        "https:// server_url (docs/deploy.md)")
+    return warnings
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _config_error(exc: BaseException) -> str:
@@ -124,13 +159,16 @@ def main(argv: list[str] | None = None) -> int:
         print(_config_error(exc), file=sys.stderr)
         return EXIT_CONFIG
 
+    for warning in transport_warnings(conf):
+        LOG.warning("%s", warning)
     try:
-        check_host()
+        check_host(raise_neighbour_limits=conf.raise_kernel_limits)
     except HostCheckError as exc:
         print(f"lbaas-agent: {exc}", file=sys.stderr)
         return EXIT_HOST
 
-    plugin_rpc = HttpPluginApi(conf.server_url, token=conf.agent_token or None)
+    plugin_rpc = HttpPluginApi(conf.server_url, token=conf.agent_token or None,
+                               verify=settings.verify)
     try:
         try:
             agent = build_agent(conf, plugin_rpc)

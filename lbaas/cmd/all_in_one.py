@@ -14,10 +14,12 @@ from oslo_config import cfg
 from lbaas.cmd.server import (
     EXIT_CONFIG,
     at_shutdown,
+    check_tls,
     database_error,
     fatal,
     log_start,
     setup_logging,
+    uvicorn_tls,
 )
 from lbaas.common import config
 from lbaas.common.version import version_string
@@ -39,6 +41,8 @@ def load_config(argv: list[str] | None) -> cfg.ConfigOpts:
         conf(argv if argv is not None else sys.argv[1:], project="lbaas",
              prog=PROG, version=version_string())
         config.check_values(conf)
+        config.check_haproxy_values(conf)
+        check_tls(conf)
         config.parse_bridge_mappings(conf.bridge_mappings)
     except (cfg.Error, ValueError, OSError) as e:
         print(config.error_line(PROG, e), file=sys.stderr)
@@ -76,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         fatal(conf, PROG, f"cannot open the database: {database_error(e)}", LOG_NAME)
         return 1
     try:
-        check_host()
+        check_host(raise_neighbour_limits=conf.raise_kernel_limits)
         ensure_bridges(conf)
         manager = build_agent(conf, app.state.local_api)
         metrics = (MetricsServer(conf.metrics_bind, manager.metrics.registry)
@@ -100,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     # log_config=None: uvicorn logs through our handlers. A stopping server doesn't wait
     # out the agents' long-polls.
     uvicorn.run(app, host=conf.bind_host, port=conf.bind_port, log_level="warning",
-                log_config=None, access_log=False, timeout_graceful_shutdown=3)
+                log_config=None, access_log=False, timeout_graceful_shutdown=3,
+                **uvicorn_tls(conf))
     return 0
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from lbaas.common import config, log
+from lbaas.common import config, log, tls
 from lbaas.common.version import version_string
 
 PROG = "lbaas-server"
@@ -39,11 +39,28 @@ def load_config(argv: list[str] | None, conf: cfg.ConfigOpts | None = None,
         conf(argv if argv is not None else sys.argv[1:], project="lbaas", prog=prog,
              version=version_string())
         config.check_values(conf)
+        check_tls(conf)
     except (cfg.Error, ValueError, OSError) as e:
         # OSError: a config file that is a directory or cannot be read.
         print(config.error_line(prog, e), file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None
     return conf
+
+
+def check_tls(conf: cfg.ConfigOpts) -> None:
+    """A certificate or key that cannot be loaded is a configuration error (TlsError,
+    a ValueError) before anything is opened."""
+    if conf.ssl_key_file and not conf.ssl_cert_file:
+        raise ValueError("ssl_key_file is set but ssl_cert_file is not")
+    if conf.ssl_cert_file:
+        tls.check_server_files(conf.ssl_cert_file, conf.ssl_key_file)
+
+
+def uvicorn_tls(conf: cfg.ConfigOpts) -> dict[str, Any]:
+    """uvicorn.run()'s TLS arguments: none without ssl_cert_file."""
+    if not conf.ssl_cert_file:
+        return {}
+    return {"ssl_certfile": conf.ssl_cert_file, "ssl_keyfile": conf.ssl_key_file or None}
 
 
 def setup_logging(conf: cfg.ConfigOpts, prog: str = PROG, log_name: str | None = None,
@@ -84,9 +101,10 @@ def database_error(exc: BaseException) -> str:
 
 
 def log_start(conf: cfg.ConfigOpts, prog: str) -> None:
-    LOG.info("%s %s starting: database %s, API on http://%s:%s, auth_strategy %s", prog,
-             version_string(), masked_url(config.database_url(conf)), conf.bind_host,
-             conf.bind_port, conf.auth_strategy)
+    scheme = "https" if conf.ssl_cert_file else "http"
+    LOG.info("%s %s starting: database %s, API on %s://%s:%s, auth_strategy %s", prog,
+             version_string(), masked_url(config.database_url(conf)), scheme,
+             conf.bind_host, conf.bind_port, conf.auth_strategy)
 
 
 def at_shutdown(app: Any, fn: Callable[[], None]) -> None:
@@ -131,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     # log file, JSON) instead of a stderr handler of its own. A stopping server doesn't
     # wait out the agents' long-polls.
     uvicorn.run(app, host=conf.bind_host, port=conf.bind_port, log_level="warning",
-                log_config=None, access_log=False, timeout_graceful_shutdown=3)
+                log_config=None, access_log=False, timeout_graceful_shutdown=3,
+                **uvicorn_tls(conf))
     return 0
 
 

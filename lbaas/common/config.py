@@ -14,6 +14,8 @@ import socket
 
 from oslo_config import cfg
 
+from lbaas.common import limits
+
 DEFAULT_STATE_PATH = "/var/lib/lbaas"
 
 common_opts: list[cfg.Opt] = [
@@ -58,6 +60,13 @@ server_opts: list[cfg.Opt] = [
                     "used in pagination links; empty: the URL of the request."),
     cfg.IntOpt("api_workers", default=1, min=1,
                help="uvicorn worker processes for lbaas-server (1 with SQLite)."),
+    cfg.StrOpt("ssl_cert_file", default="",
+               help="Serve the API over TLS with this certificate (PEM; the chain after "
+                    "the server's own certificate). Empty: plain HTTP. Agents and clients "
+                    "then use https:// URLs and verify it (docs/deploy.md)."),
+    cfg.StrOpt("ssl_key_file", default="",
+               help="The private key of ssl_cert_file (PEM, unencrypted); empty: the key "
+                    "is in ssl_cert_file."),
     cfg.BoolOpt("metrics_enabled", default=True,
                 help="Serve Prometheus metrics at GET /metrics, without authentication "
                      "(scrapers send no token): API requests, objects by status, agents, "
@@ -108,6 +117,20 @@ agent_opts: list[cfg.Opt] = [
                help="lbaas-server base URL (lbaas-agent only)."),
     cfg.StrOpt("agent_token", default="", secret=True,
                help="X-Auth-Token with the 'agent' role, when the server uses token auth."),
+    cfg.StrOpt("ca_file", default="",
+               help="With an https:// server_url: verify the server's certificate "
+                    "against the CA certificates in this PEM file; empty: the system's "
+                    "CA store."),
+    cfg.BoolOpt("insecure", default=False,
+                help="With an https:// server_url: do not verify the server's certificate "
+                     "(anyone on the path can read agent_token). For tests only; logged as "
+                     "a warning at start."),
+    cfg.BoolOpt("raise_kernel_limits", default=True,
+                help="Raise the kernel limits a host of many load balancers needs "
+                     "(neighbour table gc_thresh1-3, net.core.netdev_max_backlog) at start "
+                     "when they are lower, as etc/sysctl.d/60-lbaas-agent.conf sets them. "
+                     "false: never write a sysctl; a limit that is lower is logged as a "
+                     "warning."),
     cfg.StrOpt("interface_driver", default="linuxbridge", choices=["linuxbridge", "ovs"],
                help="How VIP ports are plugged into the host's switch."),
     cfg.BoolOpt("ovs_use_veth", default=True,
@@ -141,6 +164,19 @@ haproxy_opts: list[cfg.Opt] = [
                help="Gratuitous ARPs per VIP address after plugging (0: none)."),
     cfg.IntOpt("hard_stop_after", default=300, min=1,
                help="Seconds an old HAProxy may keep finishing connections after a reload."),
+    cfg.StrOpt("access_log", default="",
+               help="Where every load balancer's HAProxy sends its access log (one line "
+                    "per HTTP request, option httplog; per TCP connection, option "
+                    "tcplog): a unix datagram socket path such as /dev/log, or a syslog "
+                    "server over UDP as a.b.c.d:port or [v6]:port. HAProxy runs in the "
+                    "load balancer's network namespace as user nobody: a socket path is "
+                    "on the host's filesystem and must be writable by nobody; a UDP "
+                    "address must be reachable from inside that namespace (the tenant's "
+                    "network). Empty (the default): no logging at all. A change applies "
+                    "at the next agent start, with a hitless reload."),
+    cfg.StrOpt("access_log_facility", default="local0",
+               choices=list(limits.LOG_FACILITIES),
+               help="Syslog facility of the access log lines."),
 ]
 
 
@@ -180,6 +216,16 @@ def parse_bridge_mappings(mappings: list[str]) -> dict[str, str]:
             raise ValueError(f"bridge_mappings names physical network {physnet!r} twice")
         result[physnet] = bridge
     return result
+
+
+def check_haproxy_values(conf: cfg.ConfigOpts) -> None:
+    """The [haproxy] values that oslo.config cannot check by itself (ValueError naming
+    the option)."""
+    if conf.haproxy.access_log:
+        try:
+            limits.log_target(conf.haproxy.access_log)
+        except ValueError as exc:
+            raise ValueError(f"[haproxy] access_log: {exc}") from None
 
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:

@@ -157,3 +157,51 @@ def connection_limit(value: object) -> int:
     """-1 (unlimited) or 0..CONNECTION_LIMIT_MAX (0 takes no connection; the v1 API
     refuses it as v1 did, Octavia's takes it)."""
     return int_in(value, "connection_limit", -1, CONNECTION_LIMIT_MAX)
+
+
+# HAProxy access logs (the agent's [haproxy] access_log and access_log_facility).
+# The syslog facilities HAProxy's "log" keyword knows.
+LOG_FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
+                  "uucp", "cron", "auth2", "ftp", "ntp", "audit", "alert", "cron2",
+                  *(f"local{i}" for i in range(8)))
+# sun_path holds 108 bytes with the terminating NUL.
+UNIX_SOCKET_PATH_MAX = 107
+# An absolute path of plain characters: no space (HAProxy splits words on it), no '#'
+# (a comment), no quote, backslash or '@' (HAProxy reads "<family>@" as an address).
+LOG_SOCKET_PATH_PATTERN = r"^/[A-Za-z0-9._/+-]*$"
+_LOG_SOCKET_PATH_RE = re.compile(LOG_SOCKET_PATH_PATTERN, re.ASCII)
+_LOG_UDP_RE = re.compile(r"^(\[(?P<v6>[0-9a-fA-F.:]+)\]|(?P<v4>[0-9.]+)):(?P<port>[0-9]{1,5})$",
+                         re.ASCII)
+
+
+def log_target(value: object) -> str:
+    """Where HAProxy sends its access log, as its ``log`` keyword takes it: the absolute
+    path of a unix datagram socket (``/dev/log``), or a syslog server over UDP as
+    ``a.b.c.d:port`` or ``[v6 address]:port`` (canonical addresses). ValueError
+    otherwise."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a log target")
+    if value.startswith("/"):
+        if len(value) > UNIX_SOCKET_PATH_MAX or not _LOG_SOCKET_PATH_RE.fullmatch(value):
+            raise ValueError(f"{value!r} is not a unix socket path (absolute, at most "
+                             f"{UNIX_SOCKET_PATH_MAX} characters, letters, digits and "
+                             "._/+- only)")
+        return value
+    match = _LOG_UDP_RE.fullmatch(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a log target: give a unix socket path "
+                         "(/dev/log) or a UDP address as a.b.c.d:port or [v6]:port")
+    ip = canonical_ip(match["v6"] or match["v4"])
+    if (":" in ip) != (match["v6"] is not None):
+        raise ValueError(f"{value!r}: write an IPv6 address in brackets, an IPv4 one "
+                         "without")
+    int_in(int(match["port"]), "log target port", PORT_MIN, PORT_MAX)
+    return value
+
+
+def log_facility(value: object) -> str:
+    if value not in LOG_FACILITIES:
+        raise ValueError(f"{value!r} is not a syslog facility HAProxy knows "
+                         f"({', '.join(LOG_FACILITIES)})")
+    assert isinstance(value, str)
+    return value

@@ -88,4 +88,11 @@ class PluginApi(abc.ABC):
         """stats: ``bytes_in``, ``bytes_out``, ``active_connections``,
         ``total_connections`` (HAProxy's raw counters), ``epoch`` (changes whenever the
         counters restart from zero: a new HAProxy process), and ``members``:
-        ``{member_id: {"status": ACTIVE|INACTIVE}}``. The server accumulates deltas."""
+        ``{member_id: {"status": ACTIVE|INACTIVE}}``. The server accumulates deltas.
+
+        Optional (a report without them is taken as before, zeros): ``hrsp_1xx`` ...
+        ``hrsp_5xx``, ``hrsp_other`` (HTTP responses by class), ``listeners``
+        (``{listener_id: {the counters above, request_errors, hrsp_*}}``), ``pools``
+        (``{pool_id: {hrsp_*}}``) and ``member_counters`` (``{member_id:
+        {"check_failures", "check_up_down"}}``). The HTTP agent API checks them with
+        the models of ``lbaas/server/api/agent_api.py``."""

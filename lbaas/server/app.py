@@ -20,6 +20,7 @@ from lbaas.server import errors, openapi
 from lbaas.server.api import (
     agent_api,
     agents,
+    dashboard,
     extensions,
     health,
     health_monitors,
@@ -138,6 +139,8 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
             swagger_css_url="/static/swagger-ui/swagger-ui.css",
             swagger_favicon_url="/static/swagger-ui/favicon-32x32.png")
 
+    # The dashboard's script and style sheet, from the package: no CDN (works offline).
+    app.mount("/static/ui", StaticFiles(directory=str(dashboard.STATIC_DIR)), name="ui")
     openapi.install(app)
     app.add_middleware(JsonBodies)
     # Added last, so it runs first: the caller is known and the body capped before
@@ -162,6 +165,7 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
                    extensions, quotas):
         app.include_router(module.router, prefix="/v2.0")
     app.include_router(health.router)
+    app.include_router(dashboard.router)
     for prefix in OCTAVIA_PREFIXES:
         for v2_module in (v2_loadbalancers, v2_listeners, v2_pools, v2_healthmonitors,
                           v2_catalog):

@@ -26,9 +26,10 @@ from lbaas.server.auth import Authenticator
 
 # Served to anyone: the API's description and its browser, which hold no tenant data,
 # the health check (load balancers and monitors probe it without a token) and the
-# Prometheus metrics (scrapers send no token; metrics_enabled = false turns them off).
+# Prometheus metrics (scrapers send no token; metrics_enabled = false turns them off),
+# and the dashboard's page, which asks for the token and sends it with every call.
 PUBLIC_PATHS = frozenset({"/", "/openapi.json", "/docs", "/docs/oauth2-redirect",
-                          "/healthcheck", "/metrics"})
+                          "/healthcheck", "/metrics", "/ui"})
 OCTAVIA_PREFIXES = ("/v2/lbaas", "/v2.0/lbaas")
 PUBLIC_PREFIXES = ("/static/",)
 

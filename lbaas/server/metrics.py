@@ -47,6 +47,10 @@ UNMATCHED = "unmatched"
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
+# HAProxy's hrsp_* counters and the code label Octavia's (HAProxy's) exporter gives them.
+HRSP_KEYS = ("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other")
+HTTP_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
+
 # octavia_member_status's values, as Octavia's Prometheus proxy defines them.
 MEMBER_STATUS = {c.ONLINE: 1, c.NO_MONITOR: 1, c.OFFLINE: 2, c.DRAINING: 3}
 
@@ -157,6 +161,7 @@ class DatabaseCollector(Collector):
             yield from self._objects(s)
             yield from self._agents(s)
             yield from self._traffic(s)
+            yield from self._responses(s)
             yield from self._members(s)
 
     def _objects(self, s: Any) -> Iterator[Metric]:
@@ -298,20 +303,78 @@ class DatabaseCollector(Collector):
         yield from (bytes_in, bytes_out, current, sessions, errors,
                     lb_in, lb_out, lb_current, lb_total, lb_errors)
 
+    def _responses(self, s: Any) -> Iterator[Metric]:
+        """HTTP responses by class per HTTP listener and per HTTP pool (Octavia's
+        ``octavia_listener_http_responses_total`` and ``octavia_pool_http_responses``
+        with HAProxy's ``code`` label: 1xx ... 5xx, other)."""
+        listeners = CounterMetricFamily(
+            "octavia_listener_http_responses", "HTTP responses the listener sent, by "
+            "class (HAProxy's own answers, such as a 503 without a member, included).",
+            labels=["project_id", "loadbalancer_id", "listener_id", "code"])
+        pools = CounterMetricFamily(
+            "octavia_pool_http_responses", "HTTP responses the pool's members gave, by "
+            "class.", labels=["project_id", "loadbalancer_id", "pool_id", "code"])
+        lb, li = m.LoadBalancer, m.Listener
+        http = ("HTTP",)  # HTTPS is passed through as TCP: HAProxy sees no responses
+        st = m.ListenerStatistics
+        hrsp = [getattr(st, key) for key in HRSP_KEYS]
+        rows = list(s.execute(
+            select(lb.tenant_id, lb.id, li.id, *hrsp)
+            .join(lb, st.loadbalancer_id == lb.id)
+            .join(li, li.id == st.listener_id)
+            .where(li.protocol.in_(http))
+            .order_by(lb.id, li.id)))
+        # A v1 pool's statistics are its VIP's (the v1 load balancer's one listener).
+        ps = m.PoolStatistics
+        rows += s.execute(
+            select(lb.tenant_id, lb.id, li.id, *(getattr(ps, key) for key in HRSP_KEYS))
+            .join(lb, ps.pool_id == lb.id)
+            .join(li, li.loadbalancer_id == lb.id)
+            .where(li.protocol.in_(http))
+            .order_by(lb.id))
+        for project, lb_id, listener_id, *values in rows:
+            for code, count in zip(HTTP_CLASSES, values, strict=True):
+                listeners.add_metric([project, lb_id, listener_id, code], count or 0)
+        pst = m.PoolTrafficStatistics
+        for project, lb_id, pool_id, *values in s.execute(
+                select(lb.tenant_id, lb.id, m.LbPool.id,
+                       *(getattr(pst, key) for key in HRSP_KEYS))
+                .join(lb, pst.loadbalancer_id == lb.id)
+                .join(m.LbPool, m.LbPool.id == pst.pool_id)
+                .where(m.LbPool.protocol.in_(http))
+                .order_by(lb.id, m.LbPool.id)):
+            for code, count in zip(HTTP_CLASSES, values, strict=True):
+                pools.add_metric([project, lb_id, pool_id, code], count or 0)
+        yield listeners
+        yield pools
+
     def _members(self, s: Any) -> Iterator[Metric]:
         status = GaugeMetricFamily(
             "octavia_member_status", "The member's operating status as stored: 0 ERROR "
             "(its health check fails), 1 ONLINE (or NO_MONITOR), 2 OFFLINE (admin "
             "down), 3 DRAINING.",
             labels=["project_id", "loadbalancer_id", "pool_id", "member_id"])
-        lb = m.LoadBalancer
+        labels = ["project_id", "loadbalancer_id", "pool_id", "member_id"]
+        failures = CounterMetricFamily(
+            "octavia_member_check_failures", "Health checks of the member that failed "
+            "(HAProxy counts those while the member is up: the ones that take it down).",
+            labels=labels)
+        up_down = CounterMetricFamily(
+            "octavia_member_check_up_down", "Times the member's health checks took it "
+            "from up to down.", labels=labels)
+        lb, ms = m.LoadBalancer, m.MemberStatistics
         rows = s.execute(
             select(lb.tenant_id, lb.id, m.LbMember.pool_id, m.LbMember.id,
-                   m.LbMember.operating_status)
+                   m.LbMember.operating_status, ms.check_failures, ms.check_up_down)
             .join(m.LbPool, m.LbMember.pool_id == m.LbPool.id)
             .join(lb, m.LbPool.loadbalancer_id == lb.id)
+            .outerjoin(ms, ms.member_id == m.LbMember.id)
             .order_by(lb.id, m.LbMember.pool_id, m.LbMember.id))
-        for project, lb_id, pool_id, member_id, operating in rows:
-            status.add_metric([project, lb_id, pool_id, member_id],
-                              MEMBER_STATUS.get(operating, 0))
+        for project, lb_id, pool_id, member_id, operating, failed, downs in rows:
+            values = [project, lb_id, pool_id, member_id]
+            status.add_metric(values, MEMBER_STATUS.get(operating, 0))
+            failures.add_metric(values, failed or 0)
+            up_down.add_metric(values, downs or 0)
         yield status
+        yield failures
+        yield up_down

@@ -213,3 +213,105 @@ def test_traffic_totals_survive_a_server_restart(backend: str,
         api.close()
     finally:
         srv.cleanup()
+
+
+def test_http_responses_and_check_failures_never_go_backwards(api: Api, server: ServerProcess,
+                                                              physnet: str) -> None:
+    """An agent's report with HTTP responses by class (per listener and per pool) and
+    member check counters; HAProxy reloads (a new epoch) and the counters go on. The
+    stats bodies of both APIs keep their exact fields."""
+    agent = FakeAgent(api, [physnet]).register()
+    net = make_network(api, **{"provider:physical_network": physnet})
+    octavia = Octavia(api, agent, make_subnet(api, net["id"], cidr="10.62.0.0/24"))
+    lb = octavia.active_lb(**TREE)
+    lb_id, listener_id = lb["id"], lb["listeners"][0]["id"]
+    pool = octavia.show("pool", lb["pools"][0]["id"])
+    first, second = (m["id"] for m in pool["members"])
+
+    def report(epoch: str, ok: int, missing: int, failed: int, fails: int) -> None:
+        responses = {"hrsp_2xx": ok, "hrsp_4xx": missing, "hrsp_5xx": failed}
+        resp = octavia.api.post(f"/agent/v1/pools/{lb_id}/stats", {
+            "host": octavia.agent.host, "stats": {
+                "epoch": epoch, **responses,
+                "members": {first: {"status": "ACTIVE"}, second: {"status": "INACTIVE"}},
+                "member_counters": {first: {"check_failures": 0, "check_up_down": 0},
+                                    second: {"check_failures": fails,
+                                             "check_up_down": 1}},
+                "listeners": {listener_id: {"total_connections": ok + missing + failed,
+                                            **responses}},
+                "pools": {pool["id"]: {"hrsp_2xx": ok, "hrsp_4xx": missing,
+                                       "hrsp_5xx": failed - 1}}}})
+        assert resp.status_code in (200, 204), resp.text
+
+    report("e1", 10, 3, 2, 2)
+    report("e1", 12, 3, 4, 3)  # the same process, later: the differences are added
+    text, first_scrape = scrape(server.url)
+    promtool_check(text)
+    project = octavia.api.project or ""
+    listener = {"project_id": project, "loadbalancer_id": lb_id, "listener_id": listener_id}
+    responses = "octavia_listener_http_responses_total"
+    assert {code: value(first_scrape, responses, **listener, code=code)
+            for code in ("1xx", "2xx", "3xx", "4xx", "5xx", "other")} == \
+        {"1xx": 0, "2xx": 12, "3xx": 0, "4xx": 3, "5xx": 4, "other": 0}
+    pool_labels = {"project_id": project, "loadbalancer_id": lb_id, "pool_id": pool["id"]}
+    assert value(first_scrape, "octavia_pool_http_responses_total", **pool_labels,
+                 code="5xx") == 3
+    member = {**pool_labels, "member_id": second}
+    assert value(first_scrape, "octavia_member_check_failures_total", **member) == 3
+    assert value(first_scrape, "octavia_member_check_up_down_total", **member) == 1
+    assert value(first_scrape, "octavia_member_status", **member) == 0
+    assert value(first_scrape, "octavia_member_check_failures_total", **pool_labels,
+                 member_id=first) == 0
+
+    # A reload: HAProxy's counters restart from zero under a new epoch.
+    report("e2", 1, 0, 1, 1)
+    text, second_scrape = scrape(server.url)
+    promtool_check(text)
+    assert value(second_scrape, responses, **listener, code="2xx") == 13
+    assert value(second_scrape, responses, **listener, code="5xx") == 5
+    assert value(second_scrape, "octavia_pool_http_responses_total", **pool_labels,
+                 code="5xx") == 3
+    assert value(second_scrape, "octavia_member_check_failures_total", **member) == 4
+    assert value(second_scrape, "octavia_member_check_up_down_total", **member) == 2
+
+    # Octavia's stats bodies are as they were: no new fields.
+    for path in (f"/v2/lbaas/listeners/{listener_id}/stats",
+                 f"/v2/lbaas/loadbalancers/{lb_id}/stats"):
+        body = octavia.api.get(path).json()
+        assert set(body) == {"stats"}
+        assert set(body["stats"]) == {"bytes_in", "bytes_out", "active_connections",
+                                      "total_connections", "request_errors"}
+
+
+def test_v1_http_responses_by_class_and_an_old_agents_report(api: Api, server: ServerProcess,
+                                                            physnet: str) -> None:
+    agent = FakeAgent(api, [physnet]).register()
+    net = make_network(api, **{"provider:physical_network": physnet})
+    subnet = make_subnet(api, net["id"], cidr="10.63.0.0/24")
+    pool = make_v1_pool(api, subnet["id"])
+    member = make_member(api, pool["id"], address="10.63.0.20")
+    vip = make_vip(api, pool)
+    # An agent from before these counters: its report has none of them.
+    agent.stats(pool["id"], epoch="p1", bytes_in=10, total_connections=1)
+    resp = api.post(f"/agent/v1/pools/{pool['id']}/stats", {"host": agent.host, "stats": {
+        "epoch": "p1", "bytes_in": 20, "total_connections": 3, "hrsp_2xx": 2,
+        "hrsp_4xx": 1, "pools": {pool["id"]: {"hrsp_2xx": 2}},
+        "member_counters": {member["id"]: {"check_failures": 5, "check_up_down": 1}}}})
+    assert resp.status_code in (200, 204), resp.text
+    text, samples = scrape(server.url)
+    promtool_check(text)
+    labels = {"project_id": api.project or "", "loadbalancer_id": pool["id"]}
+    listener = {**labels, "listener_id": vip["id"]}
+    assert value(samples, "octavia_listener_http_responses_total", **listener,
+                 code="2xx") == 2
+    assert value(samples, "octavia_listener_http_responses_total", **listener,
+                 code="4xx") == 1
+    assert value(samples, "octavia_listener_sessions_total", **listener) == 3
+    assert value(samples, "octavia_pool_http_responses_total", **labels,
+                 pool_id=pool["id"], code="2xx") == 2
+    assert value(samples, "octavia_member_check_failures_total", **labels,
+                 pool_id=pool["id"], member_id=member["id"]) == 5
+    # Neutron's stats body is as it was.
+    body = api.get(f"/lb/pools/{pool['id']}/stats").json()
+    assert body == {"stats": {"bytes_in": 20, "bytes_out": 0, "active_connections": 0,
+                              "total_connections": 3}}

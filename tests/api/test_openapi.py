@@ -29,6 +29,7 @@ EXPECTED = {
     "/v2.0/agents": {"get"},
     "/v2.0/agents/{}": {"get", "put"},
     "/v2.0/agents/{}/loadbalancer-pools": {"get"},
+    "/ui/api/overview": {"get"},
     "/agent/v1/agents": {"post"},
     "/agent/v1/hosts/{}/ready_devices": {"get"},
     "/agent/v1/hosts/{}/events": {"get"},

@@ -15,7 +15,8 @@ from tests.helpers.server import Api, ServerProcess
 @pytest.fixture(autouse=True)
 def _no_lbaas_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # The developer's own LBAAS_* settings must not point the tests elsewhere.
-    for name in ("LBAAS_URL", "LBAAS_TOKEN", "LBAAS_PROJECT_ID"):
+    for name in ("LBAAS_URL", "LBAAS_TOKEN", "LBAAS_PROJECT_ID", "OS_CACERT", "OS_CLOUD",
+                 "OS_CLIENT_CONFIG_FILE"):
         monkeypatch.delenv(name, raising=False)
 
 

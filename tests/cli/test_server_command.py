@@ -139,3 +139,19 @@ def test_the_database_url_is_logged_without_its_password(tmp_path: Path) -> None
     last = done.stderr.splitlines()[-1]
     assert last.startswith("lbaas-server: cannot open the database: connection failed: ")
     assert "Connection refused" in last
+
+
+@pytest.mark.parametrize("argv, program", [(["lbaas-agent"], "lbaas-agent"),
+                                           (["lbaas", "all-in-one"], "lbaas all-in-one")])
+def test_a_bad_access_log_target_is_one_line_and_exit_2(tmp_path: Path, argv: list[str],
+                                                        program: str) -> None:
+    conf = tmp_path / "lbaas.conf"
+    state = tmp_path / "state"
+    conf.write_text(f"[DEFAULT]\nstate_path = {state}\n"
+                    "[haproxy]\naccess_log = syslog.example.com:514\n")
+    done = _run(str(BIN / argv[0]), *argv[1:], "--config-file", str(conf))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(f"{program}: configuration error: [haproxy] access_log: "
+                                  "'syslog.example.com:514' is not a log target")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert not state.exists()

@@ -69,7 +69,8 @@ class ServerProcess:
     def __init__(self, *, database_url: str | None = None, auth_strategy: str = "noauth",
                  tokens: list[tuple[str, str, str]] | None = None,
                  conf: dict[str, dict[str, Any]] | None = None,
-                 start_timeout: float = 30.0, executable: str | None = None) -> None:
+                 start_timeout: float = 30.0, executable: str | None = None,
+                 verify: Any = True) -> None:
         self.database_url = database_url
         self.auth_strategy = auth_strategy
         self.tokens = tokens or []
@@ -77,8 +78,12 @@ class ServerProcess:
         self.start_timeout = start_timeout
         # The console script of the venv running the tests.
         self.executable = executable or str(Path(sys.executable).parent / "lbaas-server")
+        # With ``ssl_cert_file`` in conf the server speaks https; ``verify`` is what
+        # the readiness probe checks its certificate against (httpx's verify=).
+        self.scheme = "https" if self.conf.get("DEFAULT", {}).get("ssl_cert_file") else "http"
+        self.verify = verify
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{self.scheme}://127.0.0.1:{self.port}"
         self.workdir = Path(tempfile.mkdtemp(prefix="lbaas-api-test-"))
         self.state_path = self.workdir / "state"
         self.state_path.mkdir()
@@ -136,7 +141,7 @@ class ServerProcess:
                 log_text = self.log_file.read_bytes()[log_start:].decode(errors="replace")
                 if attempt + 1 < attempts and "address already in use" in log_text.lower():
                     self.port = free_port()
-                    self.url = f"http://127.0.0.1:{self.port}"
+                    self.url = f"{self.scheme}://127.0.0.1:{self.port}"
                     self._write_config()
                     continue
                 raise
@@ -156,7 +161,7 @@ class ServerProcess:
                 raise ServerError(f"lbaas-server exited with {self.proc.returncode} while "
                                   f"starting; its log:\n{self.log_tail()}")
             try:
-                httpx.get(self.url + "/v2.0/lb/pools", timeout=2.0)
+                httpx.get(self.url + "/v2.0/lb/pools", timeout=2.0, verify=self.verify)
                 return
             except httpx.TransportError:
                 pass

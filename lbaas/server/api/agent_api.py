@@ -51,7 +51,19 @@ class MemberHealth(BaseModel):
 Counter = Field(0, ge=0, le=2**63 - 1)
 
 
-class ListenerCounters(BaseModel):
+class HttpResponses(BaseModel):
+    """HTTP responses by class, HAProxy's hrsp_* counters. Every field is optional
+    (0): an agent from before they were reported still reports."""
+
+    hrsp_1xx: int = Counter
+    hrsp_2xx: int = Counter
+    hrsp_3xx: int = Counter
+    hrsp_4xx: int = Counter
+    hrsp_5xx: int = Counter
+    hrsp_other: int = Counter
+
+
+class ListenerCounters(HttpResponses):
     bytes_in: int = Counter
     bytes_out: int = Counter
     active_connections: int = Counter
@@ -59,15 +71,26 @@ class ListenerCounters(BaseModel):
     request_errors: int = Counter
 
 
-class PoolStats(BaseModel):
+class MemberCounters(BaseModel):
+    check_failures: int = Counter  # HAProxy's chkfail
+    check_up_down: int = Counter  # chkdown
+
+
+class PoolStats(HttpResponses):
+    # The sums over every frontend (a v1 load balancer's one VIP).
     bytes_in: int = Counter
     bytes_out: int = Counter
     active_connections: int = Counter
     total_connections: int = Counter
     epoch: str = Field("", max_length=255)
     members: dict[str, MemberHealth] = Field(default_factory=dict)
-    # A v2 load balancer's counters per listener (frontend), keyed by listener id.
+    # Counters per listener (frontend), keyed by listener id.
     listeners: dict[str, ListenerCounters] = Field(default_factory=dict, max_length=1024)
+    # Per pool (backend): HTTP responses by class, keyed by pool id.
+    pools: dict[str, HttpResponses] = Field(default_factory=dict, max_length=1024)
+    # Per member (server), keyed by member id, whatever its health verdict.
+    member_counters: dict[str, MemberCounters] = Field(default_factory=dict,
+                                                       max_length=65536)
 
 
 class StatsBody(BaseModel):

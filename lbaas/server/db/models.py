@@ -168,6 +168,13 @@ class PoolStatistics(Base):
     total_connections: Mapped[int] = mapped_column(BigInteger, default=0)
     last_epoch: Mapped[str] = mapped_column(String(255), default="")
     last_raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The VIP's (frontend's) HTTP responses by class; not part of the v1 stats body.
+    hrsp_1xx: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    hrsp_2xx: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    hrsp_3xx: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    hrsp_4xx: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    hrsp_5xx: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    hrsp_other: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Agent(Base):
@@ -366,6 +373,47 @@ class ListenerStatistics(Base):
     active_connections: Mapped[int] = mapped_column(BigInteger, default=0)
     total_connections: Mapped[int] = mapped_column(BigInteger, default=0)
     request_errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_epoch: Mapped[str] = mapped_column(String(255), default="")
+    last_raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # HTTP responses by class (HAProxy's hrsp_*), HTTP listeners only (0 on TCP).
+    hrsp_1xx: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    hrsp_2xx: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    hrsp_3xx: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    hrsp_4xx: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    hrsp_5xx: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    hrsp_other: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class PoolTrafficStatistics(Base):
+    """Totals per pool (a backend's), accumulated like ListenerStatistics: the HTTP
+    responses its members gave, by class. v1 and v2 pools alike; the row goes with its
+    load balancer, or at the next report once the pool is gone."""
+
+    __tablename__ = "lb_pool_statistics"
+    pool_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    loadbalancer_id: Mapped[str] = mapped_column(
+        ForeignKey("lb_loadbalancers.id", ondelete="CASCADE"), index=True)
+    hrsp_1xx: Mapped[int] = mapped_column(BigInteger, default=0)
+    hrsp_2xx: Mapped[int] = mapped_column(BigInteger, default=0)
+    hrsp_3xx: Mapped[int] = mapped_column(BigInteger, default=0)
+    hrsp_4xx: Mapped[int] = mapped_column(BigInteger, default=0)
+    hrsp_5xx: Mapped[int] = mapped_column(BigInteger, default=0)
+    hrsp_other: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_epoch: Mapped[str] = mapped_column(String(255), default="")
+    last_raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class MemberStatistics(Base):
+    """Totals per member (a server's): failed health checks (HAProxy's chkfail, counted
+    while the member is up) and UP→DOWN transitions (chkdown), accumulated like
+    ListenerStatistics."""
+
+    __tablename__ = "lb_member_statistics"
+    member_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    loadbalancer_id: Mapped[str] = mapped_column(
+        ForeignKey("lb_loadbalancers.id", ondelete="CASCADE"), index=True)
+    check_failures: Mapped[int] = mapped_column(BigInteger, default=0)
+    check_up_down: Mapped[int] = mapped_column(BigInteger, default=0)
     last_epoch: Mapped[str] = mapped_column(String(255), default="")
     last_raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
 

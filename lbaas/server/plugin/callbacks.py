@@ -13,7 +13,7 @@ from lbaas.common import constants as c
 from lbaas.common.logical_device import LogicalDevice, from_v1, v1_pool_deleting
 from lbaas.server import errors
 from lbaas.server.db import models as m
-from lbaas.server.plugin import agents, core, loadbalancer, octavia_agent
+from lbaas.server.plugin import agents, core, loadbalancer, octavia, octavia_agent
 
 LOG = logging.getLogger(__name__)
 
@@ -266,14 +266,17 @@ def update_pool_stats(session: Session, pool_id: str, stats: dict[str, Any],
     epoch = str(stats.get("epoch", ""))
     same = epoch == st.last_epoch and epoch != ""
     raw: dict[str, int] = {}
-    for key in ("bytes_in", "bytes_out", "total_connections"):
+    # An agent from before HTTP responses were counted sends no hrsp_*: 0, as before.
+    for key in ("bytes_in", "bytes_out", "total_connections", *octavia.HRSP_KEYS):
         value = max(0, int(stats.get(key, 0)))
         last = int(st.last_raw.get(key, 0)) if same else 0
         delta = value - last if value >= last else value
-        setattr(st, key, getattr(st, key) + delta)
+        setattr(st, key, (getattr(st, key) or 0) + delta)
         raw[key] = value
     st.active_connections = max(0, int(stats.get("active_connections", 0)))
     st.last_epoch, st.last_raw = epoch, raw
+    octavia.record_pool_and_member_stats(session, lb, stats.get("pools") or {},
+                                         stats.get("member_counters") or {}, epoch)
     for member_id, info in (stats.get("members") or {}).items():
         member = session.get(m.LbMember, member_id)
         if member is None or member.pool_id != pool.id:

@@ -884,6 +884,10 @@ def lb_pending(lb: m.LoadBalancer) -> bool:
 
 STAT_KEYS = ("bytes_in", "bytes_out", "active_connections", "total_connections",
              "request_errors")
+# HTTP responses by class, HAProxy's names (frontends and backends). Not part of the
+# stats bodies of either API (Octavia's has no such fields): /metrics shows them.
+HRSP_KEYS = ("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other")
+CHECK_KEYS = ("check_failures", "check_up_down")
 
 
 def listener_stats(session: Session, listener: m.Listener) -> dict[str, int]:
@@ -918,10 +922,56 @@ def record_stats(session: Session, lb: m.LoadBalancer, listeners: dict[str, Any]
                                        last_epoch="", last_raw={})
             session.add(row)
         same = row.last_epoch == epoch and epoch != ""
-        for key in ("bytes_in", "bytes_out", "total_connections", "request_errors"):
+        for key in ("bytes_in", "bytes_out", "total_connections", "request_errors",
+                    *HRSP_KEYS):
             value = int(raw.get(key, 0) or 0)
             before = int(row.last_raw.get(key, 0)) if same else 0
             setattr(row, key, int(getattr(row, key) or 0) + max(0, value - before))
         row.active_connections = int(raw.get("active_connections", 0) or 0)
         row.last_epoch = epoch
-        row.last_raw = {k: int(raw.get(k, 0) or 0) for k in STAT_KEYS}
+        row.last_raw = {k: int(raw.get(k, 0) or 0) for k in (*STAT_KEYS, *HRSP_KEYS)}
+
+
+def accumulate(row: Any, raw: dict[str, Any], keys: tuple[str, ...], epoch: str) -> None:
+    """Add HAProxy's raw counters ``raw`` to the totals of ``row`` (columns ``keys``,
+    ``last_epoch``, ``last_raw``): within one epoch the difference since the last report,
+    for a new epoch (a new HAProxy process, whose counters started from zero) the whole
+    value. So the totals never go backwards."""
+    same = row.last_epoch == epoch and epoch != ""
+    last_raw = row.last_raw or {}
+    values = {}
+    for key in keys:
+        value = raw.get(key, 0)
+        value = value if isinstance(value, int) and not isinstance(value, bool) \
+            and value > 0 else 0
+        before = int(last_raw.get(key, 0)) if same else 0
+        setattr(row, key, int(getattr(row, key) or 0) + max(0, value - before))
+        values[key] = value
+    row.last_epoch, row.last_raw = epoch, values
+
+
+def record_pool_and_member_stats(session: Session, lb: m.LoadBalancer,
+                                 pools: dict[str, Any], members: dict[str, Any],
+                                 epoch: str) -> None:
+    """Per pool (a backend's HTTP responses by class) and per member (failed checks,
+    UP→DOWN transitions): raw counters → totals, as :func:`accumulate` does. Rows of
+    pools and members no longer in the load balancer are dropped."""
+    pool_ids = {p.id for p in lb.pools}
+    member_ids = {mb.id for p in lb.pools for mb in p.members}
+    for model, key_name, known, reports, keys in (
+            (m.PoolTrafficStatistics, "pool_id", pool_ids, pools, HRSP_KEYS),
+            (m.MemberStatistics, "member_id", member_ids, members, CHECK_KEYS)):
+        rows = {getattr(row, key_name): row for row in session.scalars(
+            select(model).where(model.loadbalancer_id == lb.id))}
+        for obj_id, row in rows.items():
+            if obj_id not in known:
+                session.delete(row)
+        for obj_id, raw in (reports or {}).items():
+            if obj_id not in known or not isinstance(raw, dict):
+                continue
+            found = rows.get(obj_id)
+            if found is None:
+                found = model(**{key_name: obj_id}, loadbalancer_id=lb.id, last_epoch="",
+                              last_raw={}, **dict.fromkeys(keys, 0))
+                session.add(found)
+            accumulate(found, raw, keys, epoch)

@@ -103,10 +103,13 @@ def member_status(session: Session, member: m.LbMember, status: str) -> None:
 
 
 def stats(session: Session, lb: m.LoadBalancer, report: dict[str, Any]) -> None:
-    """A stats report: per-listener counters (``listeners``, keyed by listener id) and
-    member health (``members``: id → {"status": ACTIVE|INACTIVE|DOWN})."""
-    octavia.record_stats(session, lb, report.get("listeners") or {},
-                         str(report.get("epoch", "")))
+    """A stats report: per-listener counters (``listeners``, keyed by listener id),
+    per-pool and per-member counters (``pools``, ``member_counters``) and member
+    health (``members``: id → {"status": ACTIVE|INACTIVE|DOWN})."""
+    epoch = str(report.get("epoch", ""))
+    octavia.record_stats(session, lb, report.get("listeners") or {}, epoch)
+    octavia.record_pool_and_member_stats(session, lb, report.get("pools") or {},
+                                         report.get("member_counters") or {}, epoch)
     health = {member_id: info.get("status") for member_id, info in
               (report.get("members") or {}).items() if isinstance(info, dict)}
     octavia.refresh_operating_status(lb, {k: v for k, v in health.items() if v})

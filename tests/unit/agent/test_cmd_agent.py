@@ -35,6 +35,10 @@ def _run(argv, capsys):
     ("[DEFAULT]\ninterface_driver = macvtap\n", "interface_driver"),
     ("[haproxy]\nsend_gratuitous_arp = -1\n", "send_gratuitous_arp"),
     ("[DEFAULT]\nmetrics_bind = 9101\n", "metrics_bind"),
+    ("[haproxy]\naccess_log = syslog.example.com:514\n", "access_log"),
+    ("[haproxy]\naccess_log = /dev/log local1\n", "access_log"),
+    ("[haproxy]\naccess_log = /dev/log\naccess_log_facility = local9\n",
+     "access_log_facility"),
     ("[DEFAULT\nhost = a\n", "agent.ini"),
 ])
 def test_bad_configuration_is_one_line_and_exit_code_2(tmp_path, capsys, ini, expected):
@@ -168,3 +172,12 @@ def test_metrics_are_served_while_the_agent_runs_and_stop_with_it(
     assert 'lbaas_agent_deploys_total{kind="create",result="deployed"} 1.0' in scraped[0]
     with pytest.raises(httpx.ConnectError):
         httpx.get(url, timeout=5)
+
+
+def test_access_log_is_off_by_default_and_read_when_set(tmp_path):
+    conf = cmd_agent.load_config(["--config-file", _ini(tmp_path, "[DEFAULT]\n")])
+    assert cmd_agent.read_settings(conf).haproxy.access_log is None
+    conf = cmd_agent.load_config(["--config-file", _ini(
+        tmp_path, "[haproxy]\naccess_log = [fd00::98]:514\naccess_log_facility = local4\n")])
+    haproxy = cmd_agent.read_settings(conf).haproxy
+    assert (haproxy.access_log, haproxy.access_log_facility) == ("[fd00::98]:514", "local4")

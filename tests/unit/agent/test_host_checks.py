@@ -60,10 +60,18 @@ def test_host_without_ipv6_is_fine(tmp_path):
     assert _read(tmp_path, "ipv4", "gc_thresh2") == 4096
 
 
-def test_limits_left_alone_when_not_asked(tmp_path):
-    _make_tree(tmp_path, {"ipv4": DEFAULTS})
-    check_host(raise_neighbour_limits=False, proc_sys=str(tmp_path), which=_which_all)
+def test_limits_left_alone_when_not_asked_and_the_low_ones_named(tmp_path, caplog):
+    _make_tree(tmp_path, {"ipv4": {**DEFAULTS, "gc_thresh1": 2048}})
+    with caplog.at_level(logging.INFO, logger="lbaas.agent.host_checks"):
+        check_host(raise_neighbour_limits=False, proc_sys=str(tmp_path), which=_which_all)
     assert _read(tmp_path, "ipv4", "gc_thresh3") == 1024
+    # raise_kernel_limits = false: the operator set them (etc/sysctl.d) or chose not to;
+    # each one still too low is one warning, the ones high enough say nothing.
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", f"net.ipv4.neigh.default.{name} is {value}, below the {minimum} a "
+                    "host of many load balancers needs (raise_kernel_limits is false: not "
+                    "raised; see etc/sysctl.d/60-lbaas-agent.conf)")
+        for name, value, minimum in (("gc_thresh3", 1024, 8192), ("gc_thresh2", 512, 4096))]
 
 
 @pytest.mark.parametrize("missing, hint", [

@@ -68,12 +68,14 @@ def test_global_runs_unprivileged_with_admin_socket_and_state_file(logical_devic
     assert "hard-stop-after 300s" in glob
 
 
-def test_log_goes_to_syslog_only_when_there_is_one(logical_device):
+def test_access_log_only_when_the_operator_sets_a_target(logical_device):
     with_log = render(logical_device(), log_target="/dev/log")
     assert "log /dev/log local0" in section(with_log, "global")
     assert "log global" in section(with_log, "defaults")
+    assert "option httplog" in section(with_log, f"frontend {VIP_ID}")
     without = render(logical_device(), log_target=None)
-    assert not [line for line in lines(without) if line.startswith("log")]
+    assert not [line for line in lines(without)
+                if line.startswith("log") or line.endswith("log")]
 
 
 def test_defaults_keep_v1_timeouts_and_load_server_state(logical_device):

@@ -554,3 +554,56 @@ def test_template_places_the_backends_the_view_holds(device):
     assert f"\nbackend {WEB}\n" not in text
     assert "timeout server 4321" in section(text, f"backend {DB}")
     assert lines(text)[-1].startswith(f"server {LB_MEMBER_IDS[3]} ")
+
+
+# ------------------------------------------------------------------ access log
+
+
+def build_logged(d: dict[str, Any], target: str, facility: str = "local0") -> cfg.ConfigView:
+    return cfg.build_view(LogicalDevice.model_validate(d).loadbalancer, PATHS,
+                          user_group="nogroup", hard_stop_after=300, log_target=target,
+                          log_facility=facility)
+
+
+@pytest.mark.parametrize("target", ["/run/lbaas/log.sock", "10.98.20.1:514",
+                                    "[fd00::98]:5140"])
+def test_access_log_httplog_on_http_tcplog_on_tcp_listeners(device, haproxy_check, target):
+    text = cfg.render(build_logged(device(), target, "local3"))
+    assert f"log {target} local3" in section(text, "global")
+    assert "log global" in section(text, "defaults")
+    assert "option httplog" in section(text, f"frontend {HTTP_LISTENER}")
+    assert "option tcplog" in section(text, f"frontend {TCP_LISTENER}")
+    assert "option httplog" not in section(text, f"frontend {TCP_LISTENER}")
+    assert_valid(haproxy_check, text)
+
+
+def test_no_access_log_renders_no_log_line(device):
+    text = render(device())
+    assert not [line for line in lines(text)
+                if line.startswith("log ") or line.startswith("option httplog")
+                or line.startswith("option tcplog")]
+
+
+@pytest.mark.parametrize("target", [
+    "dev/log", "/dev/log local1", "/dev/log\nlog 1.2.3.4:514", "/dev/#log",
+    "udp@10.0.0.1:514", "10.0.0.1", "10.0.0.01:514", "10.0.0.1:0", "10.0.0.1:65536",
+    "fd00::1:514", "[10.0.0.1]:514", "/" + "a" * 107, "stdout", ""])
+def test_bad_access_log_target_is_refused_at_render(device, target):
+    with pytest.raises(cfg.ConfigError):
+        build_logged(device(), target)
+
+
+def test_bad_access_log_facility_is_refused_at_render(device):
+    with pytest.raises(cfg.ConfigError):
+        build_logged(device(), "/dev/log", "local0 debug")
+
+
+def test_view_with_access_log_survives_its_json_form_and_old_views_load(device):
+    view = build_logged(device(), "/dev/log")
+    assert cfg.view_from_dict(json.loads(json.dumps(cfg.view_to_dict(view)))) == view
+    # A view.json written before the access log existed lacks its fields.
+    old = cfg.view_to_dict(build(device()))
+    del old["global_"]["log_facility"]
+    for fe in old["frontends"]:
+        del fe["log_format"]
+    assert cfg.view_from_dict(old) == build(device())

@@ -363,12 +363,14 @@ def test_instance_records_without_a_generation_are_at_zero(record, expected):
 
 SHOW_STAT = (
     "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,"
-    "wretr,wredis,status,weight\n"
-    f"{VIP_ID},FRONTEND,,,3,5,2000,120,4096,8192,0,0,0,,,,,OPEN,\n"
-    f"{POOL_ID},{MEMBER_IDS[0]},0,0,1,2,,60,2048,4096,,0,,0,0,0,0,UP,1\n"
-    f"{POOL_ID},{MEMBER_IDS[1]},0,0,2,3,,60,2048,4096,,0,,0,0,0,0,DOWN,3\n"
-    f"{POOL_ID},m-maint,0,0,0,0,,0,0,0,,0,,0,0,0,0,MAINT,1\n"
-    f"{POOL_ID},BACKEND,0,0,3,5,200,120,4096,8192,0,0,,0,0,0,0,UP,4\n"
+    "wretr,wredis,status,weight,chkfail,chkdown,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,"
+    "hrsp_5xx,hrsp_other\n"
+    f"{VIP_ID},FRONTEND,,,3,5,2000,120,4096,8192,0,0,0,,,,,OPEN,,,,0,100,1,12,7,0\n"
+    f"{POOL_ID},{MEMBER_IDS[0]},0,0,1,2,,60,2048,4096,,0,,0,0,0,0,UP,1,0,0,0,60,0,0,0,0\n"
+    f"{POOL_ID},{MEMBER_IDS[1]},0,0,2,3,,60,2048,4096,,0,,0,0,0,0,DOWN,3,3,1,0,40,1,12,"
+    "5,0\n"
+    f"{POOL_ID},m-maint,0,0,0,0,,0,0,0,,0,,0,0,0,0,MAINT,1,,,,,,,,\n"
+    f"{POOL_ID},BACKEND,0,0,3,5,200,120,4096,8192,0,0,,0,0,0,0,UP,4,,1,0,100,1,12,5,0\n"
 )
 
 
@@ -376,16 +378,25 @@ def test_stats_from_show_stat(driver, monkeypatch):
     answers = {"show stat": SHOW_STAT, "show info": "Name: HAProxy\nPid: 4242\n"}
     monkeypatch.setattr(RuntimeApi, "command", lambda self, line: answers[line])
     monkeypatch.setattr(nd.process, "process_start_time", lambda pid: "777")
+    listener_responses = {"hrsp_1xx": 0, "hrsp_2xx": 100, "hrsp_3xx": 1, "hrsp_4xx": 12,
+                          "hrsp_5xx": 7, "hrsp_other": 0}
     assert driver.get_stats(POOL_ID) == {
         "bytes_in": 4096, "bytes_out": 8192, "active_connections": 3,
-        "total_connections": 120, "epoch": "4242-777",
+        "total_connections": 120, "epoch": "4242-777", **listener_responses,
         "members": {MEMBER_IDS[0]: {"status": "ACTIVE"},
                     MEMBER_IDS[1]: {"status": "INACTIVE"}},
+        # Every server, whatever its health (an empty column is 0).
+        "member_counters": {
+            MEMBER_IDS[0]: {"check_failures": 0, "check_up_down": 0},
+            MEMBER_IDS[1]: {"check_failures": 3, "check_up_down": 1},
+            "m-maint": {"check_failures": 0, "check_up_down": 0}},
         "listeners": {VIP_ID: {"bytes_in": 4096, "bytes_out": 8192,
                                "active_connections": 3, "total_connections": 120,
-                               "request_errors": 0}},
+                               "request_errors": 0, **listener_responses}},
         "pools": {POOL_ID: {"bytes_in": 4096, "bytes_out": 8192,
-                            "active_connections": 3, "total_connections": 120}},
+                            "active_connections": 3, "total_connections": 120,
+                            "hrsp_1xx": 0, "hrsp_2xx": 100, "hrsp_3xx": 1, "hrsp_4xx": 12,
+                            "hrsp_5xx": 5, "hrsp_other": 0}},
     }
 
 
@@ -413,9 +424,13 @@ def test_stats_add_up_listeners_and_report_every_pool(driver, monkeypatch):
         "total_connections": 130}
     assert stats["members"] == {"m1": {"status": "ACTIVE"}, "m2": {"status": "INACTIVE"},
                                 "m3": {"status": "ACTIVE"}}
+    # A TCP frontend has no HTTP responses: its columns are empty, so 0.
     assert stats["listeners"]["l-tcp"] == {"bytes_in": 100, "bytes_out": 200,
                                            "active_connections": 1, "total_connections": 10,
-                                           "request_errors": 4}
+                                           "request_errors": 4,
+                                           **dict.fromkeys(("hrsp_1xx", "hrsp_2xx",
+                                                            "hrsp_3xx", "hrsp_4xx",
+                                                            "hrsp_5xx", "hrsp_other"), 0)}
     assert "request_errors" not in stats
     assert sorted(stats["pools"]) == ["p-db", "p-web"]
     assert stats["pools"]["p-db"]["total_connections"] == 10

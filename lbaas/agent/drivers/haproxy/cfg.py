@@ -34,7 +34,6 @@ Octavia's per-listener and per-pool features):
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,7 +57,8 @@ RETRIES = 3
 STICK_TABLE_SIZE = "10k"
 APP_COOKIE_MAX_LEN = 64
 PERSISTENCE_COOKIE = "SRV"
-SYSLOG_SOCKET = "/dev/log"
+# The access log's line format by frontend mode (HAProxy's "option httplog"/"tcplog").
+LOG_FORMATS = {"http": "httplog", "tcp": "tcplog"}
 # CIDRs per "acl" line of allowed_cidrs: HAProxy splits a line into at most 64 words
 # (MAX_LINE_ARGS), so a long list spreads over several lines of one ACL (lines with
 # the same ACL name are ORed).
@@ -96,7 +96,9 @@ class GlobalView:
     stats_socket: str
     server_state_file: str
     hard_stop_after_s: int
+    # The operator's access log target ([haproxy] access_log); None: no logging.
     log_target: str | None
+    log_facility: str = "local0"
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,8 @@ class FrontendView:
     # allowed_cidrs in lines of at most ALLOWED_CIDRS_PER_LINE; () admits every source.
     allowed_cidrs: tuple[tuple[str, ...], ...] = ()
     set_headers: tuple[HeaderView, ...] = ()
+    # "httplog" or "tcplog" when the access log is on, None otherwise.
+    log_format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -414,7 +418,7 @@ def _backend(pool: ld.Pool, vip_address: str,
 
 
 def _frontend(listener: ld.Listener, lb: ld.LoadBalancer, backends: dict[str, BackendView],
-              defaults: DefaultsView) -> FrontendView:
+              defaults: DefaultsView, access_log: bool = False) -> FrontendView:
     mode = _mode(listener.protocol, "listener")
     default_backend = None
     if listener.default_pool_id is not None:
@@ -454,13 +458,20 @@ def _frontend(listener: ld.Listener, lb: ld.LoadBalancer, backends: dict[str, Ba
         allowed_cidrs=tuple(tuple(cidrs[i:i + ALLOWED_CIDRS_PER_LINE])
                             for i in range(0, len(cidrs), ALLOWED_CIDRS_PER_LINE)),
         set_headers=tuple(set_headers),
+        log_format=LOG_FORMATS[mode] if access_log else None,
     )
 
 
 def build_view(loadbalancer: ld.LoadBalancer | None, paths: StatePaths, user_group: str,
-               hard_stop_after: int, log_target: str | None = None) -> ConfigView:
+               hard_stop_after: int, log_target: str | None = None,
+               log_facility: str = "local0") -> ConfigView:
     """The whole configuration of one load balancer's HAProxy. Raises
-    :class:`ConfigError`."""
+    :class:`ConfigError`.
+
+    ``log_target`` is the operator's access log target (a unix socket path or a UDP
+    address, ``limits.log_target``): each frontend then logs every HTTP request
+    (``option httplog``) or TCP connection (``option tcplog``) there with
+    ``log_facility``. None renders no ``log`` line at all."""
     if loadbalancer is None:
         raise ConfigError("a logical device without a load balancer has no HAProxy "
                           "configuration")
@@ -482,7 +493,11 @@ def build_view(loadbalancer: ld.LoadBalancer | None, paths: StatePaths, user_gro
         # use takes the first one's (Octavia names one listener per default pool).
         listener = next((li for li in listeners if li.default_pool_id == pool.id), None)
         backends[pool.id] = _backend(pool, lb.vip_address, listener, defaults)
-    frontends = tuple(_frontend(li, lb, backends, defaults) for li in listeners)
+    if log_target is not None:
+        log_target = _checked(limits.log_target, log_target)
+        log_facility = _checked(limits.log_facility, log_facility)
+    frontends = tuple(_frontend(li, lb, backends, defaults, log_target is not None)
+                      for li in listeners)
     v1_shaped = any(p.id == lb.id for p in lb.pools)
     return ConfigView(
         subject=f"{'pool' if v1_shaped else 'load balancer'} {_name(lb.id, 'id')}",
@@ -493,17 +508,12 @@ def build_view(loadbalancer: ld.LoadBalancer | None, paths: StatePaths, user_gro
             server_state_file=paths.server_state_file,
             hard_stop_after_s=_int(hard_stop_after, "hard_stop_after", 1, 86400 * 7),
             log_target=log_target,
+            log_facility=log_facility,
         ),
         defaults=defaults,
         frontends=frontends,
         backends=tuple(backends.values()),
     )
-
-
-def default_log_target() -> str | None:
-    """/dev/log when a syslog listens there; no logging at all otherwise (HAProxy on a
-    host without syslog must still start)."""
-    return SYSLOG_SOCKET if os.path.exists(SYSLOG_SOCKET) else None
 
 
 def runtime_only_difference(old: ConfigView, new: ConfigView) -> bool:

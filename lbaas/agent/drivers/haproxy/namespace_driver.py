@@ -89,6 +89,9 @@ class HaproxyOptions:
     send_gratuitous_arp: int = 3
     hard_stop_after: int = 300
     haproxy_binary: str = "haproxy"
+    # [haproxy] access_log / access_log_facility; None: no access log.
+    access_log: str | None = None
+    access_log_facility: str = "local0"
 
 
 @dataclass(frozen=True)
@@ -344,7 +347,8 @@ class HaproxyNSDriver:
                                server_state_file=str(paths.server_state)),
                 user_group=self.options.user_group,
                 hard_stop_after=self.options.hard_stop_after,
-                log_target=cfg.default_log_target(),
+                log_target=self.options.access_log,
+                log_facility=self.options.access_log_facility,
             )
         except cfg.ConfigError as exc:
             raise DeployError(str(exc)) from exc
@@ -567,8 +571,11 @@ class HaproxyNSDriver:
         The top-level counters (v1's pool stats, which the server's stats endpoint
         reads) are the sums over every frontend: a v1 load balancer's single VIP. Per
         listener (frontend rows) and per pool (backend rows) the same four counters are
-        under ``listeners`` and ``pools``, keyed by id; a listener's also carry
-        Octavia's ``request_errors`` (HAProxy's ``ereq``).
+        under ``listeners`` and ``pools``, keyed by id, with the HTTP responses by class
+        (``hrsp_1xx`` ... ``hrsp_5xx``, ``hrsp_other``; also summed at the top); a
+        listener's also carry Octavia's ``request_errors`` (HAProxy's ``ereq``). Per
+        member, whatever its health, ``member_counters``: ``check_failures``
+        (``chkfail``) and ``check_up_down`` (``chkdown``).
 
         Member status, over every backend: UP (also going down, draining, "no check") →
         ACTIVE; DOWN (also coming up) → INACTIVE. Members in maintenance (admin down)
@@ -584,23 +591,29 @@ class HaproxyNSDriver:
         listeners: dict[str, dict[str, int]] = {}
         pools: dict[str, dict[str, int]] = {}
         members: dict[str, dict[str, str]] = {}
+        member_counters: dict[str, dict[str, int]] = {}
         for row in rows:
             svname = row.get("svname")
             if svname == "FRONTEND":
-                listeners[row.get("pxname", "")] = {**_counters(row),
+                listeners[row.get("pxname", "")] = {**_counters(row, _COUNTERS),
+                                                    **_counters(row, _RESPONSES),
                                                     "request_errors": _int(row.get("ereq"))}
             elif svname == "BACKEND":
-                pools[row.get("pxname", "")] = _counters(row)
+                pools[row.get("pxname", "")] = {**_counters(row, _COUNTERS),
+                                                **_counters(row, _RESPONSES)}
             elif svname:
                 status = member_status(row.get("status", ""), row.get("check_status", ""))
                 if status is not None:
                     members[svname] = {"status": status}
+                member_counters[svname] = _counters(row, _CHECKS)
         pid = info.get("Pid", "0")
-        totals = {key: sum(c[key] for c in listeners.values()) for key in _COUNTERS}
+        totals = {key: sum(c[key] for c in listeners.values())
+                  for key in (*_COUNTERS, *_RESPONSES)}
         return {
             **totals,
             "epoch": f"{pid}-{process.process_start_time(int(pid)) if pid.isdigit() else 0}",
             "members": members,
+            "member_counters": member_counters,
             "listeners": listeners,
             "pools": pools,
         }
@@ -609,10 +622,15 @@ class HaproxyNSDriver:
 # Our names for HAProxy's "show stat" columns.
 _COUNTERS = {"bytes_in": "bin", "bytes_out": "bout", "active_connections": "scur",
              "total_connections": "stot"}
+# HTTP responses by class (empty, so 0, on TCP proxies).
+_RESPONSES = {key: key for key in ("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx",
+                                   "hrsp_5xx", "hrsp_other")}
+# A server's failed checks (counted while it is up) and UP->DOWN transitions.
+_CHECKS = {"check_failures": "chkfail", "check_up_down": "chkdown"}
 
 
-def _counters(row: dict[str, str]) -> dict[str, int]:
-    return {key: _int(row.get(column)) for key, column in _COUNTERS.items()}
+def _counters(row: dict[str, str], columns: dict[str, str]) -> dict[str, int]:
+    return {key: _int(row.get(column)) for key, column in columns.items()}
 
 
 def _generation(instance: dict[str, Any] | None) -> int:
