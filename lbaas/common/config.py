@@ -44,12 +44,17 @@ logging_opts: list[cfg.Opt] = [
 server_opts: list[cfg.Opt] = [
     cfg.StrOpt("bind_host", default="127.0.0.1", help="Address the REST API listens on."),
     cfg.PortOpt("bind_port", default=9696, help="Port the REST API listens on."),
-    cfg.StrOpt("auth_strategy", default="noauth", choices=["noauth", "token"],
+    cfg.StrOpt("auth_strategy", default="noauth", choices=["noauth", "token", "keystone"],
                help="noauth: every caller is admin, project from X-Project-Id (else "
-                    "'admin'). token: X-Auth-Token looked up in tokens_file."),
+                    "'admin'). token: X-Auth-Token looked up in tokens_file. keystone: "
+                    "X-Auth-Token validated by keystonemiddleware's auth_token with the "
+                    "[keystone_authtoken] section. What a caller may do is the policy's "
+                    "decision ([oslo_policy] policy_file)."),
     cfg.StrOpt("tokens_file", default="/etc/lbaas/tokens",
                help="token mode: one 'token project role[,role...]' per line; '#' "
-                    "starts a comment. Roles: admin, agent, member."),
+                    "starts a comment. Roles: admin, member, reader (admin implies member, "
+                    "member implies reader, as in Keystone), agent or service (the "
+                    "agent API)."),
     cfg.IntOpt("max_request_body_size", default=1048576, min=1024,
                help="Largest request body in bytes; a larger one is refused (413) before "
                     "it is read."),
