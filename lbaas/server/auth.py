@@ -88,7 +88,12 @@ class KeystoneTokens:
         import webob
 
         req = webob.Request.blank("/", headers={"X-Auth-Token": token})
-        resp = req.get_response(self.protocol)
+        try:
+            resp = req.get_response(self.protocol)
+        except Exception:
+            LOG.exception("keystonemiddleware could not validate a token")
+            raise errors.ServiceUnavailable(
+                "The identity service cannot validate tokens now; retry later.") from None
         identity = req.environ.get("lbaas.identity")
         if resp.status_int >= 500:
             LOG.error("keystonemiddleware: %s", resp.status)
@@ -116,8 +121,7 @@ class Authenticator:
 
     def authenticate(self, token: str | None, project_header: str | None) -> Context:
         if self.tokens is None and self.keystone is None:
-            return Context(project_id=project_header or "admin",
-                           roles=frozenset({"admin", "member", "reader"}))
+            return Context(project_id=project_header or "admin", roles=frozenset({"admin"}))
         if not token:
             exc = errors.NotAuthorized()
             if self.keystone is not None:

@@ -38,4 +38,4 @@ class Context:
                 "is_admin": self.is_admin}
 
 
-ADMIN = Context(project_id="admin", roles=frozenset({"admin", "member", "reader"}))
+ADMIN = Context(project_id="admin", roles=frozenset({"admin"}))

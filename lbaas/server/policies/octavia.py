@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from oslo_policy import policy
 
-from lbaas.server.policies.base import ADMIN, READ, READ_GLOBAL, WRITE
+from lbaas.server.policies.base import READ, READ_GLOBAL, WRITE
 
 PREFIX = "os_load-balancer_api"
+ADMIN = "rule:load-balancer:admin"
 
 # object: {action: (rule, HTTP method, path under /v2/lbaas)}
 _OPERATIONS: dict[str, dict[str, tuple[str, str, str]]] = {
