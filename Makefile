@@ -32,6 +32,7 @@ lint: setup
 
 sample-config: setup
 	$(VENV)/bin/oslo-config-generator --namespace lbaas --output-file etc/lbaas.conf.sample
+	$(VENV)/bin/oslopolicy-sample-generator --namespace lbaas --output-file etc/policy.yaml.sample
 
 demo: setup
 	$(PY) tools/demo.py
