@@ -83,10 +83,13 @@ def authorize_v2(request: Request) -> None:
     shape = _shape(path)
     found = _V2.get((request.method, shape))
     if found is None:
-        return  # the catalog's routes (providers, flavors, quotas) decide by themselves
+        return  # the version document and the like
     ctx = ctx_of(request)
     rule = octavia_rules.name(*found)
-    project = _v2_project(request, shape) or ctx.project_id
+    if found[0] == "quota":  # the project the quota is of, named in the path
+        project = request.path_params.get("project_id") or ctx.project_id
+    else:
+        project = _v2_project(request, shape) or ctx.project_id
     if not request.app.state.policy.allows(ctx, rule, project):
         raise errors.OctaviaForbidden()
 

@@ -37,7 +37,12 @@ def rules() -> list[policy.RuleDefault]:
         policy.RuleDefault("load-balancer:write", f"{ADMIN} or rule:project_member",
                            "Create, change and delete the v2 objects of a project."),
         policy.RuleDefault("load-balancer:admin", ADMIN,
-                           "Operator-only v2 actions (failover)."),
+                           "Operator-only v2 actions (failover, flavors, profiles)."),
+        policy.RuleDefault("load-balancer:read-quota", f"{ADMIN} or rule:project_reader",
+                           "Read a project's quota."),
+        policy.RuleDefault("load-balancer:read-quota-global", ADMIN,
+                           "Read every project's quota."),
+        policy.RuleDefault("load-balancer:write-quota", ADMIN, "Change a project's quota."),
         # Neutron's rules (v1). ``tenant_id`` is the object's project.
         policy.RuleDefault("admin_only", ADMIN, "Neutron's admin_only."),
         policy.RuleDefault("owner", "tenant_id:%(tenant_id)s",

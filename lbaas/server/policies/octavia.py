@@ -8,6 +8,9 @@ from lbaas.server.policies.base import READ, READ_GLOBAL, WRITE
 
 PREFIX = "os_load-balancer_api"
 ADMIN = "rule:load-balancer:admin"
+READ_QUOTA = "rule:load-balancer:read-quota"
+READ_QUOTA_GLOBAL = "rule:load-balancer:read-quota-global"
+WRITE_QUOTA = "rule:load-balancer:write-quota"
 
 # object: {action: (rule, HTTP method, path under /v2/lbaas)}
 _OPERATIONS: dict[str, dict[str, tuple[str, str, str]]] = {
@@ -53,6 +56,35 @@ _OPERATIONS: dict[str, dict[str, tuple[str, str, str]]] = {
         "get_one": (READ, "GET", "/healthmonitors/{healthmonitor_id}"),
         "put": (WRITE, "PUT", "/healthmonitors/{healthmonitor_id}"),
         "delete": (WRITE, "DELETE", "/healthmonitors/{healthmonitor_id}"),
+    },
+    "provider": {"get_all": (READ, "GET", "/providers")},
+    "provider-flavor": {
+        "get_all": (ADMIN, "GET", "/providers/{provider}/flavor_capabilities")},
+    "provider-availability-zone": {
+        "get_all": (ADMIN, "GET", "/providers/{provider}/availability_zone_capabilities")},
+    "flavor-profile": {
+        "get_all": (ADMIN, "GET", "/flavorprofiles"),
+        "post": (ADMIN, "POST", "/flavorprofiles"),
+        "get_one": (ADMIN, "GET", "/flavorprofiles/{flavorprofile_id}"),
+        "put": (ADMIN, "PUT", "/flavorprofiles/{flavorprofile_id}"),
+        "delete": (ADMIN, "DELETE", "/flavorprofiles/{flavorprofile_id}"),
+    },
+    "flavor": {
+        "get_all": (READ, "GET", "/flavors"),
+        "post": (ADMIN, "POST", "/flavors"),
+        "get_one": (READ, "GET", "/flavors/{flavor_id}"),
+        "put": (ADMIN, "PUT", "/flavors/{flavor_id}"),
+        "delete": (ADMIN, "DELETE", "/flavors/{flavor_id}"),
+    },
+    "availability-zone": {"get_all": (READ, "GET", "/availabilityzones")},
+    "availability-zone-profile": {"get_all": (ADMIN, "GET", "/availabilityzoneprofiles")},
+    "quota": {
+        "get_all": (READ_QUOTA, "GET", "/quotas"),
+        "get_all-global": (READ_QUOTA_GLOBAL, "GET", "/quotas"),
+        "get_defaults": (READ_QUOTA, "GET", "/quotas/defaults"),
+        "get_one": (READ_QUOTA, "GET", "/quotas/{project_id}"),
+        "put": (WRITE_QUOTA, "PUT", "/quotas/{project_id}"),
+        "delete": (WRITE_QUOTA, "DELETE", "/quotas/{project_id}"),
     },
 }
 
