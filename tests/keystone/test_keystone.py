@@ -240,3 +240,18 @@ def test_openstack_cli_finds_lbaas_in_the_catalog(cloud: Cloud, subnet_a: dict) 
     types = {entry["Type"]: entry for entry in json.loads(proc.stdout)}
     assert cloud.server.url in json.dumps(types["load-balancer"])
     assert cloud.server.url in json.dumps(types["network"])
+
+
+def test_openstack_cli_finds_the_network_api_in_the_catalog(cloud: Cloud,
+                                                            subnet_a: dict) -> None:
+    exe = os.environ.get("LBAAS_OPENSTACKCLIENT") or str(
+        client_venv("openstackclient", OPENSTACKCLIENT_REQUIREMENTS) / "openstack")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    proc = subprocess.run(
+        [exe, "--os-auth-url", cloud.keystone.auth_url, "--os-identity-api-version", "3",
+         "--os-user-domain-id", "default", "--os-project-domain-id", "default",
+         "--os-username", "a-reader", "--os-password", password("a-reader"),
+         "--os-project-name", "project-a", "subnet", "list", "-f", "json"],
+        capture_output=True, text=True, timeout=180, env=env, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert subnet_a["id"] in [s["ID"] for s in json.loads(proc.stdout)]
