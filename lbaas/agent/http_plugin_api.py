@@ -27,12 +27,14 @@ POLL_MARGIN = 10.0
 
 class HttpPluginApi(PluginApi):
     def __init__(self, server_url: str, token: str | None = None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, auth: httpx.Auth | None = None) -> None:
+        """``token``: a fixed token (tokens file); ``auth``: one that sets it per request
+        (Keystone, lbaas/agent/keystone_auth.py)."""
         self.server_url = server_url.rstrip("/")
         self._timeout = timeout
-        headers = {"X-Auth-Token": token} if token else {}
+        headers = {"X-Auth-Token": token} if token and auth is None else {}
         self._client = httpx.Client(base_url=self.server_url, headers=headers,
-                                    timeout=timeout)
+                                    timeout=timeout, auth=auth)
 
     def close(self) -> None:
         """Close the connections. A call blocked in another thread (the long-poll) is

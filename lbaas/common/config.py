@@ -12,7 +12,10 @@ import os
 import re
 import socket
 
+from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
+
+SERVICE_AUTH_GROUP = "service_auth"
 
 DEFAULT_STATE_PATH = "/var/lib/lbaas"
 
@@ -112,7 +115,9 @@ agent_opts: list[cfg.Opt] = [
     cfg.StrOpt("server_url", default="http://127.0.0.1:9696",
                help="lbaas-server base URL (lbaas-agent only)."),
     cfg.StrOpt("agent_token", default="", secret=True,
-               help="X-Auth-Token with the 'agent' role, when the server uses token auth."),
+               help="X-Auth-Token with the 'agent' role, when the server uses token auth. "
+                    "Under Keystone, set [service_auth] instead (a user with the "
+                    "'service' role)."),
     cfg.StrOpt("interface_driver", default="linuxbridge", choices=["linuxbridge", "ovs"],
                help="How VIP ports are plugged into the host's switch."),
     cfg.BoolOpt("ovs_use_veth", default=True,
@@ -166,6 +171,8 @@ def register_agent_opts(conf: cfg.ConfigOpts) -> None:
     register_common_opts(conf)
     conf.register_opts(agent_opts)
     conf.register_opts(haproxy_opts, group="haproxy")
+    # The agent's Keystone login (lbaas/agent/keystone_auth.py): keystoneauth's options.
+    ks_loading.register_auth_conf_options(conf, SERVICE_AUTH_GROUP)
 
 
 def database_url(conf: cfg.ConfigOpts) -> str:
@@ -195,6 +202,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
         ("quotas", quota_opts),
         ("agent", server_agent_opts),
         ("haproxy", haproxy_opts),
+        (SERVICE_AUTH_GROUP, list(ks_loading.get_auth_common_conf_options())),
     ]
 
 

@@ -10,11 +10,16 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from oslo_config import cfg
 
+from lbaas.agent.http_plugin_api import HttpPluginApi
+from lbaas.agent.keystone_auth import KeystoneAuth
+from lbaas.common import config
 from tests.api.builders import (
     FakeAgent,
     assert_error,
@@ -255,3 +260,27 @@ def test_openstack_cli_finds_the_network_api_in_the_catalog(cloud: Cloud,
         capture_output=True, text=True, timeout=180, env=env, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr
     assert subnet_a["id"] in [s["ID"] for s in json.loads(proc.stdout)]
+
+
+def test_agent_logs_in_to_keystone_and_outlives_a_revoked_token(cloud: Cloud,
+                                                                 tmp_path: Path) -> None:
+    conf_file = tmp_path / "agent.conf"
+    conf_file.write_text(
+        "[service_auth]\nauth_type = password\n"
+        f"auth_url = {cloud.keystone.auth_url}\nusername = agent\n"
+        f"password = {password('agent')}\nuser_domain_id = default\n"
+        "project_name = service\nproject_domain_id = default\n")
+    conf = cfg.ConfigOpts()
+    config.register_agent_opts(conf)
+    conf(["--config-file", str(conf_file)], project="lbaas-test", default_config_files=[],
+         default_config_dirs=[])
+    auth = KeystoneAuth.from_conf(conf)
+    assert auth is not None
+    host = unique("ks-agent")
+    with HttpPluginApi(cloud.server.url, auth=auth) as rpc:
+        rpc.report_state(host, {"device_drivers": ["haproxy_ns"]}, start_flag=True)
+        assert rpc.get_ready_devices(host) == []
+        cloud.keystone.revoke_token(auth.plugin.get_token(auth.session))
+        time.sleep(TOKEN_CACHE_SECONDS + 1)
+        # The server refuses the revoked token; the agent logs in again and goes on.
+        assert rpc.get_ready_devices(host) == []
