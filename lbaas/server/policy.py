@@ -4,8 +4,6 @@ overrides any rule, and is re-read when it changes."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from oslo_config import cfg
 from oslo_policy import policy
 
@@ -31,7 +29,3 @@ def get_enforcer() -> policy.Enforcer:
     conf([], project="lbaas")
     return Policy(conf).enforcer
 
-
-def list_opts() -> list[tuple[str, list[Any]]]:
-    from oslo_policy import opts
-    return opts.list_opts()
