@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := haproxy iputils-arping openvswitch-switch ethtool iproute2 postgresql procps jq curl openssl prometheus
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup run test test-unit test-compat lint demo bench sample-config
+.PHONY: setup run test test-unit test-compat test-keystone lint demo bench sample-config
 
 setup: $(STAMP)
 
@@ -46,3 +46,8 @@ bench: setup
 # client into its own throwaway venv under .client-venvs/ (not a dependency).
 test-compat: setup
 	$(VENV)/bin/pytest -p no:cacheprovider -ra tests/compat
+
+# auth_strategy = keystone and the policy against a real Keystone (30.0.0 from PyPI, in a
+# throwaway venv under .client-venvs/; docs/keystone.md).
+test-keystone: setup
+	$(VENV)/bin/pytest -p no:cacheprovider -ra tests/keystone
