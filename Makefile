@@ -11,7 +11,7 @@ APT_PACKAGES := haproxy iputils-arping openvswitch-switch ethtool iproute2 postg
 	logrotate chromium chromium-driver
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup run test test-unit test-compat lint demo bench sample-config
+.PHONY: setup run test test-unit test-compat test-keystone lint demo bench sample-config
 
 setup: $(STAMP)
 
@@ -35,6 +35,7 @@ lint: setup
 
 sample-config: setup
 	$(VENV)/bin/oslo-config-generator --namespace lbaas --output-file etc/lbaas.conf.sample
+	$(VENV)/bin/oslopolicy-sample-generator --namespace lbaas --output-file etc/policy.yaml.sample
 
 demo: setup
 	$(PY) tools/demo.py
@@ -48,3 +49,8 @@ bench: setup
 # client into its own throwaway venv under .client-venvs/ (not a dependency).
 test-compat: setup
 	$(VENV)/bin/pytest -p no:cacheprovider -ra tests/compat
+
+# auth_strategy = keystone and the policy against a real Keystone (30.0.0 from PyPI, in a
+# throwaway venv under .client-venvs/; docs/keystone.md).
+test-keystone: setup
+	$(VENV)/bin/pytest -p no:cacheprovider -ra tests/keystone

@@ -28,14 +28,17 @@ POLL_MARGIN = 10.0
 
 class HttpPluginApi(PluginApi):
     def __init__(self, server_url: str, token: str | None = None,
-                 timeout: float = 30.0, verify: ssl.SSLContext | bool = True) -> None:
+                 timeout: float = 30.0, verify: ssl.SSLContext | bool = True,
+                 auth: httpx.Auth | None = None) -> None:
         """``verify``: for an https:// server, what its certificate is checked against
-        (``tls.client_verify``: a context with the CA file, or False for none)."""
+        (``tls.client_verify``: a context with the CA file, or False for none).
+        ``token``: a fixed token (tokens file); ``auth``: one that sets it per request
+        (Keystone, lbaas/agent/keystone_auth.py)."""
         self.server_url = server_url.rstrip("/")
         self._timeout = timeout
-        headers = {"X-Auth-Token": token} if token else {}
+        headers = {"X-Auth-Token": token} if token and auth is None else {}
         self._client = httpx.Client(base_url=self.server_url, headers=headers,
-                                    timeout=timeout, verify=verify)
+                                    timeout=timeout, verify=verify, auth=auth)
 
     def close(self) -> None:
         """Close the connections. A call blocked in another thread (the long-poll) is

@@ -26,6 +26,7 @@ from lbaas.agent.drivers.haproxy.namespace_driver import (
 )
 from lbaas.agent.host_checks import HostCheckError, check_host
 from lbaas.agent.http_plugin_api import HttpPluginApi
+from lbaas.agent.keystone_auth import KeystoneAuth
 from lbaas.agent.linux.interface import (
     InterfaceDriverError,
     InterfaceOptions,
@@ -168,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_HOST
 
     plugin_rpc = HttpPluginApi(conf.server_url, token=conf.agent_token or None,
-                               verify=settings.verify)
+                               verify=settings.verify,
+                               auth=KeystoneAuth.from_conf(conf))
     try:
         try:
             agent = build_agent(conf, plugin_rpc)

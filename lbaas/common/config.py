@@ -12,9 +12,12 @@ import os
 import re
 import socket
 
+from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
 from lbaas.common import limits
+
+SERVICE_AUTH_GROUP = "service_auth"
 
 DEFAULT_STATE_PATH = "/var/lib/lbaas"
 
@@ -46,12 +49,17 @@ logging_opts: list[cfg.Opt] = [
 server_opts: list[cfg.Opt] = [
     cfg.StrOpt("bind_host", default="127.0.0.1", help="Address the REST API listens on."),
     cfg.PortOpt("bind_port", default=9696, help="Port the REST API listens on."),
-    cfg.StrOpt("auth_strategy", default="noauth", choices=["noauth", "token"],
+    cfg.StrOpt("auth_strategy", default="noauth", choices=["noauth", "token", "keystone"],
                help="noauth: every caller is admin, project from X-Project-Id (else "
-                    "'admin'). token: X-Auth-Token looked up in tokens_file."),
+                    "'admin'). token: X-Auth-Token looked up in tokens_file. keystone: "
+                    "X-Auth-Token validated by keystonemiddleware's auth_token with the "
+                    "[keystone_authtoken] section. What a caller may do is the policy's "
+                    "decision ([oslo_policy] policy_file)."),
     cfg.StrOpt("tokens_file", default="/etc/lbaas/tokens",
                help="token mode: one 'token project role[,role...]' per line; '#' "
-                    "starts a comment. Roles: admin, agent, member."),
+                    "starts a comment. Roles: admin, member, reader (admin implies member, "
+                    "member implies reader, as in Keystone), agent or service (the "
+                    "agent API)."),
     cfg.IntOpt("max_request_body_size", default=1048576, min=1024,
                help="Largest request body in bytes; a larger one is refused (413) before "
                     "it is read."),
@@ -116,7 +124,9 @@ agent_opts: list[cfg.Opt] = [
     cfg.StrOpt("server_url", default="http://127.0.0.1:9696",
                help="lbaas-server base URL (lbaas-agent only)."),
     cfg.StrOpt("agent_token", default="", secret=True,
-               help="X-Auth-Token with the 'agent' role, when the server uses token auth."),
+               help="X-Auth-Token with the 'agent' role, when the server uses token auth. "
+                    "Under Keystone, set [service_auth] instead (a user with the "
+                    "'service' role)."),
     cfg.StrOpt("ca_file", default="",
                help="With an https:// server_url: verify the server's certificate "
                     "against the CA certificates in this PEM file; empty: the system's "
@@ -197,6 +207,8 @@ def register_agent_opts(conf: cfg.ConfigOpts) -> None:
     register_common_opts(conf)
     conf.register_opts(agent_opts)
     conf.register_opts(haproxy_opts, group="haproxy")
+    # The agent's Keystone login (lbaas/agent/keystone_auth.py): keystoneauth's options.
+    ks_loading.register_auth_conf_options(conf, SERVICE_AUTH_GROUP)
 
 
 def database_url(conf: cfg.ConfigOpts) -> str:
@@ -236,6 +248,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
         ("quotas", quota_opts),
         ("agent", server_agent_opts),
         ("haproxy", haproxy_opts),
+        (SERVICE_AUTH_GROUP, list(ks_loading.get_auth_common_conf_options())),
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -32,6 +32,7 @@ from lbaas.server.api import (
     subnets,
     vips,
 )
+from lbaas.server.api.authorize import authorize_v1, authorize_v2
 from lbaas.server.api.v2 import catalog as v2_catalog
 from lbaas.server.api.v2 import healthmonitors as v2_healthmonitors
 from lbaas.server.api.v2 import listeners as v2_listeners
@@ -44,6 +45,7 @@ from lbaas.server.gate import RequestGate
 from lbaas.server.local_plugin_api import LocalPluginApi
 from lbaas.server.metrics import ApiMetrics
 from lbaas.server.plugin.loadbalancer import Settings
+from lbaas.server.policy import Policy
 from lbaas.server.request_log import RequestLog
 
 LOG = logging.getLogger(__name__)
@@ -146,9 +148,11 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
     # Added last, so it runs first: the caller is known and the body capped before
     # anything reads the body (lbaas/server/gate.py).
     app.add_middleware(RequestGate,
-                       authenticator=Authenticator(conf.auth_strategy, conf.tokens_file),
+                       authenticator=Authenticator(conf.auth_strategy, conf.tokens_file,
+                                                   conf),
                        max_body=conf.max_request_body_size)
     app.state.db = db
+    app.state.policy = Policy(conf)
     app.state.settings = Settings(conf)
     app.state.local_api = LocalPluginApi(db, app.state.settings)
     if conf.metrics_enabled:
@@ -163,13 +167,15 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
                             headers={"Cache-Control": "no-store"})
     for module in (networks, subnets, ports, pools, members, health_monitors, vips, agents,
                    extensions, quotas):
-        app.include_router(module.router, prefix="/v2.0")
+        app.include_router(module.router, prefix="/v2.0",
+                           dependencies=[Depends(authorize_v1)])
     app.include_router(health.router)
     app.include_router(dashboard.router)
     for prefix in OCTAVIA_PREFIXES:
         for v2_module in (v2_loadbalancers, v2_listeners, v2_pools, v2_healthmonitors,
                           v2_catalog):
-            app.include_router(v2_module.router, prefix=prefix)
+            app.include_router(v2_module.router, prefix=prefix,
+                               dependencies=[Depends(authorize_v2)])
     app.include_router(agent_api.router)
 
     @app.get("/", include_in_schema=False)

@@ -40,6 +40,13 @@ class HTTPBadRequest(BadRequest):
 class NotAuthorized(NeutronError):
     status_code = 401
     message = "Authentication required."
+    # What the 401's WWW-Authenticate says: keystonemiddleware's words under Keystone.
+    www_authenticate: str | None = None
+
+
+class ServiceUnavailable(NeutronError):
+    status_code = 503
+    message = "The service is unavailable; retry later."
 
 
 class Forbidden(NeutronError):

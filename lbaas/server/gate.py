@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anyio.to_thread
 from starlette.exceptions import HTTPException
 
 from lbaas.server import errors
@@ -58,8 +59,12 @@ class RequestGate:
         ctx = None
         if path not in PUBLIC_PATHS and not path.startswith(PUBLIC_PREFIXES):
             try:
-                ctx = self.authenticator.authenticate(headers.get("x-auth-token"),
-                                                      headers.get("x-project-id"))
+                args = (headers.get("x-auth-token"), headers.get("x-project-id"))
+                if self.authenticator.blocks:
+                    ctx = await anyio.to_thread.run_sync(self.authenticator.authenticate,
+                                                         *args)
+                else:
+                    ctx = self.authenticator.authenticate(*args)
             except errors.NeutronError as exc:
                 await _answer(send, exc, path)
                 return
@@ -100,6 +105,9 @@ async def _answer(send: Any, exc: errors.NeutronError, path: str) -> None:
                (b"content-length", str(len(body)).encode()),
                # The body was not read: the connection can't carry another request.
                (b"connection", b"close")]
+    if isinstance(exc, errors.NotAuthorized):
+        challenge = exc.www_authenticate or 'Token realm="lbaas"'
+        headers.append((b"www-authenticate", challenge.encode("latin-1")))
     await send({"type": "http.response.start", "status": exc.status_code,
                 "headers": headers})
     await send({"type": "http.response.body", "body": body})

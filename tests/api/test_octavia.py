@@ -425,7 +425,7 @@ def test_lists_filter_sort_page_and_tag(octavia: Octavia) -> None:
     assert only["loadbalancers"] == [{"name": "b"}]
 
 
-def test_other_projects_objects_are_not_found(backend: str, server_factory: Any) -> None:
+def test_other_projects_objects_are_forbidden(backend: str, server_factory: Any) -> None:
     tokens = [("alice", "project-a", "member"), ("bob", "project-b", "member"),
               ("admin", "admin", "admin")]
     srv = server_factory(backend, auth_strategy="token", tokens=tokens)
@@ -439,8 +439,12 @@ def test_other_projects_objects_are_not_found(backend: str, server_factory: Any)
             assert resp.status_code == 201, resp.text
             lb = resp.json()["loadbalancer"]
             assert lb["project_id"] == "project-a"
+            # Octavia's answer: the policy refuses another project's object.
             resp = bob.get(f"/v2.0/lbaas/loadbalancers/{lb['id']}")
-            assert resp.status_code == 404 and "faultstring" in resp.json()
+            assert resp.status_code == 403, resp.text
+            assert resp.json()["faultstring"] == ("Policy does not allow this request to "
+                                                  "be performed.")
+            assert bob.delete(f"/v2.0/lbaas/loadbalancers/{lb['id']}").status_code == 403
             assert bob.get("/v2.0/lbaas/loadbalancers").json()["loadbalancers"] == []
             resp = bob.post("/v2.0/lbaas/listeners", {"listener": {
                 "loadbalancer_id": lb["id"], "protocol": "TCP", "protocol_port": 1}})
@@ -451,6 +455,7 @@ def test_other_projects_objects_are_not_found(backend: str, server_factory: Any)
             assert admin.get(f"/v2.0/lbaas/loadbalancers/{lb['id']}").status_code == 200
             anonymous = httpx.get(f"{srv.url}/v2.0/lbaas/loadbalancers")
             assert anonymous.status_code == 401 and "faultstring" in anonymous.json()
+            assert anonymous.headers["WWW-Authenticate"]
     finally:
         srv.cleanup()
 

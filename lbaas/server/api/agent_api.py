@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from lbaas.server import errors
-from lbaas.server.api.common import ctx_of
+from lbaas.server.api.authorize import agent_allowed
 
 v1 = APIRouter(prefix="/agent/v1", tags=["agent"])
 v2 = APIRouter(prefix="/agent/v2", tags=["agent"])
@@ -99,8 +99,8 @@ class StatsBody(BaseModel):
 
 
 def _api(request: Request) -> Any:
-    if not ctx_of(request).is_agent:
-        raise errors.Forbidden("The agent API needs a token with the 'agent' role.")
+    if not agent_allowed(request):
+        raise errors.PolicyNotAuthorized(rule="lbaas:agent")
     return request.app.state.local_api
 
 
