@@ -183,3 +183,49 @@ def test_the_migrations_build_exactly_the_models_schema(backend: str, pg_databas
     finally:
         engine.dispose()
     assert diff == []
+
+
+def test_writers_of_one_process_queue_without_sqlite_busy_waits(tmp_path: Path) -> None:
+    """Two write transactions of one process at once, on SQLite with its own wait for the
+    lock turned off (busy_timeout 0): the second waits for the first's commit in the
+    process (lbaas/server/db/session.py) instead of failing with "database is locked",
+    and both rows are there."""
+    import threading
+
+    from sqlalchemy import event, text
+
+    from lbaas.server.db.session import Database
+
+    db = Database(f"sqlite:///{tmp_path}/queue.sqlite")
+
+    @event.listens_for(db.engine, "connect")
+    def _no_busy_wait(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA busy_timeout=0")
+
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (who TEXT)"))
+        first_in = threading.Event()
+        errors: list[BaseException] = []
+
+        def second() -> None:
+            first_in.wait(10)
+            try:
+                with db.session() as s:
+                    s.execute(text("INSERT INTO t VALUES ('second')"))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        with db.session() as s:
+            s.execute(text("INSERT INTO t VALUES ('first')"))
+            first_in.set()
+            # The second writer is now at the lock (or about to be): hold on to it.
+            thread.join(0.3)
+        thread.join(10)
+        assert not errors, errors
+        with db.session(read_only=True) as s:
+            assert sorted(s.scalars(text("SELECT who FROM t"))) == ["first", "second"]
+    finally:
+        db.engine.dispose()
