@@ -43,7 +43,7 @@ SERVER_ONLY = [
      "Value for option bind_port in {conf} is not valid: invalid literal for int() "
      "with base 10: 'abc'"),
     ("[quotas]\nquota_pool = ten\n", "Value for option quota_pool in {conf} is not valid"),
-    ("[DEFAULT]\nauth_strategy = keystone\n", "Value for option auth_strategy"),
+    ("[DEFAULT]\nauth_strategy = kerberos\n", "Value for option auth_strategy"),
 ]
 COMMON = [
     ("[DEFAULT]\nuse_json = perhaps\n", "Value for option use_json in {conf} is not valid"),
