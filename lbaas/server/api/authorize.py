@@ -92,6 +92,12 @@ def authorize_v2(request: Request) -> None:
         project = _v2_project(request, shape) or ctx.project_id
     if not request.app.state.policy.allows(ctx, rule, project):
         raise errors.OctaviaForbidden()
+    if found[1] == "get_all":
+        # Octavia's lists: every project's objects when ``<object>:get_all-global``
+        # allows it (by default, admins), else the caller's project's (v2/listing.py).
+        global_rule = octavia_rules.global_rule(found[0])
+        request.state.all_projects = global_rule is not None and \
+            request.app.state.policy.allows(ctx, global_rule, ctx.project_id)
 
 
 # (method, path shape under /v2.0) -> rule

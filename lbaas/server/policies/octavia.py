@@ -93,6 +93,12 @@ def name(obj: str, action: str) -> str:
     return f"{PREFIX}:{obj}:{action}"
 
 
+def global_rule(obj: str) -> str | None:
+    """The rule that lets a list of ``obj`` show every project's, if it has one."""
+    return name(obj, "get_all-global") if "get_all-global" in _OPERATIONS.get(obj, {}) \
+        else None
+
+
 def rules() -> list[policy.RuleDefault]:
     out: list[policy.RuleDefault] = []
     for obj, actions in _OPERATIONS.items():

@@ -229,13 +229,13 @@ class _Answer:
     everything: bool = False
 
 
-def _base(resource: Resource, ctx: Context, scope: Any) -> Select[Any]:
+def _base(resource: Resource, ctx: Context, scope: Any, all_projects: bool) -> Select[Any]:
     model = resource.model
     # Only the load balancers made through this API (v1's pools share the model).
     q = octavia.octavia_only(select(model), model)
     if scope is not None:
         q = q.where(scope)
-    elif not ctx.is_admin:
+    elif not all_projects:
         q = q.where(model.tenant_id == ctx.project_id)
     return q
 
@@ -247,9 +247,9 @@ def _everything(session: Session, resource: Resource, base: Select[Any]) -> _Ans
 
 
 def _answer(session: Session, ctx: Context, resource: Resource, q: Any,
-            scope: Any) -> _Answer:
+            scope: Any, all_projects: bool) -> _Answer:
     model = resource.model
-    base = _base(resource, ctx, scope)
+    base = _base(resource, ctx, scope, all_projects)
     dialect = session.get_bind().dialect.name
     filters = [k for k in q.keys() if k not in RESERVED]
     sorts = parse_sorts(q)
@@ -309,10 +309,13 @@ def list_response(request: Request, resource: Resource, path: str,
     (members: their pool's, after the pool's own visibility check) instead of the
     caller's project."""
     q = request.query_params
+    # Set by the policy check (api/authorize.py); without one (no policy), admins.
+    all_projects = getattr(request.state, "all_projects", None)
 
     def answer(session: Session, ctx: Context, _settings: Any) -> _Answer:
         where = scope(session, ctx) if scope is not None else None
-        return _answer(session, ctx, resource, q, where)
+        everyone = ctx.is_admin if all_projects is None else bool(all_projects)
+        return _answer(session, ctx, resource, q, where, everyone)
 
     result = run(request, answer, read_only=True)
     if result.everything:
