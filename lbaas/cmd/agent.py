@@ -72,6 +72,7 @@ def read_settings(conf: cfg.ConfigOpts) -> AgentSettings:
         user_group=conf.haproxy.user_group,
         send_gratuitous_arp=conf.haproxy.send_gratuitous_arp,
         hard_stop_after=conf.haproxy.hard_stop_after,
+        namespace_prefix=conf.namespace_prefix,
     )
     agent = AgentOptions(
         periodic_interval=conf.periodic_interval,
