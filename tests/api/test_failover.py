@@ -32,7 +32,8 @@ DOWN_TIME = 2
 
 @pytest.fixture(scope="module")
 def ha_server(backend: str, server_factory: ServerFactory) -> Iterator[ServerProcess]:
-    srv = server_factory(backend, conf={"agent": {"agent_down_time": DOWN_TIME}})
+    srv = server_factory(backend, conf={"agent": {"agent_down_time": DOWN_TIME},
+                                        "quotas": {"quota_pool": -1, "quota_vip": -1}})
     yield srv
     srv.cleanup()
 

@@ -98,8 +98,13 @@ def get_typed_device(session: Session, device_id: str) -> LogicalDevice:
         raise errors.PoolNotFound(id=device_id)
     # (Not in the v1 dict itself: /agent/v1 answers exactly what it always did.)
     assert lb is not None
-    return from_v1(device).model_copy(update={"request_id": lb.request_id,
-                                              "host": _host_of(lb)})
+    typed = from_v1(device)
+    if typed.loadbalancer is not None and lb.failover_generation:
+        # Raised when the pool moved to another host (failover.py): an instance of it
+        # left behind anywhere is rebuilt, not reused.
+        typed = typed.model_copy(update={"loadbalancer": typed.loadbalancer.model_copy(
+            update={"failover_generation": lb.failover_generation})})
+    return typed.model_copy(update={"request_id": lb.request_id, "host": _host_of(lb)})
 
 
 def _host_of(lb: m.LoadBalancer) -> str | None:
