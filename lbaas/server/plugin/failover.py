@@ -31,6 +31,11 @@ from lbaas.server.plugin import agents, scheduler
 LOG = logging.getLogger(__name__)
 
 SINGLE = "SINGLE"
+# Load balancers a drained (live, admin-down) agent gives away per pass (a second). The
+# old host removes its instance as soon as it learns of the move, the new one needs a
+# plug and a start for it: moved a few at a time, each is without a server for about
+# one deploy; moved all at once, the last would wait for the new host to deploy all.
+DRAIN_BATCH = 5
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,9 @@ def reschedule(session: Session, down_time: int, dead_too: bool = True) -> list[
     as far as live agents allow."""
     moved: list[Moved] = []
     for agent in agents_to_empty(session, down_time, dead_too):
-        moved += move_away(session, agent, down_time)
+        dead = not agents.is_alive(agent, down_time)
+        moved += move_away(session, agent, down_time,
+                           limit=None if dead else DRAIN_BATCH)
     return moved
 
 
