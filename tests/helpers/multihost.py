@@ -250,6 +250,9 @@ quota_vip = -1
             host.start_agent()
         for host in self.agents.values():
             self.wait_alive(host)
+        # Every agent's heartbeat answered since all were alive: each knows another
+        # could take over (what lets it fence itself in a partition).
+        time.sleep(2 * self.report_interval + 0.5)
         return self
 
     def agent_record(self, host: Host) -> dict[str, Any] | None:
