@@ -129,6 +129,13 @@ send_gratuitous_arp = 2
         sh("ip", "link", "set", self.mgmt, "up" if up else "down")
 
     def cleanup_data_plane(self) -> None:
+        # Also by pid file: a namespace this host's agent made may be out of our sight
+        # (made from another mount namespace), its HAProxy not.
+        if self.state.is_dir():
+            for pid_file in self.state.glob("*/pid"):
+                for tok in pid_file.read_text().split():
+                    if tok.isdigit() and _runs_from(int(tok), self.state):
+                        _kill(int(tok))
         for ns in self.namespaces():
             for pid in sh("ip", "netns", "pids", ns, check=False).stdout.split():
                 _kill(int(pid))
@@ -140,6 +147,13 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def _runs_from(pid: int, state: Path) -> bool:
+    try:
+        return str(state).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def _netns_list() -> list[str]:
