@@ -184,7 +184,7 @@ HOST = "bs-host"
 # an operator's settings rather than the e2e tests' fast ones (periodic_interval 1,
 # debug), then unlimited quotas.
 EXTRA_CONF = """periodic_interval = 5
-report_interval = 10
+report_interval = 2
 debug = false
 [quotas]
 quota_pool = -1

@@ -16,7 +16,13 @@ import pydantic
 
 from lbaas.common import constants, request_id, tls
 from lbaas.common.logical_device import LogicalDevice
-from lbaas.common.plugin_api import Events, PluginApi, PluginApiError, PoolNotFound
+from lbaas.common.plugin_api import (
+    Events,
+    HostNotFound,
+    PluginApi,
+    PluginApiError,
+    PoolNotFound,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -68,7 +74,7 @@ class HttpPluginApi(PluginApi):
         return {}
 
     def get_ready_devices(self, host: str) -> list[str]:
-        body = self._call("GET", f"/agent/v1/hosts/{host}/ready_devices")
+        body = self._call("GET", f"/agent/v1/hosts/{host}/ready_devices", host=host)
         return self._pool_ids(body, "ready_devices")
 
     def get_events(self, host: str, after: int, timeout: float) -> Events:
@@ -132,7 +138,7 @@ class HttpPluginApi(PluginApi):
     def _call(self, method: str, path: str, *, json: Any = None,
               params: dict[str, Any] | None = None,
               timeout: httpx.Timeout | None = None,
-              pool_id: str | None = None) -> Any:
+              pool_id: str | None = None, host: str | None = None) -> Any:
         """One request; every failure becomes PluginApiError with a message that names
         the server and the call, so the agent's log says what to fix. A 404 on a
         pool's own path is PoolNotFound: the pool is gone from the server.
@@ -159,6 +165,9 @@ class HttpPluginApi(PluginApi):
         if response.status_code == 404 and pool_id is not None and not _no_route(response):
             raise PoolNotFound(f"pool {pool_id} not found on the server "
                                f"({_error_message(response)})")
+        if (response.status_code == 404 and host is not None
+                and _error_type(response) == "AgentNotFound"):
+            raise HostNotFound(f"{what}: the server knows no agent on {host}")
         if response.status_code in (401, 403):
             raise PluginApiError(f"{what}: HTTP {response.status_code} "
                                  f"{_error_message(response)} (check agent_token)")
@@ -179,6 +188,15 @@ class HttpPluginApi(PluginApi):
             raise PluginApiError(f"{what}: malformed answer from {self.server_url}: "
                                  f"{body!r:.200}")
         return [str(p) for p in pool_ids]
+
+
+def _error_type(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    err = body.get("NeutronError") if isinstance(body, dict) else None
+    return err.get("type") if isinstance(err, dict) else None
 
 
 def _no_route(response: httpx.Response) -> bool:

@@ -8,7 +8,15 @@ agent restart therefore only delay convergence until the next ``sync_state``.
 Threads:
 
 * heartbeat — ``report_state`` every ``report_interval`` (``start_flag`` on the first
-  report that gets through, so the server reschedules what it must);
+  report that gets through, so the server reschedules what it must). Before the first
+  one, and before the first one after any failed one, ``fence``: the instances of load
+  balancers that are not bound here any more (they moved while this agent was dead or
+  cut off) are removed, without a word to the server, before anything is announced;
+* fence — while the server cannot be reached for longer than it waits before moving
+  this host's load balancers away (``agent_down_time``, learnt from the heartbeats'
+  answers), every instance is removed locally (``self_fence``): a SINGLE VIP must never
+  be on two hosts. The first heartbeat that gets through again redeploys what is still
+  bound here (docs/architecture.md, "High availability");
 * events — waits for the first heartbeat attempt, then long-polls ``get_events`` and
   refreshes exactly the pools that changed; a full ``sync_state`` at start, when the
   server's revision goes back (its database was replaced) and after an unexpected
@@ -40,18 +48,22 @@ from typing import Any, Protocol
 from lbaas.agent.metrics import AgentMetrics
 from lbaas.common import constants, request_id
 from lbaas.common.logical_device import LogicalDevice
-from lbaas.common.plugin_api import PluginApi, PluginApiError, PoolNotFound
+from lbaas.common.plugin_api import HostNotFound, PluginApi, PluginApiError, PoolNotFound
 
 LOG = logging.getLogger(__name__)
 
 STATUS_DESCRIPTION_MAX = 255
+# How often the fence thread compares the time since the last answered heartbeat with
+# the limit (fence_after).
+FENCE_CHECK_INTERVAL = 0.5
 
 
 class Driver(Protocol):
     """What the manager needs from a device driver (HaproxyNSDriver)."""
 
     def deploy_instance(self, device: LogicalDevice) -> bool: ...
-    def undeploy_instance(self, pool_id: str) -> None: ...
+    def undeploy_instance(self, pool_id: str, cleanup_namespace: bool = True,
+                          notify_server: bool = True) -> None: ...
     def exists(self, pool_id: str) -> bool: ...
     def get_stats(self, pool_id: str) -> dict[str, Any]: ...
     def remove_orphans(self, known_pool_ids: list[str]) -> object: ...
@@ -136,13 +148,24 @@ class LbaasAgentManager:
         self._hosted: set[str] = set()
         self._stats_executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.options.deploy_workers, thread_name_prefix="lbaas-stats")
+        # Fencing (see the module docstring). _fenced: the first fence went through,
+        # so liveness checks may restart HAProxys. _last_contact: monotonic time at
+        # which the last heartbeat that got an answer was sent; _fencing: the server's
+        # word in that answer ({"agent_down_time", "failover"}); _self_fenced: every
+        # instance was removed for a partition and nothing is redeployed until a
+        # heartbeat gets through.
+        self._fenced = threading.Event()
+        self._last_contact: float | None = None
+        self._fencing: dict[str, Any] = {}
+        self._self_fenced = False
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
         for name, target in (("heartbeat", self._heartbeat_loop),
                              ("events", self._event_loop),
-                             ("periodic", self._periodic_loop)):
+                             ("periodic", self._periodic_loop),
+                             ("fence", self._fence_loop)):
             # Daemon: a long-poll blocked in the events thread must not keep the
             # process alive after stop().
             thread = threading.Thread(target=target, name=f"lbaas-agent-{name}",
@@ -226,6 +249,63 @@ class LbaasAgentManager:
                     self._destroy_reporting_errors(pool_id)
                 self.driver.remove_orphans(sorted(protected))
 
+    def fence(self) -> list[str]:
+        """Remove, without telling the server, every instance of a load balancer that
+        is not bound to this host any more; returns their ids. Runs before the first
+        heartbeat and before the first one after a failed one, so a host that comes
+        back never re-announces a VIP that moved away (the liveness check, which would
+        restart its HAProxy, waits for the first fence too). A host the server does not
+        know (its agent was deleted) has nothing of its own."""
+        try:
+            ready = set(self.plugin_rpc.get_ready_devices(self.host))
+        except HostNotFound:
+            ready = set()
+        removed = []
+        with self._sync_lock:
+            for pool_id in sorted(set(self.driver.list_instances()) - ready):
+                with self._pool_state(pool_id).lock:
+                    LOG.warning("fencing: load balancer %s is not bound to %s any more: "
+                                "removing its instance", pool_id, self.host)
+                    self._undeploy(pool_id, notify_server=False)
+                    with self._mutex:
+                        self._retry.pop(pool_id, None)
+                removed.append(pool_id)
+        self._fenced.set()
+        return removed
+
+    def self_fence(self) -> list[str]:
+        """The servers have been out of reach for so long that this host's load
+        balancers may already serve from another host: remove every instance here.
+        Returns their ids."""
+        self._self_fenced = True
+        removed = []
+        for pool_id in self.driver.list_instances():
+            with self._pool_state(pool_id).lock:
+                try:
+                    self._undeploy(pool_id, notify_server=False)
+                    removed.append(pool_id)
+                except Exception:
+                    LOG.exception("fencing: cannot remove load balancer %s", pool_id)
+        LOG.warning("no lbaas-server reachable for %.1f s: stopped serving %d load "
+                    "balancer(s) so that none is on two hosts; they come back when a "
+                    "server answers", self._since_contact(), len(removed))
+        return removed
+
+    def fence_after(self) -> float | None:
+        """Seconds without an answer from any server after which this agent stops
+        serving; None when it never does (failover is off, or no other agent could
+        take over). Below the server's agent_down_time by a heartbeat and a half, so
+        the VIPs are gone here before the server moves them."""
+        down = self._fencing.get("agent_down_time")
+        if not self._fencing.get("failover") or not isinstance(down, (int, float)):
+            return None
+        return max(down - 1.5 * self.options.report_interval, down / 2)
+
+    def _since_contact(self) -> float:
+        if self._last_contact is None:
+            return 0.0
+        return time.monotonic() - self._last_contact
+
     def request_refresh(self, pool_id: str) -> None:
         """Schedule refresh_device(pool_id) on the deploy workers, coalesced with a
         refresh of the same pool that is queued or running."""
@@ -267,6 +347,16 @@ class LbaasAgentManager:
             self._destroy_pool(pool_id)
             return
         request_id.adopt(device.request_id)
+        if device.host is not None and device.host != self.host:
+            # Moved to another host while we were cut off or dead: not ours to serve,
+            # nor to confirm; the port is the other host's.
+            if self._has_instance(pool_id):
+                LOG.warning("pool %s now lives on %s: removing it here", pool_id,
+                            device.host)
+                self._undeploy(pool_id, notify_server=False)
+            return
+        if self._self_fenced:
+            return  # cut off from the servers: nothing is deployed until we are back
         # A deploy failure is the VIP's status in v1 (the listener of from_v1 keeps the
         # VIP's id); with nothing to serve, the pool's.
         lb = device.loadbalancer
@@ -326,9 +416,12 @@ class LbaasAgentManager:
         # state files are an instance too, and must go with it.
         return self.driver.exists(pool_id) or pool_id in self.driver.list_instances()
 
-    def _undeploy(self, pool_id: str) -> None:
+    def _undeploy(self, pool_id: str, notify_server: bool = True) -> None:
         try:
-            self.driver.undeploy_instance(pool_id)
+            if notify_server:
+                self.driver.undeploy_instance(pool_id)
+            else:
+                self.driver.undeploy_instance(pool_id, notify_server=False)
         except Exception:
             self.metrics.failures.labels("undeploy").inc()
             raise
@@ -439,7 +532,7 @@ class LbaasAgentManager:
 
     # -- threads ------------------------------------------------------------------------
 
-    def report_state(self, start_flag: bool = False) -> None:
+    def report_state(self, start_flag: bool = False) -> dict[str, Any]:
         configurations = dict(self.options.configurations)
         try:
             configurations["instances"] = len(self.driver.list_instances())
@@ -447,19 +540,44 @@ class LbaasAgentManager:
             # A heartbeat that does not go out makes the server think the agent is
             # dead and move its pools: never let the count stop it.
             LOG.exception("cannot count instances for the heartbeat")
-        self.plugin_rpc.report_state(self.host, configurations, start_flag=start_flag)
+        return self.plugin_rpc.report_state(self.host, configurations,
+                                            start_flag=start_flag)
 
     def _heartbeat_loop(self) -> None:
         start_flag = True
+        need_fence = True
         while not self._stop.is_set():
             try:
-                self.report_state(start_flag=start_flag)
+                if need_fence:
+                    self.fence()
+                    need_fence = False
+                sent = time.monotonic()
+                answer = self.report_state(start_flag=start_flag)
+                self._last_contact = sent
+                fencing = answer.get("fencing") if isinstance(answer, dict) else None
+                self._fencing = fencing if isinstance(fencing, dict) else {}
                 start_flag = False
+                if self._self_fenced:
+                    LOG.warning("lbaas-server reachable again: redeploying what is "
+                                "still bound to %s", self.host)
+                    self._self_fenced = False
+                    self._resync.set()
             except Exception as exc:
                 LOG.warning("heartbeat failed: %s", exc)
+                need_fence = True
             self._first_report_done.set()
             if self._stop.wait(self.options.report_interval):
                 return
+
+    def _fence_loop(self) -> None:
+        while not self._stop.wait(FENCE_CHECK_INTERVAL):
+            limit = self.fence_after()
+            if (limit is not None and not self._self_fenced
+                    and self._last_contact is not None and self._since_contact() > limit):
+                try:
+                    self.self_fence()
+                except Exception:
+                    LOG.exception("fencing failed")
 
     def _event_loop(self) -> None:
         # The server knows a host once it has reported; asking for its pools before
@@ -495,6 +613,10 @@ class LbaasAgentManager:
                                 events.revision, revision)
                     need_sync = "full"
                     continue
+                if events.revision > revision and not events.pool_ids:
+                    # A bump naming nothing bound here: a load balancer left this host
+                    # (drained to another agent, or the agent row was emptied).
+                    need_sync = "cheap"
                 revision = events.revision
                 for pool_id in events.pool_ids:
                     self.request_refresh(pool_id)
@@ -516,7 +638,10 @@ class LbaasAgentManager:
         periods = 0
         while not self._stop.wait(self.options.periodic_interval):
             periods += 1
-            self.collect_stats()
+            if self._fenced.is_set() and not self._self_fenced:
+                # Not before the first fence: it would restart the HAProxy of a load
+                # balancer that moved away while this host was down.
+                self.collect_stats()
             for pool_id in self._retry_due():
                 self.request_refresh(pool_id)
             if self._resync.is_set() or periods % self.options.resync_periods == 0:

@@ -83,6 +83,7 @@ def read_settings(conf: cfg.ConfigOpts) -> AgentSettings:
         hard_stop_after=conf.haproxy.hard_stop_after,
         access_log=conf.haproxy.access_log or None,
         access_log_facility=conf.haproxy.access_log_facility,
+        namespace_prefix=conf.namespace_prefix,
     )
     agent = AgentOptions(
         periodic_interval=conf.periodic_interval,

@@ -75,6 +75,12 @@ server_opts: list[cfg.Opt] = [
     cfg.StrOpt("ssl_key_file", default="",
                help="The private key of ssl_cert_file (PEM, unencrypted); empty: the key "
                     "is in ssl_cert_file."),
+    cfg.BoolOpt("allow_automatic_lbaas_agent_failover", default=True,
+                help="Move the SINGLE load balancers of an agent that missed its heartbeats "
+                     "for [agent] agent_down_time (or of an admin-down one) to a live agent "
+                     "mapping the same physical network. The agent side stops serving when "
+                     "it cannot reach a server for that long (docs/architecture.md, "
+                     "'High availability')."),
     cfg.BoolOpt("metrics_enabled", default=True,
                 help="Serve Prometheus metrics at GET /metrics, without authentication "
                      "(scrapers send no token): API requests, objects by status, agents, "
@@ -157,7 +163,14 @@ agent_opts: list[cfg.Opt] = [
                 help="physical_network:bridge pairs. all-in-one default: default:br-lbaas"),
     cfg.IntOpt("periodic_interval", default=5, min=1,
                help="Seconds between stats reports and HAProxy liveness checks."),
-    cfg.IntOpt("report_interval", default=30, min=1, help="Seconds between heartbeats."),
+    cfg.IntOpt("report_interval", default=2, min=1,
+               help="Seconds between heartbeats (keep it below a third of the server's "
+                    "[agent] agent_down_time)."),
+    cfg.StrOpt("namespace_prefix", default="qlbaas-",
+               regex=r"^[a-z][a-z0-9-]{0,14}$",
+               help="Prefix of the agent's load balancer namespaces (<prefix><lb id>). "
+                    "Only tests running several agents on one kernel change it; an "
+                    "agent never touches a namespace without its own prefix."),
     cfg.IntOpt("deploy_workers", default=4, min=1,
                help="Pools deployed in parallel (one lock per pool)."),
     cfg.StrOpt("metrics_bind", default="",

@@ -166,6 +166,10 @@ class LogicalDevice(_Model):
     # the change. A value not of the exact form req-<uuid> is dropped, not fatal: it is
     # only for the log, and never reaches it unchecked.
     request_id: str | None = None
+    # The host the load balancer is bound to (None: unbound). An agent that is handed a
+    # device bound elsewhere (it moved while this agent was cut off) removes its own
+    # instance without telling the server anything: the port is the other host's now.
+    host: str | None = Field(default=None, max_length=255)
 
     @field_validator("request_id", mode="before")
     @classmethod

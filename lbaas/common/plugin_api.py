@@ -26,6 +26,11 @@ class PoolNotFound(PluginApiError):
     """get_logical_device for a pool the server no longer has."""
 
 
+class HostNotFound(PluginApiError):
+    """The server knows no agent on this host (never registered, or deleted with
+    ``DELETE /v2.0/agents/{id}``): nothing is bound to it."""
+
+
 @dataclass(frozen=True)
 class Events:
     revision: int

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -47,6 +49,7 @@ from lbaas.server.metrics import ApiMetrics
 from lbaas.server.plugin.loadbalancer import Settings
 from lbaas.server.policy import Policy
 from lbaas.server.request_log import RequestLog
+from lbaas.server.rescheduler import Rescheduler
 
 LOG = logging.getLogger(__name__)
 
@@ -119,6 +122,23 @@ class LbaasApp(FastAPI):
             api_metrics.observe(scope, method, status, seconds)
 
 
+def _run_during_lifespan(app: FastAPI, start: Any, stop: Any) -> None:
+    """``start`` when the server starts serving, ``stop`` when it shuts down (a test's
+    TestClient used without ``with`` runs neither)."""
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        start()
+        try:
+            async with inner(a) as state:
+                yield state
+        finally:
+            stop()
+
+    app.router.lifespan_context = lifespan
+
+
 def create_app(conf: Any, db: Database | None = None, run_migrations: bool = True) -> FastAPI:
     from lbaas.common.config import database_url
 
@@ -155,6 +175,9 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
     app.state.policy = Policy(conf)
     app.state.settings = Settings(conf)
     app.state.local_api = LocalPluginApi(db, app.state.settings)
+    app.state.rescheduler = Rescheduler(db, app.state.settings.agent_down_time,
+                                        app.state.settings.allow_failover)
+    _run_during_lifespan(app, app.state.rescheduler.start, app.state.rescheduler.stop)
     if conf.metrics_enabled:
         app.state.api_metrics = ApiMetrics(db, app.state.settings.agent_down_time,
                                            app.state.local_api.waiters)

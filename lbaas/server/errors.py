@@ -113,6 +113,11 @@ class AgentNotFound(NotFound):
     message = "Agent {id} could not be found."
 
 
+class AgentInUse(InUse):
+    message = ("Agent {id} is alive; stop it (it is then dead after agent_down_time) "
+               "or drain it with admin_state_up=false before deleting it.")
+
+
 class PoolMonitorAssociationNotFound(NotFound):
     message = "Monitor {monitor_id} is not associated with Pool {pool_id}"
 

@@ -34,12 +34,23 @@ class LocalPluginApi(plugin_api.PluginApi):
         with self.db.session() as s:
             agent = agents.report_state(s, host, configurations, start_flag,
                                         c.AGENT_TYPE_LOADBALANCER, c.AGENT_BINARY)
-            scheduler.schedule_waiting(s, agent, self.settings.agent_down_time)
-            return agents.agent_dict(agent, self.settings.agent_down_time)
+            down = self.settings.agent_down_time
+            scheduler.schedule_waiting(s, agent, down)
+            answer = agents.agent_dict(agent, down)
+            # What the agent needs to fence itself in a partition (lbaas/agent/fencing.py):
+            # its load balancers can only move if failover is on and another agent lives.
+            answer["fencing"] = {
+                "agent_down_time": down,
+                "failover": self.settings.allow_failover and agents.has_live_peer(
+                    s, agent, down)}
+            return answer
 
     def get_ready_devices(self, host: str) -> list[str]:
-        with self.db.session(read_only=True) as s:
-            return callbacks.get_ready_devices(s, host)
+        try:
+            with self.db.session(read_only=True) as s:
+                return callbacks.get_ready_devices(s, host)
+        except errors.AgentNotFound:
+            raise plugin_api.HostNotFound(host) from None
 
     def get_events(self, host: str, after: int, timeout: float) -> plugin_api.Events:
         with self.waiters:

@@ -534,7 +534,12 @@ def test_typed_logical_device_is_the_pool_as_a_load_balancer(api: Api, agent: Fa
                                                                     by_alias=True)
     assert expected.pop("request_id") is None  # not in the v1 dict: /agent/v1 unchanged
     assert is_request_id(body.pop("request_id"))
+    # The host it is bound to (not in the v1 dict either): a host it moved away from
+    # removes its instance.
+    assert expected.pop("host") is None
+    assert body.pop("host") == agent.host
     assert body == expected
+    body["host"] = agent.host
     device = LogicalDevice.model_validate(body)
     assert device.id == pool["id"] and device.pending is True
     lb = device.loadbalancer

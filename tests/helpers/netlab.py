@@ -209,7 +209,7 @@ server_url = {self.url}
 interface_driver = {interface_driver}
 bridge_mappings = {bridge_mappings or f"default:{spec.bridge}"}
 periodic_interval = 1
-report_interval = 5
+report_interval = 2
 debug = true
 {extra_conf}
 [haproxy]

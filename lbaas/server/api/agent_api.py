@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from lbaas.common import plugin_api
 from lbaas.server import errors
 from lbaas.server.api.authorize import agent_allowed
 
@@ -112,7 +113,10 @@ def report_state(request: Request, body: Heartbeat) -> dict[str, Any]:
 
 @v1.get("/hosts/{host}/ready_devices")
 def ready_devices(request: Request, host: str) -> dict[str, Any]:
-    return {"pool_ids": _api(request).get_ready_devices(host)}
+    try:
+        return {"pool_ids": _api(request).get_ready_devices(host)}
+    except plugin_api.HostNotFound:
+        raise errors.AgentNotFound(id=host) from None
 
 
 @v1.get("/hosts/{host}/events")

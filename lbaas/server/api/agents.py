@@ -20,7 +20,7 @@ from lbaas.server.api.common import (
     update_body,
 )
 from lbaas.server.db import models as m
-from lbaas.server.plugin import agents, loadbalancer
+from lbaas.server.plugin import agents, failover, loadbalancer
 
 router = APIRouter(tags=["agents"])
 
@@ -67,6 +67,22 @@ def update_agent(request: Request, agent_id: str, body: AgentUpdateRequest) -> d
             agent.admin_state_up = data["admin_state_up"]
         return agents.agent_dict(agent, down)
     return {"agent": in_session(request, run)}
+
+
+@router.delete("/agents/{agent_id}", status_code=204)
+def delete_agent(request: Request, agent_id: str) -> None:
+    """Neutron's agent delete, for a dead agent only (409 AgentInUse for a live one):
+    its load balancers move to live agents first; those no agent can take wait unbound
+    for one that maps their network."""
+    down = _admin(request)
+
+    def run(s: Session) -> None:
+        agent = agents.get_agent(s, agent_id)
+        if agents.is_alive(agent, down):
+            raise errors.AgentInUse(id=agent_id)
+        failover.move_away(s, agent, down, unbind_when_stuck=True)
+        s.delete(agent)
+    in_session(request, run)
 
 
 @router.get("/agents/{agent_id}/loadbalancer-pools")

@@ -40,6 +40,13 @@ def maps_physnet(agent: m.Agent, physnet: str) -> bool:
     return physnet in mappings or agent.configurations.get("interface_driver") == "ovs"
 
 
+def has_live_peer(session: Session, agent: m.Agent, down_time: int) -> bool:
+    """Another alive, admin-up agent exists (one that could take this one's load
+    balancers)."""
+    return any(is_alive(a, down_time) for a in session.scalars(select(m.Agent).where(
+        m.Agent.id != agent.id, m.Agent.admin_state_up.is_(True))))
+
+
 def bump(session: Session, agent_id: str) -> int:
     """Next revision of the host: every change to one of its load balancers gets one."""
     stmt = update(m.Agent).where(m.Agent.id == agent_id).values(

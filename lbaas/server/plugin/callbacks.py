@@ -91,13 +91,24 @@ def get_typed_device(session: Session, device_id: str) -> LogicalDevice:
     if lb is not None and lb.api_version != loadbalancer.V1:
         if lb.provisioning_status == c.PENDING_DELETE:
             raise errors.PoolNotFound(id=device_id)
-        return octavia_agent.logical_device(session, lb)
+        return octavia_agent.logical_device(session, lb).model_copy(
+            update={"host": _host_of(lb)})
     device = get_logical_device(session, device_id)
     if v1_pool_deleting(device):
         raise errors.PoolNotFound(id=device_id)
     # (Not in the v1 dict itself: /agent/v1 answers exactly what it always did.)
     assert lb is not None
-    return from_v1(device).model_copy(update={"request_id": lb.request_id})
+    typed = from_v1(device)
+    if typed.loadbalancer is not None and lb.failover_generation:
+        # Raised when the pool moved to another host (failover.py): an instance of it
+        # left behind anywhere is rebuilt, not reused.
+        typed = typed.model_copy(update={"loadbalancer": typed.loadbalancer.model_copy(
+            update={"failover_generation": lb.failover_generation})})
+    return typed.model_copy(update={"request_id": lb.request_id, "host": _host_of(lb)})
+
+
+def _host_of(lb: m.LoadBalancer) -> str | None:
+    return lb.agent.host if lb.agent is not None else None
 
 
 def _pending(pool: m.LbPool) -> bool:
@@ -241,6 +252,10 @@ def unplug_vip_port(session: Session, port_id: str, host: str) -> None:
     port = session.get(m.Port, port_id)
     if port is None:
         return  # the VIP (and its port) went away first: nothing left to unbind
+    if port.binding_host_id not in ("", None, host):
+        # The load balancer moved (failover, drain) and the old host is cleaning up
+        # late: the port is the new host's now.
+        return
     port.status, port.binding_host_id = c.DOWN, ""
 
 

@@ -38,6 +38,7 @@ class Settings:
     def __init__(self, conf: Any) -> None:
         self.conf = conf
         self.agent_down_time: int = conf.agent.agent_down_time
+        self.allow_failover: bool = conf.allow_automatic_lbaas_agent_failover
 
 
 # --- v1's status word over Octavia's pair -----------------------------------------------

@@ -35,13 +35,18 @@ def waiting_reason(physnet: str) -> str:
     return f"{WAITING} that maps physical network '{physnet}'"
 
 
+def load_by_agent(session: Session) -> dict[str, int]:
+    """Load balancers bound to each agent (agents with none are absent)."""
+    return {agent_id: n for agent_id, n in session.execute(
+        select(m.LoadBalancer.agent_id, func.count())
+        .where(m.LoadBalancer.agent_id.is_not(None))
+        .group_by(m.LoadBalancer.agent_id)) if agent_id is not None}
+
+
 def pick_agent(session: Session, physnet: str, down_time: int) -> m.Agent | None:
     """The alive, admin-up agent that maps ``physnet`` and has the fewest load balancers;
     None when there is none."""
-    counts: dict[str | None, int] = {agent_id: n for agent_id, n in session.execute(
-        select(m.LoadBalancer.agent_id, func.count())
-        .where(m.LoadBalancer.agent_id.is_not(None))
-        .group_by(m.LoadBalancer.agent_id))}
+    counts = load_by_agent(session)
     candidates = [a for a in session.scalars(select(m.Agent).where(
         m.Agent.admin_state_up.is_(True), m.Agent.agent_type == c.AGENT_TYPE_LOADBALANCER))
         if is_alive(a, down_time) and maps_physnet(a, physnet)]

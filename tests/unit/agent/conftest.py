@@ -79,11 +79,21 @@ class FakePluginApi(PluginApi):
         # What long-polls return, in order; an Exception instance is raised.
         self.events: queue.Queue[Events | Exception] = queue.Queue()
         self.on_get_ready: Callable[[], None] | None = None
+        # pool_id -> the host the server has it bound to (absent: None, not said).
+        self.hosts: dict[str, str] = {}
+        # What the heartbeat answers under "fencing"; an exception instance is raised.
+        self.fencing: dict[str, Any] | None = None
+        self.report_error: Exception | None = None
 
     def report_state(self, host: str, configurations: dict[str, Any],
                      start_flag: bool = False) -> dict[str, Any]:
         self.rec.record("report_state", host, configurations, start_flag)
-        return {"host": host}
+        if self.report_error is not None:
+            raise self.report_error
+        answer: dict[str, Any] = {"host": host}
+        if self.fencing is not None:
+            answer["fencing"] = self.fencing
+        return answer
 
     def get_ready_devices(self, host: str) -> list[str]:
         self.rec.record("get_ready_devices", host)
@@ -109,7 +119,8 @@ class FakePluginApi(PluginApi):
         self.rec.record("get_logical_device", pool_id)
         if pool_id not in self.devices or v1_pool_deleting(self.devices[pool_id]):
             raise PoolNotFound(pool_id)
-        return from_v1(self.devices[pool_id])
+        return from_v1(self.devices[pool_id]).model_copy(
+            update={"host": self.hosts.get(pool_id)})
 
     def pool_deployed(self, pool_id: str, revision: int | None = None) -> None:
         self.rec.record("pool_deployed", pool_id)
@@ -153,8 +164,12 @@ class FakeDriver:
             self.instances.add(device.id)
         return True
 
-    def undeploy_instance(self, pool_id: str) -> None:
-        self.rec.record("undeploy_instance", pool_id)
+    def undeploy_instance(self, pool_id: str, cleanup_namespace: bool = True,
+                          notify_server: bool = True) -> None:
+        if notify_server:
+            self.rec.record("undeploy_instance", pool_id)
+        else:
+            self.rec.record("undeploy_instance", pool_id, "without telling the server")
         with self._lock:
             self.instances.discard(pool_id)
 

@@ -92,6 +92,9 @@ class HaproxyOptions:
     # [haproxy] access_log / access_log_facility; None: no access log.
     access_log: str | None = None
     access_log_facility: str = "local0"
+    # Several agents on one kernel (tests) each use their own (docs/architecture.md,
+    # "High availability").
+    namespace_prefix: str = NS_PREFIX
 
 
 @dataclass(frozen=True)
@@ -129,8 +132,8 @@ class InstancePaths:
         return self.dir / "instance.json"
 
 
-def get_ns_name(loadbalancer_id: str) -> str:
-    return NS_PREFIX + loadbalancer_id
+def get_ns_name(loadbalancer_id: str, prefix: str = NS_PREFIX) -> str:
+    return prefix + loadbalancer_id
 
 
 def _port_dict(port: Port) -> dict[str, Any]:
@@ -156,6 +159,9 @@ class HaproxyNSDriver:
 
     # ----------------------------------------------------------------- paths, state
 
+    def _ns(self, lb_id: str) -> str:
+        return get_ns_name(lb_id, self.options.namespace_prefix)
+
     def _paths(self, lb_id: str) -> InstancePaths:
         if not lb_id or "/" in lb_id or lb_id.startswith("."):
             raise ValueError(f"load balancer id {lb_id!r} cannot name a state directory")
@@ -176,7 +182,7 @@ class HaproxyNSDriver:
         paths.dir.mkdir(parents=True, exist_ok=True)
         record: dict[str, Any] = {
             "loadbalancer_id": lb_id, "port_id": port_id, "device_name": device_name,
-            "namespace": get_ns_name(lb_id)}
+            "namespace": self._ns(lb_id)}
         # A re-plug keeps the generation: it is raised only once the whole failover
         # (plug and fresh HAProxy) is done, so one cut short is redone.
         generation = _generation(self._load_instance(lb_id))
@@ -244,13 +250,13 @@ class HaproxyNSDriver:
     # ----------------------------------------------------------------- create/update
 
     def create(self, lb: LoadBalancer) -> None:
-        namespace = get_ns_name(lb.id)
+        namespace = self._ns(lb.id)
         self._unplug_replaced_port(lb.id, lb.vip_port)
         self._plug(namespace, lb.vip_port)
         self._spawn(lb)
 
     def update(self, lb: LoadBalancer) -> None:
-        namespace = get_ns_name(lb.id)
+        namespace = self._ns(lb.id)
         port = lb.vip_port
         instance = self._load_instance(lb.id)
         # One namespace hop for the device check and the L3 reconcile (see _plug).
@@ -277,7 +283,7 @@ class HaproxyNSDriver:
         anew, as after any start). Connections through the old process are cut, as
         Octavia's failover of an amphora cuts them. The caller records the new
         generation once this returned."""
-        namespace = get_ns_name(lb.id)
+        namespace = self._ns(lb.id)
         paths = self._paths(lb.id)
         pids = set(self._alive_pids(paths))
         if ip_lib.namespace_exists(namespace):
@@ -299,7 +305,7 @@ class HaproxyNSDriver:
         comes."""
         instance = self._load_instance(lb_id)
         if instance is not None and instance.get("port_id") != port.id:
-            self._unplug(get_ns_name(lb_id), instance["port_id"], instance["device_name"])
+            self._unplug(self._ns(lb_id), instance["port_id"], instance["device_name"])
 
     def _plug(self, namespace: str, port: Port, reuse_existing: bool = True) -> str:
         self.plugin_rpc.plug_vip_port(port.id, self.host)
@@ -307,7 +313,8 @@ class HaproxyNSDriver:
         interface_name = self.vif_driver.get_device_name(port_dict)
         # Recorded before the namespace and device exist, so that an undeploy (or the
         # orphan sweep after a crash right here) finds and unplugs them.
-        self._save_instance(namespace[len(NS_PREFIX):], port.id, interface_name)
+        self._save_instance(namespace[len(self.options.namespace_prefix):], port.id,
+                            interface_name)
         # Every netlink call for the namespace below (lo, the device, addresses, routes)
         # goes through one thread that entered it once: a new load balancer's plug made
         # six thread + setns + IPRoute hops, 1.5-3 ms each on the provision bench's host.
@@ -357,7 +364,7 @@ class HaproxyNSDriver:
         """Make the load balancer's HAProxy run ``lb``, as cheaply as possible: nothing
         when it already does, the runtime API when only weights or member admin states
         changed, else a checked, seamless reload (or a first start)."""
-        namespace = get_ns_name(lb.id)
+        namespace = self._ns(lb.id)
         paths = self._paths(lb.id)
         paths.dir.mkdir(parents=True, exist_ok=True)
         view = self._build_view(lb, paths)
@@ -470,13 +477,13 @@ class HaproxyNSDriver:
 
     def exists(self, lb_id: str) -> bool:
         paths = self._paths(lb_id)
-        return (ip_lib.namespace_exists(get_ns_name(lb_id)) and paths.sock.exists()
+        return (ip_lib.namespace_exists(self._ns(lb_id)) and paths.sock.exists()
                 and self._runtime(lb_id).alive())
 
     def ensure_running(self, lb_id: str) -> bool:
         """Restart a dead HAProxy from its last good config. True if it restarted."""
         paths = self._paths(lb_id)
-        namespace = get_ns_name(lb_id)
+        namespace = self._ns(lb_id)
         if not paths.conf.exists():
             return False
         pids = self._alive_pids(paths)
@@ -509,8 +516,12 @@ class HaproxyNSDriver:
 
     # ----------------------------------------------------------------- teardown
 
-    def undeploy_instance(self, lb_id: str, cleanup_namespace: bool = True) -> None:
-        namespace = get_ns_name(lb_id)
+    def undeploy_instance(self, lb_id: str, cleanup_namespace: bool = True,
+                          notify_server: bool = True) -> None:
+        """Stop HAProxy, unplug the VIP device, remove the namespace and the state
+        directory. ``notify_server=False`` (fencing: the server is unreachable, or the
+        load balancer is another host's now) leaves the port's binding alone."""
+        namespace = self._ns(lb_id)
         paths = self._paths(lb_id)
         ns_exists = ip_lib.namespace_exists(namespace)
         pids = set(self._alive_pids(paths))
@@ -520,13 +531,17 @@ class HaproxyNSDriver:
         process.stop(sorted(p for p in pids if process.pid_alive(p)))
         instance = self._load_instance(lb_id)
         if instance is not None:
-            self._unplug(namespace, instance["port_id"], instance["device_name"])
+            self._unplug(namespace, instance["port_id"], instance["device_name"],
+                         notify_server)
         if cleanup_namespace and ns_exists:
             ip_lib.delete_namespace(namespace)
         shutil.rmtree(paths.dir, ignore_errors=True)
 
-    def _unplug(self, namespace: str, port_id: str, device_name: str) -> None:
+    def _unplug(self, namespace: str, port_id: str, device_name: str,
+                notify_server: bool = True) -> None:
         self.vif_driver.unplug(device_name, namespace=namespace)
+        if not notify_server:
+            return
         try:
             self.plugin_rpc.unplug_vip_port(port_id, self.host)
         except plugin_api_mod.PluginApiError as exc:
@@ -538,7 +553,7 @@ class HaproxyNSDriver:
 
         The state directory is the instance's record: ``_plug`` writes it before the
         namespace exists and ``undeploy_instance`` removes it after the namespace is
-        gone, so no namespace this driver made is ever without one. A ``qlbaas-*``
+        gone, so no namespace this driver made is ever without one. A ``<namespace_prefix>*``
         namespace without a state directory under *our* state path belongs to another
         agent on the host (a test, an all-in-one next to an agent): v1 would have
         destroyed it as an orphan; we leave it to its owner."""

@@ -1,0 +1,263 @@
+"""Benchmark ``failover``: a host with N load balancers dies; how long until every one of
+them answers again from the other host.
+
+Two lbaas hosts on one kernel (tests/helpers/multihost.py, prefix ``thq``, 10.98.64.0/18),
+one server with the default timings (``report_interval`` 2 s, ``agent_down_time`` 8 s,
+a rescheduling pass every second). Only host a runs while the N load balancers (v1 pool,
+one member, VIP) are created through the REST API and until every VIP answers; then host
+b starts, and host a is killed (its agent and every HAProxy SIGKILLed, its wire and
+management link cut) at T0. A checker in the client namespace (this file's ``check``
+mode: asyncio, a bounded number of connections in flight, 0.3 s connect timeout) then
+tries every VIP until it answers HTTP 200, and prints the monotonic time of that answer.
+
+Reported per N: ``last_s`` (T0 until the last VIP answered: the goal is 15 s for one
+load balancer, 60 s for 500), ``p50_s``, ``moved_s`` (T0 until the server had moved all
+of them), ``failed`` (VIPs that never answered within the deadline). Everything is
+removed at the end, also on failure and Ctrl-C/SIGTERM.
+
+    .venv/bin/python bench/failover.py [--quick] [--n 1 --n 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+NAME = "failover"
+CHECK_CONCURRENCY = 64
+CHECK_CONNECT_TIMEOUT = 0.3
+CHECK_READ_TIMEOUT = 3.0
+CHECK_PAUSE = 0.1
+
+
+# ------------------------------------------------------------------ check mode
+# Runs inside the client namespace: kept free of the lab's imports.
+
+async def _status(host: str, port: int) -> int | str:
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
+                                                CHECK_CONNECT_TIMEOUT)
+    except (TimeoutError, OSError) as exc:
+        return type(exc).__name__
+    try:
+        writer.write(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+        line = await asyncio.wait_for(reader.readline(), CHECK_READ_TIMEOUT)
+        parts = line.split()
+        return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else "bad"
+    except (TimeoutError, OSError) as exc:
+        return type(exc).__name__
+    finally:
+        writer.close()
+
+
+async def _check(deadline_s: float, targets: list[str]) -> None:
+    """Prints ``ok <target> <monotonic time of its first 200>`` or ``fail <target>
+    <last reason>`` for each target."""
+    deadline = time.monotonic() + deadline_s
+    gate = asyncio.Semaphore(CHECK_CONCURRENCY)
+
+    async def watch(target: str) -> None:
+        host, _, port = target.rpartition(":")
+        last: int | str = "never tried"
+        while time.monotonic() < deadline:
+            async with gate:
+                last = await _status(host, int(port))
+            if last == 200:
+                print(f"ok {target} {time.monotonic():.6f}", flush=True)
+                return
+            await asyncio.sleep(CHECK_PAUSE)
+        print(f"fail {target} {last}", flush=True)
+
+    await asyncio.gather(*(watch(t) for t in targets))
+
+
+# ------------------------------------------------------------------ the run
+
+def check_all(lab: Any, targets: list[str], deadline_s: float) -> tuple[dict[str, float],
+                                                                        dict[str, str]]:
+    """Every target's first 200 (monotonic time), run in the client namespace."""
+    proc = subprocess.run(
+        ["ip", "netns", "exec", lab.client_ns, sys.executable, str(Path(__file__).resolve()),
+         "check", str(deadline_s)], input="\n".join(targets), capture_output=True,
+        text=True, timeout=deadline_s + 60)
+    ok: dict[str, float] = {}
+    failed: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        words = line.split()
+        if words[:1] == ["ok"]:
+            ok[words[1]] = float(words[2])
+        elif words[:1] == ["fail"]:
+            failed[words[1]] = " ".join(words[2:])
+    if proc.returncode != 0:
+        raise RuntimeError(f"checker failed: {proc.stderr[-2000:]}")
+    return ok, failed
+
+
+def create(lab: Any, n: int, clients: int = 4) -> list[tuple[str, str]]:
+    """N load balancers through the REST API: [(pool id, "vip:80")]."""
+    import httpx
+
+    base = lab.server_url + "/v2.0"
+    with httpx.Client(base_url=base, timeout=120) as http:
+        net = http.post("/networks", json={"network": {
+            "name": "bench", "provider:physical_network": "default"}}).json()["network"]
+        subnet = http.post("/subnets", json={"subnet": {
+            "network_id": net["id"], "cidr": f"{lab.net}.64.0/20", "ip_version": 4,
+            "gateway_ip": f"{lab.net}.64.1", "allocation_pools": [
+                {"start": f"{lab.net}.65.1", "end": f"{lab.net}.79.254"}]}}).json()["subnet"]
+    made: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    counter = iter(range(n))
+
+    def worker() -> None:
+        with httpx.Client(base_url=base, timeout=120) as http:
+            for i in counter:
+                def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+                    r = http.post(path, json=body)
+                    if r.status_code != 201:
+                        raise RuntimeError(f"POST {path}: {r.status_code} {r.text[:300]}")
+                    return dict(next(iter(r.json().values())))
+                pool = post("/lb/pools", {"pool": {"name": f"thq-{i}",
+                                                   "subnet_id": subnet["id"],
+                                                   "protocol": "HTTP",
+                                                   "lb_method": "ROUND_ROBIN"}})
+                post("/lb/members", {"member": {"pool_id": pool["id"], "protocol_port": 80,
+                                                "address": lab.backend_ip}})
+                vip = post("/lb/vips", {"vip": {"pool_id": pool["id"], "protocol": "HTTP",
+                                                "protocol_port": 80,
+                                                "subnet_id": subnet["id"]}})
+                with lock:
+                    made.append((pool["id"], f"{vip['address']}:80"))
+
+    with concurrent.futures.ThreadPoolExecutor(clients) as ex:
+        for f in [ex.submit(worker) for _ in range(clients)]:
+            f.result()
+    return made
+
+
+def bound_elsewhere(lab: Any, host: str) -> int:
+    import httpx
+
+    r = httpx.get(f"{lab.server_url}/v2.0/agents", params={"host": host}, timeout=10)
+    agent_id = r.json()["agents"][0]["id"]
+    r = httpx.get(f"{lab.server_url}/v2.0/agents/{agent_id}/loadbalancer-pools",
+                  timeout=30)
+    return len(r.json()["pools"])
+
+
+def run_one(n: int, deadline_s: float) -> dict[str, Any]:
+    from tests.helpers.multihost import MultiHostLab
+
+    root = Path(tempfile.mkdtemp(prefix="lbaas-bench-failover-"))
+    # The defaults of lbaas/common/config.py: what an operator gets.
+    lab = MultiHostLab(root, prefix="thq", report_interval=2, agent_down_time=8)
+    a, b = lab.agents["a"], lab.agents["b"]
+    try:
+        lab.build()
+        lab.start_server()
+        a.start_agent()
+        lab.wait_alive(a)
+        t_create = time.monotonic()
+        made = create(lab, n)
+        ok, failed = check_all(lab, [t for _, t in made], deadline_s=max(60, n * 0.5))
+        if failed:
+            raise RuntimeError(f"{len(failed)} of {n} never served before the failover: "
+                               f"{list(failed.items())[:3]}")
+        created_s = time.monotonic() - t_create
+        b.start_agent()
+        lab.wait_alive(b)
+        time.sleep(3)  # a's heartbeat answer now says another agent could take over
+        t0 = time.monotonic()
+        a.kill()
+        moved: dict[str, float] = {}
+
+        def watch_moves() -> None:
+            while time.monotonic() - t0 < deadline_s:
+                try:
+                    if bound_elsewhere(lab, b.host) == n:
+                        moved["t"] = time.monotonic() - t0
+                        return
+                except Exception:  # noqa: BLE001 - the server is busy; ask again
+                    pass
+                time.sleep(0.2)
+
+        watcher = threading.Thread(target=watch_moves, daemon=True)
+        watcher.start()
+        ok, failed = check_all(lab, [t for _, t in made], deadline_s)
+        watcher.join(deadline_s)
+        times = sorted(t - t0 for t in ok.values())
+        return {
+            "n": n,
+            "created_s": round(created_s, 1),
+            "last_s": round(times[-1], 1) if times else None,
+            "p50_s": round(times[len(times) // 2], 1) if times else None,
+            "first_s": round(times[0], 1) if times else None,
+            "moved_s": round(moved["t"], 1) if "t" in moved else None,
+            "served": len(ok),
+            "failed": len(failed),
+            "failed_examples": list(failed.items())[:5],
+        }
+    finally:
+        lab.teardown()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["check"]:
+        targets = [line.strip() for line in sys.stdin if line.strip()]
+        asyncio.run(_check(float(argv[1]), targets))
+        return 0
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench import common
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="one load balancer only")
+    p.add_argument("--n", type=int, action="append", help="load balancers (repeatable); "
+                   "default 1 and 500")
+    p.add_argument("--deadline", type=float, default=180.0,
+                   help="seconds after the kill to wait for every VIP")
+    args = p.parse_args(argv)
+    sizes = [1] if args.quick else (args.n or [1, 500])
+    # Not common.benchmark(): its sweep removes the other benchmarks' leftovers, which
+    # may be another run's live lab; this one cleans up after itself in run_one.
+    common.require_root()
+    common.install_signal_handlers()
+    try:
+        runs = [run_one(n, args.deadline) for n in sizes]
+    except KeyboardInterrupt:
+        print(f"\n{NAME}: interrupted; everything it started was stopped", file=sys.stderr)
+        return 130
+    goals = {1: 15.0, 500: 60.0}
+    results: dict[str, Any] = {}
+    for r in runs:
+        results[f"last_s_{r['n']}"] = r["last_s"]
+        goal = goals.get(r["n"])
+        if goal is not None:
+            results[f"goal_met_{r['n']}"] = (r["failed"] == 0 and r["last_s"] is not None
+                                            and r["last_s"] <= goal)
+    path = common.write_results(NAME, args.quick, results, {"runs": runs})
+    common.print_table(["N", "created s", "moved s", "first s", "p50 s", "last s",
+                        "served", "failed"],
+                       [[r["n"], r["created_s"], r["moved_s"], r["first_s"], r["p50_s"],
+                         r["last_s"], r["served"], r["failed"]] for r in runs])
+    print(f"results: {path}")
+    common.summary(NAME, ", ".join(f"N={r['n']}: last VIP serving {r['last_s']} s after "
+                                   f"the host died, {r['failed']} never"
+                                   for r in runs),
+                   all(v for k, v in results.items() if k.startswith("goal_met")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
