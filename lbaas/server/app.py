@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -119,6 +121,23 @@ class LbaasApp(FastAPI):
             api_metrics.observe(scope, method, status, seconds)
 
 
+def _listen_while_serving(app: FastAPI, db: Database) -> None:
+    """PostgreSQL: the LISTEN thread runs from the app's start to its shutdown, in the
+    process that serves (lbaas/server/db/listener.py)."""
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        db.start_listener()
+        try:
+            async with inner(a) as state:
+                yield state
+        finally:
+            db.stop_listener()
+
+    app.router.lifespan_context = lifespan
+
+
 def create_app(conf: Any, db: Database | None = None, run_migrations: bool = True) -> FastAPI:
     from lbaas.common.config import database_url
 
@@ -153,6 +172,8 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
                        max_body=conf.max_request_body_size)
     app.state.db = db
     app.state.policy = Policy(conf)
+    if conf.database.listen_for_changes:
+        _listen_while_serving(app, db)
     app.state.settings = Settings(conf)
     app.state.local_api = LocalPluginApi(db, app.state.settings)
     if conf.metrics_enabled:
