@@ -18,7 +18,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 # Cheapest first; scale (default 1000 load balancers) last, as it takes longest.
-ORDER = ["member_update", "provision", "reload", "dataplane", "api", "failover", "scale"]
+ORDER = ["wake", "member_update", "provision", "reload", "dataplane", "api", "failover", "scale"]
 
 
 def main() -> int:

@@ -1,14 +1,24 @@
 """PluginApi over HTTP: what an agent on another host uses to talk to lbaas-server.
 
-One ``httpx.Client`` for the life of the agent, so every call after the first reuses a
-kept-alive connection (the agent makes several calls per pool per period; a TCP
+One ``httpx.Client`` per server for the life of the agent, so every call after the first
+reuses a kept-alive connection (the agent makes several calls per pool per period; a TCP
 handshake each time would be most of the cost at a thousand pools).
+
+Several servers (``server_url = http://a:9696,http://b:9696``, all on one database): the
+agent sticks to one while it answers. A call that cannot reach it, times out, or gets a
+5xx is made again on the next one, each server at most once per call; when none answers
+the call fails (PluginApiError) and the manager backs off. Every call of the agent API is
+safe to make twice: reads, heartbeats, statuses set to a value, ``deployed`` with the
+revision deployed, ``destroyed`` of a pool already gone (a no-op), stats as raw counters
+with their epoch (the server adds only the difference). The long-poll resumes from the
+agent's revision on whichever server it reaches (docs/architecture.md, "Several servers").
 """
 
 from __future__ import annotations
 
 import logging
 import ssl
+import threading
 from typing import Any
 
 import httpx
@@ -32,25 +42,55 @@ LOG = logging.getLogger(__name__)
 POLL_MARGIN = 10.0
 
 
+def parse_server_urls(server_url: str | list[str]) -> list[str]:
+    """``"http://a:9696, http://b:9696/"`` (or a list) → ``["http://a:9696",
+    "http://b:9696"]``: without blanks, trailing slashes and repeats; ValueError when
+    nothing is left or an entry is not an http(s) URL."""
+    entries = server_url.split(",") if isinstance(server_url, str) else server_url
+    urls: list[str] = []
+    for entry in entries:
+        url = entry.strip().rstrip("/")
+        if not url:
+            continue
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"server_url entry {entry.strip()!r} is not an http(s) URL")
+        if url not in urls:
+            urls.append(url)
+    if not urls:
+        raise ValueError("server_url names no server")
+    return urls
+
+
 class HttpPluginApi(PluginApi):
-    def __init__(self, server_url: str, token: str | None = None,
+    def __init__(self, server_url: str | list[str], token: str | None = None,
                  timeout: float = 30.0, verify: ssl.SSLContext | bool = True,
                  auth: httpx.Auth | None = None) -> None:
-        """``verify``: for an https:// server, what its certificate is checked against
+        """``server_url``: one URL, or several (a list, or comma-separated).
+        ``verify``: for an https:// server, what its certificate is checked against
         (``tls.client_verify``: a context with the CA file, or False for none).
         ``token``: a fixed token (tokens file); ``auth``: one that sets it per request
         (Keystone, lbaas/agent/keystone_auth.py)."""
-        self.server_url = server_url.rstrip("/")
+        self.server_urls = parse_server_urls(server_url)
         self._timeout = timeout
         headers = {"X-Auth-Token": token} if token and auth is None else {}
-        self._client = httpx.Client(base_url=self.server_url, headers=headers,
-                                    timeout=timeout, verify=verify, auth=auth)
+        self._clients = [httpx.Client(base_url=url, headers=headers, timeout=timeout,
+                                      verify=verify, auth=auth)
+                         for url in self.server_urls]
+        # The server in use: calls go there until one fails.
+        self._current = 0
+        self._lock = threading.Lock()
+
+    @property
+    def server_url(self) -> str:
+        """The server the agent talks to now."""
+        return self.server_urls[self._current]
 
     def close(self) -> None:
         """Close the connections. A call blocked in another thread (the long-poll) is
         not woken by this: it fails with PluginApiError when its read times out, which
         is why the manager does not wait for its events thread on stop."""
-        self._client.close()
+        for client in self._clients:
+            client.close()
 
     def __enter__(self) -> HttpPluginApi:
         return self
@@ -139,29 +179,61 @@ class HttpPluginApi(PluginApi):
               params: dict[str, Any] | None = None,
               timeout: httpx.Timeout | None = None,
               pool_id: str | None = None, host: str | None = None) -> Any:
-        """One request; every failure becomes PluginApiError with a message that names
-        the server and the call, so the agent's log says what to fix. A 404 on a
+        """One request, on the current server and, when that one is unreachable, slow
+        or answers 5xx, on each other server in turn (the one that answers becomes the
+        current one). Every failure becomes PluginApiError with a message that names
+        the server(s) and the call, so the agent's log says what to fix. A 404 on a
         pool's own path is PoolNotFound: the pool is gone from the server.
 
         While the agent applies a change, the change's request id goes along
         (``x-openstack-request-id``): the server logs the call under the same id."""
-        what = f"{method} {self.server_url}{path}"
         rid = request_id.current()
-        try:
-            response = self._client.request(
-                method, path, json=json, params=params,
-                headers={request_id.HEADER: rid} if rid else None,
-                timeout=timeout if timeout is not None else self._timeout)
-        except httpx.TimeoutException as exc:
-            raise PluginApiError(f"{what}: no answer in time ({exc.__class__.__name__})"
-                                 ) from exc
-        except (httpx.HTTPError, RuntimeError) as exc:
-            # RuntimeError: the client was closed (agent shutting down).
-            hint = (" (the server's certificate is not signed by a CA of ca_file, or "
-                    "names another host: set ca_file to the CA that signed it)"
-                    if tls.is_verify_failure(exc) else "")
-            raise PluginApiError(f"{what}: cannot reach lbaas-server: {exc}{hint}"
-                                 ) from exc
+        with self._lock:
+            first = self._current
+        failures: list[str] = []
+        for step in range(len(self._clients)):
+            index = (first + step) % len(self._clients)
+            url = self.server_urls[index]
+            what = f"{method} {url}{path}"
+            try:
+                response = self._clients[index].request(
+                    method, path, json=json, params=params,
+                    headers={request_id.HEADER: rid} if rid else None,
+                    timeout=timeout if timeout is not None else self._timeout)
+            except httpx.TimeoutException as exc:
+                failures.append(f"{what}: no answer in time ({exc.__class__.__name__})")
+            except httpx.HTTPError as exc:
+                hint = (" (the server's certificate is not signed by a CA of ca_file, or "
+                        "names another host: set ca_file to the CA that signed it)"
+                        if tls.is_verify_failure(exc) else "")
+                failures.append(f"{what}: cannot reach lbaas-server: {exc}{hint}")
+            except RuntimeError as exc:
+                # The client was closed (agent shutting down): no other server either.
+                raise PluginApiError(f"{what}: cannot reach lbaas-server: {exc}") from exc
+            else:
+                if response.status_code < 500:
+                    if index != first:
+                        self._switch(first, index, failures)
+                    return self._answer(what, response, pool_id, host)
+                failures.append(f"{what}: HTTP {response.status_code} "
+                                f"{_error_message(response)}")
+        with self._lock:
+            if self._current == first and len(self._clients) > 1:
+                # Start the next call on the next server: the one that failed last
+                # time is the likeliest to fail again.
+                self._current = (first + 1) % len(self._clients)
+        raise PluginApiError("; ".join(failures))
+
+    def _switch(self, old: int, new: int, failures: list[str]) -> None:
+        with self._lock:
+            if self._current != old:
+                return  # another thread switched already
+            self._current = new
+        LOG.warning("lbaas-server %s failed (%s): now using %s", self.server_urls[old],
+                    failures[0], self.server_urls[new])
+
+    def _answer(self, what: str, response: httpx.Response, pool_id: str | None,
+                host: str | None = None) -> Any:
         if response.status_code == 404 and pool_id is not None and not _no_route(response):
             raise PoolNotFound(f"pool {pool_id} not found on the server "
                                f"({_error_message(response)})")

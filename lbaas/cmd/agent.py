@@ -25,7 +25,7 @@ from lbaas.agent.drivers.haproxy.namespace_driver import (
     HaproxyOptions,
 )
 from lbaas.agent.host_checks import HostCheckError, check_host
-from lbaas.agent.http_plugin_api import HttpPluginApi
+from lbaas.agent.http_plugin_api import HttpPluginApi, parse_server_urls
 from lbaas.agent.keystone_auth import KeystoneAuth
 from lbaas.agent.linux.interface import (
     InterfaceDriverError,
@@ -65,8 +65,7 @@ def read_settings(conf: cfg.ConfigOpts) -> AgentSettings:
         parse_bind(conf.metrics_bind)  # a bad value is a configuration error at start
     if not conf.host:
         raise ValueError("host must not be empty")
-    if urlsplit(conf.server_url).scheme not in ("http", "https"):
-        raise ValueError(f"server_url {conf.server_url} is not an http:// or https:// URL")
+    parse_server_urls(conf.server_url)  # every URL of the list is http:// or https://
     verify = tls.client_verify(conf.ca_file, conf.insecure)  # TlsError is a ValueError
     interface = InterfaceOptions(
         interface_driver=conf.interface_driver,
@@ -125,15 +124,16 @@ def load_config(argv: list[str] | None) -> cfg.ConfigOpts:
 def transport_warnings(conf: cfg.ConfigOpts) -> list[str]:
     """What the log should say about how the agent reaches its server: a certificate
     not verified, or a token sent in clear over a network."""
-    url = urlsplit(conf.server_url)
     warnings = []
-    if url.scheme == "https" and conf.insecure:
-        warnings.append(f"insecure = true: the certificate of {conf.server_url} is not "
-                        "verified; anyone on the path can pose as the server and read "
-                        "agent_token")
-    if url.scheme == "http" and conf.agent_token and not _loopback(url.hostname or ""):
-        warnings.append(f"agent_token is sent in clear to {conf.server_url}: use an "
-                        "https:// server_url (docs/deploy.md)")
+    for server_url in parse_server_urls(conf.server_url):
+        url = urlsplit(server_url)
+        if url.scheme == "https" and conf.insecure:
+            warnings.append(f"insecure = true: the certificate of {server_url} is not "
+                            "verified; anyone on the path can pose as the server and read "
+                            "agent_token")
+        if url.scheme == "http" and conf.agent_token and not _loopback(url.hostname or ""):
+            warnings.append(f"agent_token is sent in clear to {server_url}: use an "
+                            "https:// server_url (docs/deploy.md)")
     return warnings
 
 
@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         conf = load_config(argv)
         settings = read_settings(conf)
+        server_urls = parse_server_urls(conf.server_url)
         # The deploy workers' names say which worker did what.
         log.setup(conf, PROG, thread_names=True)
     except (cfg.Error, ValueError, OSError) as exc:
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lbaas-agent: {exc}", file=sys.stderr)
         return EXIT_HOST
 
-    plugin_rpc = HttpPluginApi(conf.server_url, token=conf.agent_token or None,
+    plugin_rpc = HttpPluginApi(server_urls, token=conf.agent_token or None,
                                verify=settings.verify,
                                auth=KeystoneAuth.from_conf(conf))
     try:
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             LOG.info("%s %s starting on host %s, server %s, interface_driver %s", PROG,
-                     version_string(), settings.host, conf.server_url,
+                     version_string(), settings.host, ", ".join(plugin_rpc.server_urls),
                      conf.interface_driver)
             agent.start()
             # Short waits: the main thread must return to Python for the signal

@@ -122,10 +122,37 @@ def at_shutdown(app: Any, fn: Callable[[], None]) -> None:
     app.router.lifespan_context = lifespan
 
 
+# api_workers > 1: the command line each worker process reads its configuration from.
+WORKER_ARGV_ENV = "LBAAS_SERVER_WORKER_ARGV"
+
+
+def _cli_opts() -> list[cfg.Opt]:
+    return [cfg.BoolOpt("upgrade-only", default=False,
+                        help="Apply database migrations and exit.")]
+
+
+def worker_app() -> Any:
+    """The app of one of ``api_workers`` processes (uvicorn starts each as a fresh
+    interpreter and calls this): the configuration read again from the server's command
+    line, its own database engine, and on PostgreSQL its own LISTEN thread, so a change
+    committed by any worker (or any other server) wakes the long-polls waiting in this
+    one (docs/architecture.md, "Several servers")."""
+    import json
+    import os
+
+    from lbaas.server.app import create_app
+    from lbaas.server.db.session import Database
+
+    conf = load_config(json.loads(os.environ[WORKER_ARGV_ENV]), extra_cli=_cli_opts())
+    setup_logging(conf)
+    app = create_app(conf, db=Database(config.database_url(conf)), run_migrations=False)
+    at_shutdown(app, lambda: LOG.info("%s worker stopped", PROG))
+    return app
+
+
 def main(argv: list[str] | None = None) -> int:
-    upgrade_only = cfg.BoolOpt("upgrade-only", default=False,
-                               help="Apply database migrations and exit.")
-    conf = load_config(argv, extra_cli=[upgrade_only])
+    argv = list(argv if argv is not None else sys.argv[1:])
+    conf = load_config(argv, extra_cli=_cli_opts())
     setup_logging(conf)
     log_start(conf, PROG)
     from lbaas.server.db.session import Database, upgrade
@@ -141,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import uvicorn
 
+    if conf.api_workers > 1:
+        return _run_workers(conf, argv, db)
+
     from lbaas.server.app import create_app
 
     app = create_app(conf, db=db, run_migrations=False)
@@ -151,6 +181,29 @@ def main(argv: list[str] | None = None) -> int:
     uvicorn.run(app, host=conf.bind_host, port=conf.bind_port, log_level="warning",
                 log_config=None, access_log=False, timeout_graceful_shutdown=3,
                 **uvicorn_tls(conf))
+    return 0
+
+
+def _run_workers(conf: cfg.ConfigOpts, argv: list[str], db: Any) -> int:
+    """``api_workers`` uvicorn worker processes on one socket, each its own app
+    (worker_app); uvicorn restarts a worker that dies. The database was migrated here,
+    once, before."""
+    import json
+    import os
+
+    import uvicorn
+
+    db.engine.dispose()
+    if not db.postgres:
+        LOG.warning("api_workers = %d with SQLite: a long-poll learns of a change made "
+                    "through another worker within a second, not at once (use "
+                    "PostgreSQL)", conf.api_workers)
+    os.environ[WORKER_ARGV_ENV] = json.dumps(argv)
+    uvicorn.run("lbaas.cmd.server:worker_app", factory=True, workers=conf.api_workers,
+                host=conf.bind_host, port=conf.bind_port, log_level="warning",
+                log_config=None, access_log=False, timeout_graceful_shutdown=3,
+                **uvicorn_tls(conf))
+    LOG.info("%s stopped", PROG)
     return 0
 
 

@@ -67,7 +67,11 @@ server_opts: list[cfg.Opt] = [
                help="Base URL clients reach the API at (e.g. https://lb.example.com:9696), "
                     "used in pagination links; empty: the URL of the request."),
     cfg.IntOpt("api_workers", default=1, min=1,
-               help="uvicorn worker processes for lbaas-server (1 with SQLite)."),
+               help="lbaas-server worker processes sharing the API's port, each with its "
+                    "own database connections (and, on PostgreSQL, its own LISTEN "
+                    "connection that wakes its agents' long-polls). With SQLite, keep 1: "
+                    "writers queue on one file lock, and a long-poll learns of another "
+                    "worker's change only by reading the database every second."),
     cfg.StrOpt("ssl_cert_file", default="",
                help="Serve the API over TLS with this certificate (PEM; the chain after "
                     "the server's own certificate). Empty: plain HTTP. Agents and clients "
@@ -92,6 +96,13 @@ database_opts: list[cfg.Opt] = [
     cfg.StrOpt("connection", default="", secret=True,
                help="SQLAlchemy URL; default sqlite:///<state_path>/lbaas.sqlite. "
                     "PostgreSQL: postgresql+psycopg://user:pass@host/db"),
+    cfg.BoolOpt("listen_for_changes", default=True,
+                help="PostgreSQL: keep one connection that LISTENs for the changes other "
+                     "servers (and api_workers) commit, so the agents long-polling this "
+                     "server learn of them at once. false: the long-polls re-read the "
+                     "database every second instead (for a connection pooler that does "
+                     "not pass LISTEN, such as PgBouncer in transaction mode). No effect "
+                     "on SQLite."),
 ]
 
 quota_opts: list[cfg.Opt] = [
@@ -128,7 +139,10 @@ agent_opts: list[cfg.Opt] = [
     cfg.StrOpt("host", default=socket.gethostname(), sample_default="<hostname>",
                help="Name of this network host, as the server knows it."),
     cfg.StrOpt("server_url", default="http://127.0.0.1:9696",
-               help="lbaas-server base URL (lbaas-agent only)."),
+               help="lbaas-server base URL, or several separated by commas "
+                    "(http://a:9696,http://b:9696: servers sharing one PostgreSQL "
+                    "database). The agent uses one until it fails (unreachable, timeout, "
+                    "HTTP 5xx), then the next (lbaas-agent only)."),
     cfg.StrOpt("agent_token", default="", secret=True,
                help="X-Auth-Token with the 'agent' role, when the server uses token auth. "
                     "Under Keystone, set [service_auth] instead (a user with the "

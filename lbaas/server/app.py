@@ -173,6 +173,10 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
                        max_body=conf.max_request_body_size)
     app.state.db = db
     app.state.policy = Policy(conf)
+    if conf.database.listen_for_changes:
+        # PostgreSQL: the LISTEN thread runs from the app's start to its shutdown, in
+        # the process that serves (lbaas/server/db/listener.py).
+        _run_during_lifespan(app, db.start_listener, db.stop_listener)
     app.state.settings = Settings(conf)
     app.state.local_api = LocalPluginApi(db, app.state.settings)
     app.state.rescheduler = Rescheduler(db, app.state.settings.agent_down_time,

@@ -18,8 +18,10 @@ from lbaas.server.plugin import agents, callbacks, scheduler
 from lbaas.server.plugin.loadbalancer import Settings
 
 # A long-poll re-reads the revision at least this often, to see changes committed by
-# other server processes sharing the database.
+# other server processes sharing the database; SAFETY_POLL_SECONDS while those wake it
+# (PostgreSQL's LISTEN/NOTIFY, lbaas/server/db/listener.py): a fallback only.
 POLL_SECONDS = 1.0
+SAFETY_POLL_SECONDS = 30.0
 
 
 class LocalPluginApi(plugin_api.PluginApi):
@@ -66,7 +68,7 @@ class LocalPluginApi(plugin_api.PluginApi):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return plugin_api.Events(revision=after, pool_ids=[])
-            self.db.changed.wait(seen, min(remaining, POLL_SECONDS))
+            self.db.changed.wait(seen, min(remaining, self._poll_seconds()))
 
     async def get_events_async(self, host: str, after: int,
                                timeout: float) -> plugin_api.Events:
@@ -85,7 +87,10 @@ class LocalPluginApi(plugin_api.PluginApi):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return plugin_api.Events(revision=after, pool_ids=[])
-            await self.db.changed.wait_async(seen, min(remaining, POLL_SECONDS))
+            await self.db.changed.wait_async(seen, min(remaining, self._poll_seconds()))
+
+    def _poll_seconds(self) -> float:
+        return SAFETY_POLL_SECONDS if self.db.listening else POLL_SECONDS
 
     def _changes_since(self, host: str, after: int) -> plugin_api.Events | None:
         with self.db.session(read_only=True) as s:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from lbaas.server.db.listener import CHANNEL, PgListener
 from lbaas.server.db.notifier import ChangeNotifier
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -85,7 +86,9 @@ class Database:
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         # Notified after every commit that bumped a host revision, so long-polls in this
-        # process return at once (other servers' changes are seen by polling).
+        # process return at once. On PostgreSQL such a commit also NOTIFYs the other
+        # servers, whose listener (started with the app: start_listener) wakes theirs;
+        # on SQLite, other processes' changes are seen by polling.
         self.changed = ChangeNotifier()
         # SQLite has one writer at a time, and a writer that finds the lock taken polls
         # for it, sleeping 1, 2, 5, 10, 15, 20, 25... ms between tries (its busy
@@ -96,6 +99,25 @@ class Database:
         # write session of the same thread waits on SQLite, as it did before.
         self._write_lock: threading.RLock | None = (
             threading.RLock() if url.startswith("sqlite") else None)
+        self.postgres = self.engine.dialect.name == "postgresql"
+        self.listener: PgListener | None = None
+
+    def start_listener(self) -> None:
+        """PostgreSQL: listen for the changes other servers commit (one connection and
+        one thread for this process). Nothing on SQLite."""
+        if self.postgres and self.listener is None:
+            self.listener = PgListener(self.url, self.changed)
+            self.listener.start()
+
+    def stop_listener(self) -> None:
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.stop()
+
+    @property
+    def listening(self) -> bool:
+        """Other servers' changes wake this process's long-polls at once."""
+        return self.listener is not None and self.listener.listening
 
     @contextlib.contextmanager
     def session(self, read_only: bool = False) -> Iterator[Session]:
@@ -107,7 +129,20 @@ class Database:
                 with self.sessionmaker() as session:
                     with session.begin():
                         yield session
+                        hosts = session.info.get("changed_hosts")
+                        if hosts and self.postgres:
+                            # Sent by PostgreSQL at the commit, never for a rollback.
+                            session.execute(text("SELECT pg_notify(:c, :p)"),
+                                            {"c": CHANNEL, "p": _payload(hosts)})
             if session.info.get("changed_hosts"):
                 self.changed.notify()
         finally:
             _sqlite_immediate.reset(token)
+
+
+def _payload(hosts: set[str]) -> str:
+    """The agents whose revision moved, for a reader of the notifications (listeners
+    wake every long-poll whatever it says); empty when the list would pass
+    PostgreSQL's 8000-byte limit."""
+    payload = ",".join(sorted(hosts))
+    return payload if len(payload) < 7900 else ""

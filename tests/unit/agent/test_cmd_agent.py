@@ -40,6 +40,8 @@ def _run(argv, capsys):
     ("[haproxy]\naccess_log = /dev/log\naccess_log_facility = local9\n",
      "access_log_facility"),
     ("[DEFAULT\nhost = a\n", "agent.ini"),
+    ("[DEFAULT]\nserver_url = http://a:9696,b:9696\n", "b:9696"),
+    ("[DEFAULT]\nserver_url = ,\n", "server_url"),
 ])
 def test_bad_configuration_is_one_line_and_exit_code_2(tmp_path, capsys, ini, expected):
     code, err = _run(["--config-file", _ini(tmp_path, ini)], capsys)

@@ -263,3 +263,72 @@ def test_calls_after_close_fail_cleanly(server):
     api.close()
     with pytest.raises(PluginApiError):
         api.pool_deployed("p1")
+
+
+@pytest.fixture
+def second_server() -> Iterator[tuple[FakeServer, str]]:
+    state = FakeServer()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state, f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+READY = ("GET", "/agent/v1/hosts/h/ready_devices")
+
+
+def test_server_url_list_is_parsed_and_checked():
+    with HttpPluginApi(" http://a:9696/, http://b:9696,,http://a:9696") as api:
+        assert api.server_urls == ["http://a:9696", "http://b:9696"]
+        assert api.server_url == "http://a:9696"
+    with pytest.raises(ValueError, match="names no server"):
+        HttpPluginApi(" , ")
+    with pytest.raises(ValueError, match="a:9696"):
+        HttpPluginApi("http://b:9696,a:9696")
+
+
+def test_a_5xx_moves_the_call_to_the_next_server_which_stays_in_use(server, second_server):
+    (first, url1), (second, url2) = server, second_server
+    first.routes[READY] = (503, {"NeutronError": {"type": "ServiceUnavailable",
+                                                  "message": "database down"}}, 0)
+    second.routes[READY] = (200, {"pool_ids": ["p2"]}, 0)
+    with HttpPluginApi(f"{url1},{url2}", timeout=5) as api:
+        assert api.get_ready_devices("h") == ["p2"]
+        assert api.server_url == url2
+        # Sticks to the server that answered, even once the first one is fine again.
+        first.routes[READY] = (200, {"pool_ids": ["p1"]}, 0)
+        assert api.get_ready_devices("h") == ["p2"]
+    assert len(first.requests) == 1 and len(second.requests) == 2
+
+
+def test_an_unreachable_server_is_skipped_and_a_4xx_is_not(server):
+    state, url = server
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    state.routes[READY] = (200, {"pool_ids": ["p1"]}, 0)
+    with HttpPluginApi(f"{dead},{url}", timeout=2) as api:
+        assert api.get_ready_devices("h") == ["p1"]
+        assert api.server_url == url
+        # A 4xx is the server's answer, not its failure: no other server is asked.
+        with pytest.raises(PoolNotFound):
+            api.pool_deployed("gone")
+        assert api.server_url == url
+
+
+def test_when_every_server_fails_the_error_names_each_and_the_next_call_starts_elsewhere(
+        server, second_server):
+    (first, url1), (second, url2) = server, second_server
+    for state in (first, second):
+        state.routes[READY] = (500, {"detail": "boom"}, 0)
+    with HttpPluginApi([url1, url2], timeout=5) as api:
+        with pytest.raises(PluginApiError) as info:
+            api.get_ready_devices("h")
+        assert url1 in str(info.value) and url2 in str(info.value)
+        assert api.server_url == url2
