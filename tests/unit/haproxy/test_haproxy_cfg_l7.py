@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from lbaas.agent.drivers.haproxy import cfg
+from tests.unit.haproxy.haproxy_sample_device import sample_multi_listener_device
 from tests.unit.haproxy.test_haproxy_cfg import assert_valid, section
 from tests.unit.haproxy.test_haproxy_cfg_loadbalancer import (
     HTTP_LISTENER,
@@ -17,7 +18,6 @@ from tests.unit.haproxy.test_haproxy_cfg_loadbalancer import (
     listener,
     render,
 )
-from tests.unit.haproxy.haproxy_sample_device import sample_multi_listener_device
 
 IMAGES = "7a0c1d9e-0000-4000-8000-00000000aa01"
 P1, P2, P3, P4 = (f"7a0c1d9e-0000-4000-8000-0000000001{i:02d}" for i in range(1, 5))
