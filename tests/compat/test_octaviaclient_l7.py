@@ -52,15 +52,17 @@ def test_l7_policies_and_rules_with_openstack_loadbalancer(
     assert shown["value"] == "img.example.com"
 
     # Octavia's validation reaches the user as the CLI's error.
-    proc = osc.run("loadbalancer", "l7rule", "create", "--type", "HEADER",
-                   "--compare-type", "EQUAL_TO", "--value", "x", "to-images")
-    assert proc.returncode != 0 and "key must not be None" in proc.stdout + proc.stderr
+    proc = osc.run("loadbalancer", "l7rule", "create", "--type", "PATH",
+                   "--compare-type", "REGEX", "--value", "(unclosed", "to-images")
+    assert proc.returncode != 0
+    assert "Unable to parse regular expression" in proc.stdout + proc.stderr
 
     osc.ok("loadbalancer", "l7policy", "set", "--position", "1", "--wait", "to-images")
     listed = osc.json("loadbalancer", "l7policy", "list")
     assert {p["name"]: str(p["position"]) for p in listed} == {"to-images": "1",
                                                                "moved": "2"}
-    assert listener["id"] in {p["listener_id"] for p in listed}
+    assert osc.json("loadbalancer", "l7policy", "show", "moved")["listener_id"] == \
+        listener["id"]
 
     osc.ok("loadbalancer", "l7rule", "delete", "--wait", "to-images", rule["id"])
     assert osc.json("loadbalancer", "l7rule", "list", "to-images") == []
