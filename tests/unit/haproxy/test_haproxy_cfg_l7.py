@@ -161,3 +161,15 @@ def test_a_device_without_policies_renders_as_before(haproxy_check):
     before = render(sample_multi_listener_device())
     assert render(device_with()).split("backend " + IMAGES)[0].rstrip() == before.rstrip()
     assert "acl " not in before.replace("acl allowed_cidr", "")
+
+
+def test_the_kept_view_round_trips_and_an_older_one_still_loads():
+    d = device_with({"id": P1, "action": "REJECT", "position": 1,
+                     "rules": [rule(1, "PATH", "EQUAL_TO", "/a")]})
+    view = build(d)
+    assert cfg.view_from_dict(cfg.view_to_dict(view)) == view
+    older = cfg.view_to_dict(build(sample_multi_listener_device()))
+    for fe in older["frontends"]:
+        for key in ("acls", "l7_requests", "use_backends"):
+            del fe[key]
+    assert cfg.view_from_dict(older) == build(sample_multi_listener_device())
