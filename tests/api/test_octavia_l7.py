@@ -221,6 +221,15 @@ def test_update_switches_action_and_rules_revalidate(octavia: Octavia) -> None: 
     rule = change(octavia, lb["id"], "PUT", path,
                   {"rule": {"type": "PATH", "value": "/p", "invert": True}})["rule"]
     assert rule["type"] == "PATH" and rule["key"] is None and rule["invert"] is True
+    # null resets to Octavia's default (what "openstack ... unset" sends).
+    assert change(octavia, lb["id"], "PUT", path, {"rule": {"invert": None}})["rule"][
+        "invert"] is False
+    unset = change(octavia, lb["id"], "PUT", f"/l7policies/{pol['id']}", {"l7policy": {
+        "action": "REDIRECT_TO_URL", "redirect_url": "http://a.example/",
+        "redirect_http_code": 301}})["l7policy"]
+    assert unset["redirect_http_code"] == 301 and unset["redirect_pool_id"] is None
+    assert change(octavia, lb["id"], "PUT", f"/l7policies/{pol['id']}", {"l7policy": {
+        "redirect_http_code": None, "name": None}})["l7policy"]["redirect_http_code"] == 302
     change(octavia, lb["id"], "DELETE", path, status=204)
     assert octavia.request("GET", path).status_code == 404
     assert show_policy(octavia, pol["id"])["rules"] == []

@@ -248,7 +248,7 @@ def update_l7rule(session: Session, ctx: Context, s: Any, policy_id: str, rule_i
     octavia._lock(lb)
     for key, value in merged.items():
         setattr(rule, key, value)
-    octavia._apply(rule, body, ("invert", "admin_state_up"), {})
+    octavia._apply(rule, body, ("invert", "admin_state_up"), {"invert": False})
     if "tags" in body:
         rule.tags = octavia._tags(body["tags"])
     rule.provisioning_status = c.PENDING_UPDATE
