@@ -112,6 +112,32 @@ class Pool(_Model):
     provisioning_status: str = c.ACTIVE
 
 
+class L7Rule(_Model):
+    """Octavia's L7 rule (lbaas.common.l7 says what each field may hold)."""
+
+    id: str
+    type: str
+    compare_type: str
+    key: str | None = None
+    value: str
+    invert: bool = False
+    admin_state_up: bool = True
+
+
+class L7Policy(_Model):
+    """Octavia's L7 policy; a listener's are tried in ``position`` order."""
+
+    id: str
+    action: str  # REJECT, REDIRECT_TO_URL, REDIRECT_PREFIX, REDIRECT_TO_POOL
+    position: int
+    redirect_pool_id: str | None = None
+    redirect_url: str | None = None
+    redirect_prefix: str | None = None
+    redirect_http_code: int | None = None
+    admin_state_up: bool = True
+    rules: list[L7Rule] = Field(default_factory=list)
+
+
 class Listener(_Model):
     id: str
     protocol: str  # HTTP, HTTPS (passthrough), TCP
@@ -129,6 +155,8 @@ class Listener(_Model):
     insert_headers: dict[str, str] = Field(default_factory=dict)
     allowed_cidrs: list[str] = Field(default_factory=list)
     provisioning_status: str = c.ACTIVE
+    # Octavia's L7 policies (none for v1, and from a server older than them).
+    l7policies: list[L7Policy] = Field(default_factory=list)
 
 
 class LoadBalancer(_Model):

@@ -37,6 +37,7 @@ from lbaas.server.api import (
 from lbaas.server.api.authorize import authorize_v1, authorize_v2
 from lbaas.server.api.v2 import catalog as v2_catalog
 from lbaas.server.api.v2 import healthmonitors as v2_healthmonitors
+from lbaas.server.api.v2 import l7policies as v2_l7policies
 from lbaas.server.api.v2 import listeners as v2_listeners
 from lbaas.server.api.v2 import loadbalancers as v2_loadbalancers
 from lbaas.server.api.v2 import pools as v2_pools
@@ -200,7 +201,7 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
     app.include_router(dashboard.router)
     for prefix in OCTAVIA_PREFIXES:
         for v2_module in (v2_loadbalancers, v2_listeners, v2_pools, v2_healthmonitors,
-                          v2_catalog):
+                          v2_l7policies, v2_catalog):
             app.include_router(v2_module.router, prefix=prefix,
                                dependencies=[Depends(authorize_v2)])
     app.include_router(agent_api.router)

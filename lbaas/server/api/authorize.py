@@ -41,7 +41,8 @@ _V2: dict[tuple[str, str], tuple[str, str]] = {
 }
 # The model of the object a path's last parameter names.
 _V2_MODELS = {"loadbalancers": m.LoadBalancer, "listeners": m.Listener, "pools": m.LbPool,
-              "members": m.LbMember, "healthmonitors": m.LbHealthMonitor}
+              "members": m.LbMember, "healthmonitors": m.LbHealthMonitor,
+              "l7policies": m.L7Policy, "rules": m.L7Rule}
 _V2_OCTAVIA = 2  # LoadBalancer.api_version of Octavia's load balancers
 
 
@@ -63,9 +64,13 @@ def _v2_project(request: Request, shape: str) -> str | None:
                           else params[0])
         if obj is None:
             return None
+        if isinstance(obj, m.L7Rule):
+            obj = obj.l7policy
         lb = obj if isinstance(obj, m.LoadBalancer) else getattr(obj, "loadbalancer", None)
         if lb is None and hasattr(obj, "pool"):
             lb = obj.pool.loadbalancer
+        if lb is None and isinstance(obj, m.L7Policy):
+            lb = obj.listener.loadbalancer
         if lb is None or lb.api_version != _V2_OCTAVIA:
             return None
         return str(obj.tenant_id)

@@ -294,6 +294,10 @@ class Listener(HasId, HasV2Status, HasNameAndTags, Base):
 
     loadbalancer: Mapped[LoadBalancer] = relationship(back_populates="listeners")
     default_pool: Mapped[LbPool | None] = relationship(foreign_keys=[default_pool_id])
+    # Octavia's L7 policies, in the order HAProxy evaluates them.
+    l7policies: Mapped[list[L7Policy]] = relationship(
+        back_populates="listener", order_by="(L7Policy.position, L7Policy.created_at)",
+        cascade="all, delete-orphan")
 
 
 class LbPool(HasId, HasV2Status, HasNameAndTags, Base):
@@ -318,6 +322,44 @@ class LbPool(HasId, HasV2Status, HasNameAndTags, Base):
         back_populates="pool", order_by="LbMember.created_at", cascade="all, delete-orphan")
     healthmonitor: Mapped[LbHealthMonitor | None] = relationship(
         back_populates="pool", uselist=False, cascade="all, delete-orphan")
+
+
+class L7Policy(HasId, HasV2Status, HasNameAndTags, Base):
+    """An Octavia L7 policy: an action (REJECT, REDIRECT_TO_URL, REDIRECT_PREFIX,
+    REDIRECT_TO_POOL) taken when all its rules match, at ``position`` (1-based, dense)
+    among its listener's policies."""
+
+    __tablename__ = "lb_l7policies"
+    listener_id: Mapped[str] = mapped_column(
+        ForeignKey("lb_listeners.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer)
+    redirect_pool_id: Mapped[str | None] = mapped_column(
+        ForeignKey("lb_pools.id", ondelete="RESTRICT"), nullable=True, index=True)
+    redirect_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    redirect_prefix: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    redirect_http_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    listener: Mapped[Listener] = relationship(back_populates="l7policies")
+    redirect_pool: Mapped[LbPool | None] = relationship(foreign_keys=[redirect_pool_id])
+    rules: Mapped[list[L7Rule]] = relationship(
+        back_populates="l7policy", order_by="L7Rule.created_at",
+        cascade="all, delete-orphan")
+
+
+class L7Rule(HasId, HasV2Status, Base):
+    __tablename__ = "lb_l7rules"
+    l7policy_id: Mapped[str] = mapped_column(
+        ForeignKey("lb_l7policies.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    compare_type: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    value: Mapped[str] = mapped_column(String(255))
+    invert: Mapped[bool] = mapped_column(Boolean, default=False)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+
+    l7policy: Mapped[L7Policy] = relationship(back_populates="rules")
 
 
 class LbMember(HasId, HasV2Status, Base):

@@ -49,6 +49,10 @@ def _lb_of(obj: Any) -> m.LoadBalancer:
         return obj
     if isinstance(obj, (m.LbMember, m.LbHealthMonitor)):
         return obj.pool.loadbalancer
+    if isinstance(obj, m.L7Policy):
+        return obj.listener.loadbalancer
+    if isinstance(obj, m.L7Rule):
+        return obj.l7policy.listener.loadbalancer
     lb: m.LoadBalancer = obj.loadbalancer
     return lb
 
@@ -428,7 +432,12 @@ def failover_loadbalancer(session: Session, ctx: Context, s: Any, lb_id: str) ->
 
 
 def _children(lb: m.LoadBalancer) -> list[Any]:
-    objs: list[Any] = [*lb.listeners]
+    objs: list[Any] = []
+    for listener in lb.listeners:
+        objs.append(listener)
+        for policy in listener.l7policies:
+            objs.append(policy)
+            objs.extend(policy.rules)
     for pool in lb.pools:
         objs.append(pool)
         objs.extend(pool.members)
@@ -441,6 +450,8 @@ def delete_loadbalancer_rows(session: Session, lb: m.LoadBalancer) -> None:
     port = lb.vip_port
     for listener in lb.listeners:
         listener.default_pool_id = None
+        for policy in listener.l7policies:
+            policy.redirect_pool_id = None
     session.flush()
     session.delete(lb)
     session.flush()
@@ -550,6 +561,10 @@ def delete_listener(session: Session, ctx: Context, s: Any, listener_id: str) ->
     lb = listener.loadbalancer
     _lock(lb)
     listener.provisioning_status = c.PENDING_DELETE
+    for policy in listener.l7policies:
+        policy.provisioning_status = c.PENDING_DELETE
+        for rule in policy.rules:
+            rule.provisioning_status = c.PENDING_DELETE
     _finish_or_notify(session, s, lb)
 
 
@@ -630,6 +645,12 @@ def update_pool(session: Session, ctx: Context, s: Any, pool_id: str,
 def delete_pool(session: Session, ctx: Context, s: Any, pool_id: str) -> None:
     pool = get_pool(session, ctx, pool_id)
     lb = pool.loadbalancer
+    for listener in lb.listeners:
+        for policy in listener.l7policies:
+            if policy.redirect_pool_id == pool.id and \
+                    policy.provisioning_status != c.PENDING_DELETE:
+                raise errors.OctaviaConflict(
+                    f"Pool {pool.id} is in use by L7 policy {policy.id}")
     _lock(lb)
     # As Octavia: the listeners that used it as their default pool lose it.
     for listener in lb.listeners:
@@ -801,6 +822,15 @@ def settle(session: Session, lb: m.LoadBalancer, error: bool) -> None:
     every other pending object becomes ACTIVE (ERROR when ``error``)."""
     done = c.ERROR if error else c.ACTIVE
     for listener in list(lb.listeners):
+        for policy in list(listener.l7policies):
+            if policy.provisioning_status == c.PENDING_DELETE:
+                session.delete(policy)
+                continue
+            for rule in list(policy.rules):
+                if rule.provisioning_status == c.PENDING_DELETE:
+                    session.delete(rule)
+    session.flush()
+    for listener in list(lb.listeners):
         if listener.provisioning_status == c.PENDING_DELETE:
             session.delete(listener)
     session.flush()
@@ -865,6 +895,12 @@ def refresh_operating_status(lb: m.LoadBalancer,
         else:
             listener.operating_status = pool_status.get(listener.default_pool_id, c.ONLINE)
         listener_states.append(listener.operating_status)
+        for policy in listener.l7policies:
+            policy_up = policy.admin_state_up and listener.operating_status != c.OFFLINE
+            policy.operating_status = c.ONLINE if policy_up else c.OFFLINE
+            for rule in policy.rules:
+                rule.operating_status = c.ONLINE if policy_up and rule.admin_state_up \
+                    else c.OFFLINE
     if not lb_up:
         lb.operating_status = c.OFFLINE
     elif any(st in (c.ERROR, c.DEGRADED) for st in listener_states):

@@ -21,6 +21,21 @@ def _live(objs: list[Any]) -> list[Any]:
     return [o for o in objs if o.provisioning_status != c.PENDING_DELETE]
 
 
+def _policy(policy: m.L7Policy) -> ld.L7Policy:
+    pool = policy.redirect_pool
+    return ld.L7Policy(
+        id=policy.id, action=policy.action, position=policy.position,
+        # A pool on its way out is no target: the policy then matches nothing.
+        redirect_pool_id=policy.redirect_pool_id if pool is not None
+        and pool.provisioning_status != c.PENDING_DELETE else None,
+        redirect_url=policy.redirect_url, redirect_prefix=policy.redirect_prefix,
+        redirect_http_code=policy.redirect_http_code,
+        admin_state_up=policy.admin_state_up,
+        rules=[ld.L7Rule(id=r.id, type=r.type, compare_type=r.compare_type, key=r.key,
+                         value=r.value, invert=r.invert, admin_state_up=r.admin_state_up)
+               for r in _live(policy.rules)])
+
+
 def logical_device(session: Session, lb: m.LoadBalancer) -> ld.LogicalDevice:
     """The device of a load balancer that is not being deleted (callbacks answers a
     deleted or deleting one as not found)."""
@@ -42,7 +57,9 @@ def logical_device(session: Session, lb: m.LoadBalancer) -> ld.LogicalDevice:
         timeout_tcp_inspect=li.timeout_tcp_inspect,
         insert_headers={k: str(v) for k, v in (li.insert_headers or {}).items()},
         allowed_cidrs=list(li.allowed_cidrs or []),
-        provisioning_status=li.provisioning_status) for li in _live(lb.listeners)]
+        provisioning_status=li.provisioning_status,
+        l7policies=[_policy(p) for p in _live(li.l7policies)])
+        for li in _live(lb.listeners)]
     pools = []
     for pool in _live(lb.pools):
         hm = pool.healthmonitor

@@ -34,6 +34,21 @@ _OPERATIONS: dict[str, dict[str, tuple[str, str, str]]] = {
         "delete": (WRITE, "DELETE", "/listeners/{listener_id}"),
         "get_stats": (READ, "GET", "/listeners/{listener_id}/stats"),
     },
+    "l7policy": {
+        "get_all": (READ, "GET", "/l7policies"),
+        "get_all-global": (READ_GLOBAL, "GET", "/l7policies"),
+        "post": (WRITE, "POST", "/l7policies"),
+        "get_one": (READ, "GET", "/l7policies/{l7policy_id}"),
+        "put": (WRITE, "PUT", "/l7policies/{l7policy_id}"),
+        "delete": (WRITE, "DELETE", "/l7policies/{l7policy_id}"),
+    },
+    "l7rule": {
+        "get_all": (READ, "GET", "/l7policies/{l7policy_id}/rules"),
+        "post": (WRITE, "POST", "/l7policies/{l7policy_id}/rules"),
+        "get_one": (READ, "GET", "/l7policies/{l7policy_id}/rules/{l7rule_id}"),
+        "put": (WRITE, "PUT", "/l7policies/{l7policy_id}/rules/{l7rule_id}"),
+        "delete": (WRITE, "DELETE", "/l7policies/{l7policy_id}/rules/{l7rule_id}"),
+    },
     "pool": {
         "get_all": (READ, "GET", "/pools"),
         "get_all-global": (READ_GLOBAL, "GET", "/pools"),

@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 
 import jinja2
 
-from lbaas.common import constants, limits
+from lbaas.common import constants, l7, limits
 from lbaas.common import logical_device as ld
 
 T = TypeVar("T")
@@ -136,6 +136,11 @@ class FrontendView:
     set_headers: tuple[HeaderView, ...] = ()
     # "httplog" or "tcplog" when the access log is on, None otherwise.
     log_format: str | None = None
+    # Octavia's L7 policies (see _l7): "acl" lines, "http-request" lines and
+    # "use_backend" lines, each without its keyword, in order.
+    acls: tuple[str, ...] = ()
+    l7_requests: tuple[str, ...] = ()
+    use_backends: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -417,6 +422,95 @@ def _backend(pool: ld.Pool, vip_address: str,
     )
 
 
+# The transaction variable naming the first L7 policy that matched.
+L7_VAR = "txn.l7policy"
+# A rule's sample fetch per type, and whether it compares case-insensitively.
+L7_FETCHES = {"HOST_NAME": ("req.hdr(host)", True), "PATH": ("path", False),
+              "FILE_TYPE": ("path", False), "HEADER": ("req.hdr({key})", False),
+              "COOKIE": ("req.cook({key})", False)}
+
+
+def _quoted(value: str) -> str:
+    """``value`` single-quoted: HAProxy expands nothing there and has no escape, so a
+    value holding a quote (or anything lbaas.common.l7 refuses) is a ConfigError."""
+    if "'" in value or not value.isascii() or not value.isprintable():
+        raise ConfigError(f"L7 value {value!r} cannot be quoted")
+    return f"'{value}'"
+
+
+def _acl(rule: ld.L7Rule) -> str:
+    """``<name> <fetch> [-i] -m <method> -- '<value>'``: ``--`` ends the flags, so a
+    value such as "-i" is a pattern, never a flag."""
+    _checked(l7.rule, rule.type, rule.compare_type, rule.key, rule.value)
+    fetch, nocase = L7_FETCHES[rule.type]
+    if rule.key is not None:
+        fetch = fetch.format(key=_checked(l7.key, rule.key))
+    match, value = l7.MATCH[rule.compare_type], rule.value
+    if rule.type == "FILE_TYPE":
+        # The extension: the end of the path after a dot.
+        if match == "reg":
+            value = f"\\.({value})$"
+        else:
+            match, value = "end", f".{value}"
+    return (f"{_name(rule.id, 'L7 rule id')} {fetch}{' -i' if nocase else ''} -m {match} "
+            f"-- {_quoted(value)}")
+
+
+def _l7(listener: ld.Listener, mode: str, backends: dict[str, BackendView],
+        ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(acls, http-request lines, use_backend lines) of the listener's L7 policies.
+
+    Octavia's semantics are "the first policy by position whose rules all match takes
+    its action". HAProxy runs every ``http-request`` rule before any ``use_backend``, so
+    rendering the actions themselves in order would let a later REJECT win over an
+    earlier REDIRECT_TO_POOL. Instead each policy, in position order, sets the
+    transaction variable to its id when its rules match and no earlier one did; each
+    action is then conditioned on that variable alone. A policy that is admin-down,
+    has no admin-up rule, or targets a pool that is not served is left out (it
+    matches nothing); a rule that is admin-down is left out of its policy."""
+    policies = [p for p in listener.l7policies if p.admin_state_up]
+    if not policies:
+        return (), (), ()
+    if mode != "http":
+        raise ConfigError(f"listener {listener.id}: L7 policies need an HTTP listener")
+    acls: list[str] = []
+    requests: list[str] = []
+    actions: list[str] = []
+    use_backends: list[str] = []
+    for policy in sorted(policies, key=lambda p: (p.position, p.id)):
+        pid = _name(policy.id, "L7 policy id")
+        _checked(l7.policy, policy.action, policy.redirect_pool_id, policy.redirect_url,
+                 policy.redirect_prefix, policy.redirect_http_code)
+        rules = [r for r in policy.rules if r.admin_state_up]
+        if not rules:
+            continue
+        chosen = f"{{ var({L7_VAR}) -m str {pid} }}"
+        code = policy.redirect_http_code or l7.DEFAULT_REDIRECT_CODE
+        if policy.action == l7.REJECT:
+            actions.append(f"deny if {chosen}")
+        elif policy.action == l7.REDIRECT_TO_URL:
+            target = _checked(l7.url, policy.redirect_url).replace("%", "%%")
+            actions.append(f"redirect location {_quoted(target)} code {code} if {chosen}")
+        elif policy.action == l7.REDIRECT_PREFIX:
+            target = _checked(l7.url, policy.redirect_prefix, "redirect_prefix")
+            actions.append(f"redirect prefix {_quoted(target.replace('%', '%%'))} "
+                           f"code {code} if {chosen}")
+        else:
+            backend = backends.get(policy.redirect_pool_id or "")
+            if backend is None:
+                continue
+            if backend.mode != mode:
+                raise ConfigError(f"L7 policy {pid}: pool {backend.name} is not HTTP")
+            use_backends.append(f"{backend.name} if {chosen}")
+        terms = []
+        for rule in rules:
+            acls.append(_acl(rule))
+            terms.append(("!" if rule.invert else "") + rule.id)
+        requests.append(f"set-var({L7_VAR}) str({pid}) if {' '.join(terms)} "
+                        f"!{{ var({L7_VAR}) -m found }}")
+    return tuple(acls), tuple(requests + actions), tuple(use_backends)
+
+
 def _frontend(listener: ld.Listener, lb: ld.LoadBalancer, backends: dict[str, BackendView],
               defaults: DefaultsView, access_log: bool = False) -> FrontendView:
     mode = _mode(listener.protocol, "listener")
@@ -444,6 +538,7 @@ def _frontend(listener: ld.Listener, lb: ld.LoadBalancer, backends: dict[str, Ba
             # Plain HTTP listeners only: HTTPS is passed through in TCP mode.
             set_headers.append(HeaderView(HEADER_X_FORWARDED_PROTO, "http"))
     cidrs = [_checked(limits.canonical_cidr, cidr) for cidr in listener.allowed_cidrs]
+    acls, l7_requests, use_backends = _l7(listener, mode, backends)
     return FrontendView(
         name=_name(listener.id, "listener id"),
         bind=_address(lb.vip_address, port, "listener"),
@@ -459,6 +554,9 @@ def _frontend(listener: ld.Listener, lb: ld.LoadBalancer, backends: dict[str, Ba
                             for i in range(0, len(cidrs), ALLOWED_CIDRS_PER_LINE)),
         set_headers=tuple(set_headers),
         log_format=LOG_FORMATS[mode] if access_log else None,
+        acls=acls,
+        l7_requests=l7_requests,
+        use_backends=use_backends,
     )
 
 
@@ -492,6 +590,10 @@ def build_view(loadbalancer: ld.LoadBalancer | None, paths: StatePaths, user_gro
         # A pool's member timeouts are its listener's; a pool that several listeners
         # use takes the first one's (Octavia names one listener per default pool).
         listener = next((li for li in listeners if li.default_pool_id == pool.id), None)
+        if listener is None:
+            # A pool that only L7 policies use: the first such policy's listener.
+            listener = next((li for li in listeners for p in li.l7policies
+                             if p.redirect_pool_id == pool.id), None)
         backends[pool.id] = _backend(pool, lb.vip_address, listener, defaults)
     if log_target is not None:
         log_target = _checked(limits.log_target, log_target)
@@ -564,6 +666,8 @@ def _frontend_from_dict(data: dict[str, Any]) -> FrontendView:
     fe = dict(data)
     fe["allowed_cidrs"] = tuple(tuple(line) for line in fe.get("allowed_cidrs", ()))
     fe["set_headers"] = tuple(HeaderView(**h) for h in fe.get("set_headers", ()))
+    for key in ("acls", "l7_requests", "use_backends"):
+        fe[key] = tuple(fe.get(key, ()))
     return FrontendView(**fe)
 
 

@@ -146,7 +146,8 @@ LISTENERS = Resource(
                "hsts_max_age", "hsts_include_subdomains", "hsts_preload")},
            "client_authentication": const("NONE")},
     other=frozenset({"tags", "sni_container_refs", "l7policies", "insert_headers",
-                     "loadbalancers", "allowed_cidrs"}))
+                     "loadbalancers", "allowed_cidrs"}),
+    load=(selectinload(LI.l7policies),))
 
 PO = m.LbPool
 _POOL_MONITOR = select(m.LbHealthMonitor.id).where(
@@ -162,7 +163,8 @@ POOLS = Resource(
            "tls_enabled": const(False)},
     other=frozenset({"tags", "session_persistence", "loadbalancers", "listeners",
                      "members"}),
-    load=(selectinload(PO.loadbalancer).selectinload(LB.listeners),
+    load=(selectinload(PO.loadbalancer).selectinload(LB.listeners).selectinload(
+              LI.l7policies),
           selectinload(PO.members), selectinload(PO.healthmonitor)))
 
 ME = m.LbMember

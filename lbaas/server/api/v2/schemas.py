@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from lbaas.common import constants as c
-from lbaas.common import limits
+from lbaas.common import l7, limits
 from lbaas.server.api.common import (
     Bool,
     Cidr,
@@ -326,3 +326,65 @@ def wrap(name: str, model: type[BaseModel]) -> type[BaseModel]:
 
     fields: Any = {name: (model, ...)}
     return create_model(f"{model.__name__}Request", __base__=V2Body, **fields)
+
+
+# --- L7 policies and rules (lbaas.common.l7 holds the checks the renderer repeats) ------
+
+Position = Annotated[int, Field(ge=1, le=l7.POSITION_MAX)]
+RedirectCode = Annotated[int, Field(ge=300, le=399)]
+L7Url = Annotated[str, Field(max_length=l7.URL_MAX)]
+
+
+class L7RuleFields(V2Body):
+    admin_state_up: Bool = True
+    invert: Bool = False
+    tags: Tags | None = None
+    project_id: ProjectId | None = None
+    tenant_id: ProjectId | None = None
+
+
+class L7RuleCreate(L7RuleFields):
+    type: Annotated[str, Field(max_length=32)]
+    compare_type: Annotated[str, Field(max_length=32)]
+    key: Annotated[str, Field(max_length=l7.VALUE_MAX)] | None = None
+    value: Annotated[str, Field(max_length=l7.VALUE_MAX)]
+
+
+class L7RuleUpdate(V2Body):
+    type: Annotated[str, Field(max_length=32)] | None = None
+    compare_type: Annotated[str, Field(max_length=32)] | None = None
+    key: Annotated[str, Field(max_length=l7.VALUE_MAX)] | None = None
+    value: Annotated[str, Field(max_length=l7.VALUE_MAX)] | None = None
+    invert: Bool | None = None
+    admin_state_up: Bool | None = None
+    tags: Tags | None = None
+
+
+class L7PolicyCreate(V2Body):
+    listener_id: Uuid
+    action: Annotated[str, Field(max_length=32)]
+    name: Name | None = None
+    description: Description | None = None
+    admin_state_up: Bool = True
+    position: Position | None = None
+    redirect_pool_id: Uuid | None = None
+    redirect_url: L7Url | None = None
+    redirect_prefix: L7Url | None = None
+    redirect_http_code: RedirectCode | None = None
+    rules: list[L7RuleCreate] | None = Field(None, max_length=l7.MAX_RULES_PER_POLICY)
+    tags: Tags | None = None
+    project_id: ProjectId | None = None
+    tenant_id: ProjectId | None = None
+
+
+class L7PolicyUpdate(V2Body):
+    action: Annotated[str, Field(max_length=32)] | None = None
+    name: Name | None = None
+    description: Description | None = None
+    admin_state_up: Bool | None = None
+    position: Position | None = None
+    redirect_pool_id: Uuid | None = None
+    redirect_url: L7Url | None = None
+    redirect_prefix: L7Url | None = None
+    redirect_http_code: RedirectCode | None = None
+    tags: Tags | None = None

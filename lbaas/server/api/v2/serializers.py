@@ -33,7 +33,7 @@ def listener(li: m.Listener) -> dict[str, Any]:
             "admin_state_up": li.admin_state_up, "protocol": li.protocol,
             "protocol_port": li.protocol_port, "connection_limit": li.connection_limit,
             "default_pool_id": li.default_pool_id, "default_tls_container_ref": None,
-            "sni_container_refs": [], "l7policies": [],
+            "sni_container_refs": [], "l7policies": ids(_live(li.l7policies)),
             "insert_headers": dict(li.insert_headers or {}),
             "loadbalancers": [{"id": li.loadbalancer_id}],
             "timeout_client_data": li.timeout_client_data,
@@ -47,8 +47,15 @@ def listener(li: m.Listener) -> dict[str, Any]:
             "hsts_max_age": None, "hsts_include_subdomains": None, "hsts_preload": None}
 
 
+def _live(objs: list[Any]) -> list[Any]:
+    return [o for o in objs if o.provisioning_status != "PENDING_DELETE"]
+
+
 def pool(p: m.LbPool) -> dict[str, Any]:
-    listeners = [li for li in p.loadbalancer.listeners if li.default_pool_id == p.id]
+    # Octavia lists the listeners that send traffic to the pool: as their default pool
+    # or through an L7 policy.
+    listeners = [li for li in p.loadbalancer.listeners if li.default_pool_id == p.id or any(
+        pol.redirect_pool_id == p.id for pol in _live(li.l7policies))]
     sp = dict(p.session_persistence) if p.session_persistence else None
     if sp is not None:
         sp.setdefault("cookie_name", None)
@@ -82,6 +89,21 @@ def healthmonitor(hm: m.LbHealthMonitor) -> dict[str, Any]:
             "admin_state_up": hm.admin_state_up, "pools": [{"id": hm.pool_id}]}
 
 
+def l7policy(pol: m.L7Policy) -> dict[str, Any]:
+    return {**_common(pol), "name": pol.name, "description": pol.description,
+            "admin_state_up": pol.admin_state_up, "listener_id": pol.listener_id,
+            "action": pol.action, "position": pol.position,
+            "redirect_pool_id": pol.redirect_pool_id, "redirect_url": pol.redirect_url,
+            "redirect_prefix": pol.redirect_prefix,
+            "redirect_http_code": pol.redirect_http_code, "rules": ids(_live(pol.rules))}
+
+
+def l7rule(rule: m.L7Rule) -> dict[str, Any]:
+    return {**_common(rule), "type": rule.type, "compare_type": rule.compare_type,
+            "key": rule.key, "value": rule.value, "invert": rule.invert,
+            "admin_state_up": rule.admin_state_up}
+
+
 def status_tree(lb: m.LoadBalancer) -> dict[str, Any]:
     """``GET /loadbalancers/{id}/status``: names, ids and both statuses, nested."""
     def statuses(obj: Any) -> dict[str, Any]:
@@ -100,6 +122,12 @@ def status_tree(lb: m.LoadBalancer) -> dict[str, Any]:
 
     listeners = []
     for li in lb.listeners:
-        pools = [pool_tree(p) for p in lb.pools if p.id == li.default_pool_id]
-        listeners.append({**statuses(li), "pools": pools})
+        used = {li.default_pool_id} | {pol.redirect_pool_id for pol in li.l7policies}
+        pools = [pool_tree(p) for p in lb.pools if p.id in used]
+        policies = [{**statuses(pol), "action": pol.action, "rules": [
+            {"id": rule.id, "type": rule.type,
+             "provisioning_status": rule.provisioning_status,
+             "operating_status": rule.operating_status} for rule in pol.rules]}
+            for pol in li.l7policies]
+        listeners.append({**statuses(li), "pools": pools, "l7policies": policies})
     return {"statuses": {"loadbalancer": {**statuses(lb), "listeners": listeners}}}

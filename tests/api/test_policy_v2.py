@@ -1,0 +1,117 @@
+"""The policy on v2 routes beyond the role matrix of tests/keystone: which projects a list
+shows is the policy's decision (``<object>:get_all-global``), as in Octavia (by default
+only admins see every project's objects; a ``policy.yaml`` granting
+``load-balancer:read-global`` to another role widens its lists too), and the L7 routes
+are guarded like the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.builders import FakeAgent, make_network, make_subnet
+from tests.helpers.server import Api
+
+TOKENS = [("admin-token", "admin", "admin"), ("alice-token", "project-a", "member"),
+          ("bob-token", "project-b", "member"),
+          ("watcher-token", "project-w", "reader,load-balancer_global_observer"),
+          ("carol-token", "project-a", "reader"), ("agent-token", "service", "agent")]
+OBSERVER_POLICY = ('"load-balancer:read-global": '
+                   '"rule:context_is_admin or role:load-balancer_global_observer"\n')
+
+
+def _lists(url: str, token: str) -> dict[str, set[str]]:
+    """The names in each v2 list the token's caller gets."""
+    with Api(url, token=token) as api:
+        out = {}
+        for collection in ("loadbalancers", "listeners", "pools", "healthmonitors"):
+            resp = api.get(f"/v2/lbaas/{collection}")
+            assert resp.status_code == 200, resp.text
+            out[collection] = {o["name"] for o in resp.json()[collection]}
+        return out
+
+
+def _populate(url: str, physnet: str = "physnet-policy") -> None:
+    """A load balancer (with a listener, pool and monitor) in each of two projects."""
+    with Api(url, token="admin-token") as admin:
+        net = make_network(admin, shared=True, **{"provider:physical_network": physnet})
+        subnet = make_subnet(admin, net["id"], cidr="10.137.0.0/24")
+    for token, name in (("alice-token", "a"), ("bob-token", "b")):
+        with Api(url, token=token) as api:
+            resp = api.post("/v2/lbaas/loadbalancers", {"loadbalancer": {
+                "name": name, "vip_subnet_id": subnet["id"], "listeners": [{
+                    "name": name, "protocol": "HTTP", "protocol_port": 80,
+                    "default_pool": {"name": name, "protocol": "HTTP",
+                                     "lb_algorithm": "ROUND_ROBIN",
+                                     "healthmonitor": {"name": name, "type": "TCP",
+                                                       "delay": 5, "timeout": 3,
+                                                       "max_retries": 3}}}]}})
+            assert resp.status_code == 201, resp.text
+
+
+@pytest.mark.parametrize("widened", [False, True], ids=["defaults", "policy.yaml"])
+def test_who_sees_every_projects_objects_is_the_policys_decision(
+        backend: str, server_factory: Any, tmp_path: Path, widened: bool) -> None:
+    conf: dict[str, Any] = {"quotas": {"quota_loadbalancer": -1}}
+    if widened:
+        policy_file = tmp_path / "policy.yaml"
+        policy_file.write_text(OBSERVER_POLICY)
+        conf["oslo_policy"] = {"policy_file": policy_file}
+    srv = server_factory(backend, auth_strategy="token", tokens=TOKENS, conf=conf)
+    try:
+        _populate(srv.url)
+        everything = {c: {"a", "b"} for c in ("loadbalancers", "listeners", "pools",
+                                              "healthmonitors")}
+        assert _lists(srv.url, "admin-token") == everything
+        assert _lists(srv.url, "alice-token") == {c: {"a"} for c in everything}
+        # The watcher's own project has nothing; the policy decides whether it sees the
+        # others'.
+        assert _lists(srv.url, "watcher-token") == (
+            everything if widened else {c: set() for c in everything})
+    finally:
+        srv.cleanup()
+
+
+def test_l7_routes_answer_to_the_policy(backend: str, server_factory: Any,
+                                        physnet: str) -> None:
+    """Another project's L7 policy and rule are a 403, as every v2 object; a reader of
+    the project reads them but may not change them."""
+    srv = server_factory(backend, auth_strategy="token", tokens=TOKENS,
+                         conf={"quotas": {"quota_loadbalancer": -1}})
+    try:
+        _populate(srv.url, physnet)
+        with Api(srv.url, token="agent-token") as service:
+            agent = FakeAgent(service, [physnet]).register()
+            for lb_id in agent.ready_devices():
+                agent.deployed(lb_id)
+        with Api(srv.url, token="alice-token") as alice, \
+                Api(srv.url, token="bob-token") as bob, \
+                Api(srv.url, token="carol-token") as carol:
+            [listener] = alice.get("/v2/lbaas/listeners").json()["listeners"]
+            resp = alice.post("/v2/lbaas/l7policies", {"l7policy": {
+                "listener_id": listener["id"], "action": "REJECT", "rules": [
+                    {"type": "PATH", "compare_type": "STARTS_WITH", "value": "/x"}]}})
+            assert resp.status_code == 201, resp.text
+            policy_id = resp.json()["l7policy"]["id"]
+            rule_id = resp.json()["l7policy"]["rules"][0]["id"]
+            for path in (f"/v2/lbaas/l7policies/{policy_id}",
+                         f"/v2/lbaas/l7policies/{policy_id}/rules",
+                         f"/v2/lbaas/l7policies/{policy_id}/rules/{rule_id}"):
+                assert carol.get(path).status_code == 200, path
+                resp = bob.get(path)
+                assert resp.status_code == 403, (path, resp.text)
+                assert resp.json()["faultstring"] == \
+                    "Policy does not allow this request to be performed."
+            assert bob.request("DELETE", f"/v2/lbaas/l7policies/{policy_id}"
+                               ).status_code == 403
+            assert {p["id"] for p in bob.get("/v2/lbaas/l7policies").json()[
+                "l7policies"]} == set()
+            resp = carol.request("PUT", f"/v2/lbaas/l7policies/{policy_id}",
+                                 {"l7policy": {"name": "mine"}})
+            assert resp.status_code == 403, resp.text
+            assert alice.get(f"/v2/lbaas/l7policies/{policy_id}").json()[
+                "l7policy"]["name"] == ""
+    finally:
+        srv.cleanup()
