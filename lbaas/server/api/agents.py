@@ -33,8 +33,11 @@ class AgentUpdateRequest(Body):
     agent: AgentUpdate
 
 
-def _admin(request: Request) -> int:
-    if not ctx_of(request).is_admin:
+def _admin(request: Request, rule: str = "get_agent") -> int:
+    """The policy's ``rule`` (Neutron's names; by default admins only) allows the
+    caller; returns the agents' down time."""
+    ctx = ctx_of(request)
+    if not request.app.state.policy.allows(ctx, rule, ctx.project_id):
         raise errors.Forbidden("Agents are visible to administrators only.")
     down_time: int = settings_of(request).agent_down_time
     return down_time
@@ -58,7 +61,7 @@ def show_agent(request: Request, agent_id: str) -> dict[str, Any]:
 
 @router.put("/agents/{agent_id}")
 def update_agent(request: Request, agent_id: str, body: AgentUpdateRequest) -> dict[str, Any]:
-    down = _admin(request)
+    down = _admin(request, "update_agent")
     data = update_body(body.agent)
 
     def run(s: Session) -> dict[str, Any]:
@@ -74,7 +77,7 @@ def delete_agent(request: Request, agent_id: str) -> None:
     """Neutron's agent delete, for a dead agent only (409 AgentInUse for a live one):
     its load balancers move to live agents first; those no agent can take wait unbound
     for one that maps their network."""
-    down = _admin(request)
+    down = _admin(request, "delete_agent")
 
     def run(s: Session) -> None:
         agent = agents.get_agent(s, agent_id)
@@ -87,7 +90,7 @@ def delete_agent(request: Request, agent_id: str) -> None:
 
 @router.get("/agents/{agent_id}/loadbalancer-pools")
 def agent_pools(request: Request, agent_id: str) -> dict[str, Any]:
-    _admin(request)
+    _admin(request, "get_loadbalancer-pools")
 
     def run(s: Session) -> list[dict[str, Any]]:
         agent = agents.get_agent(s, agent_id)
@@ -102,7 +105,7 @@ def agent_pools(request: Request, agent_id: str) -> dict[str, Any]:
 
 @router.get("/lb/pools/{pool_id}/loadbalancer-agent")
 def pool_agent(request: Request, pool_id: str) -> dict[str, Any]:
-    down = _admin(request)
+    down = _admin(request, "get_loadbalancer-agent")
 
     def run(s: Session) -> dict[str, Any]:
         pool = loadbalancer.get_pool(s, ctx_of(request), pool_id)

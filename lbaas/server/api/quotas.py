@@ -18,7 +18,6 @@ from fastapi import APIRouter, Body, Request, Response
 
 from lbaas.server import errors
 from lbaas.server.api.common import ctx_of, in_session, settings_of
-from lbaas.server.context import Context
 from lbaas.server.plugin import quotas
 
 router = APIRouter(tags=["quotas"])
@@ -27,16 +26,18 @@ _INT = re.compile(r"-?[0-9]{1,10}")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-def _admin(ctx: Context) -> None:
-    if not ctx.is_admin:
+def _admin(request: Request, rule: str) -> None:
+    """The policy's ``rule`` (Neutron's names; by default admins only) allows it."""
+    ctx = ctx_of(request)
+    if not request.app.state.policy.allows(ctx, rule, ctx.project_id):
         raise errors.Forbidden("Only an administrator may list or change quotas.")
 
 
-def _readable(ctx: Context, project_id: str) -> str:
-    """The project's id, when the caller may read its quotas."""
+def _readable(request: Request, project_id: str) -> str:
+    """The project's id, when the caller may read its quotas (``get_quota``)."""
     if not project_id or len(project_id) > 255 or _CONTROL.search(project_id):
         raise errors.HTTPBadRequest(f"Invalid project id {project_id!r}")
-    if not ctx.owns(project_id):
+    if not request.app.state.policy.allows(ctx_of(request), "get_quota", project_id):
         raise errors.Forbidden("Only an administrator may see another project's quotas.")
     return project_id
 
@@ -76,7 +77,7 @@ def _checked_body(body: Any) -> dict[str, int]:
 
 @router.get("/quotas")
 def list_quotas(request: Request) -> dict[str, Any]:
-    _admin(ctx_of(request))
+    _admin(request, "get_quotas")
     conf = settings_of(request).conf
     return {"quotas": in_session(request, lambda s: quotas.list_overridden(s, conf),
                                  read_only=True)}
@@ -89,7 +90,7 @@ def my_project(request: Request) -> dict[str, Any]:
 
 @router.get("/quotas/{project_id}")
 def show_quota(request: Request, project_id: str) -> dict[str, Any]:
-    project_id = _readable(ctx_of(request), project_id)
+    project_id = _readable(request, project_id)
     conf = settings_of(request).conf
     return {"quota": in_session(request, lambda s: quotas.project_limits(s, conf, project_id),
                                 read_only=True)}
@@ -97,7 +98,7 @@ def show_quota(request: Request, project_id: str) -> dict[str, Any]:
 
 @router.get("/quotas/{project_id}/default")
 def show_default_quota(request: Request, project_id: str) -> dict[str, Any]:
-    _readable(ctx_of(request), project_id)
+    _readable(request, project_id)
     return {"quota": quotas.defaults(settings_of(request).conf)}
 
 
@@ -106,9 +107,8 @@ def update_quota(request: Request, project_id: str,
                  body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     # The body is any object here and checked by _checked_body, for Neutron's messages
     # (its names and limits are data, not a model's fields).
-    ctx = ctx_of(request)
-    _admin(ctx)
-    project_id = _readable(ctx, project_id)
+    _admin(request, "update_quota")
+    project_id = _readable(request, project_id)
     limits = _checked_body(body)
     conf = settings_of(request).conf
     return {"quota": in_session(request,
@@ -117,8 +117,7 @@ def update_quota(request: Request, project_id: str,
 
 @router.delete("/quotas/{project_id}", status_code=204)
 def delete_quota(request: Request, project_id: str) -> Response:
-    ctx = ctx_of(request)
-    _admin(ctx)
-    project_id = _readable(ctx, project_id)
+    _admin(request, "delete_quota")
+    project_id = _readable(request, project_id)
     in_session(request, lambda s: quotas.reset(s, project_id))
     return Response(status_code=204)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from oslo_policy import policy
 
-from lbaas.server.policies.base import V1_READ, V1_WRITE
+from lbaas.server.policies.base import V1_ADMIN, V1_READ, V1_WRITE
 
 RESOURCES = ("pool", "member", "health_monitor", "vip", "network", "subnet", "port")
 
@@ -26,5 +26,19 @@ def rules() -> list[policy.RuleDefault]:
         policy.RuleDefault("delete_pool_health_monitor", V1_WRITE,
                            "v1: disassociate a health monitor from a pool."),
         policy.RuleDefault("get_pool_stats", V1_READ, "v1: a pool's statistics."),
+        # Neutron's agent and quota rules.
+        policy.RuleDefault("get_agent", V1_ADMIN, "List or show agents."),
+        policy.RuleDefault("update_agent", V1_ADMIN,
+                           "Set an agent's admin_state_up (false drains it)."),
+        policy.RuleDefault("delete_agent", V1_ADMIN, "Delete a dead agent."),
+        policy.RuleDefault("get_loadbalancer-pools", V1_ADMIN,
+                           "The v1 pools an agent hosts."),
+        policy.RuleDefault("get_loadbalancer-agent", V1_ADMIN,
+                           "The agent hosting a v1 pool."),
+        policy.RuleDefault("get_quota", V1_READ,
+                           "A project's quotas (a reader of that project, or an admin)."),
+        policy.RuleDefault("get_quotas", V1_ADMIN, "Every project's quotas."),
+        policy.RuleDefault("update_quota", V1_ADMIN, "Change a project's quotas."),
+        policy.RuleDefault("delete_quota", V1_ADMIN, "Reset a project's quotas."),
     ]
     return out

@@ -115,3 +115,37 @@ def test_l7_routes_answer_to_the_policy(backend: str, server_factory: Any,
                 "l7policy"]["name"] == ""
     finally:
         srv.cleanup()
+
+
+def test_agent_and_quota_routes_follow_neutrons_rules_and_a_policy_yaml(
+        backend: str, server_factory: Any, tmp_path: Path) -> None:
+    """Agents and other projects' quotas are an admin's by default (``get_agent``,
+    ``get_quota``...); a ``policy.yaml`` can open agents to readers, as in Neutron."""
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text('"get_agent": "rule:admin_only or role:reader"\n')
+    defaults = server_factory(backend, auth_strategy="token", tokens=TOKENS)
+    opened = server_factory(backend, auth_strategy="token", tokens=TOKENS,
+                            conf={"oslo_policy": {"policy_file": policy_file}})
+    try:
+        for srv, carol_sees_agents in ((defaults, False), (opened, True)):
+            with Api(srv.url, token="carol-token") as carol, \
+                    Api(srv.url, token="admin-token") as admin:
+                assert admin.get("/v2.0/agents").status_code == 200
+                resp = carol.get("/v2.0/agents")
+                assert resp.status_code == (200 if carol_sees_agents else 403), resp.text
+                # Changing an agent stays an admin's (update_agent), whatever get_agent
+                # says.
+                resp = carol.request("PUT", "/v2.0/agents/x", {"agent": {
+                    "admin_state_up": False}})
+                assert resp.status_code == 403, resp.text
+                assert carol.get("/v2.0/quotas/project-a").status_code == 200
+                assert carol.get("/v2.0/quotas/project-b").status_code == 403
+                assert carol.get("/v2.0/quotas").status_code == 403
+                resp = carol.request("PUT", "/v2.0/quotas/project-a",
+                                     {"quota": {"pool": 5}})
+                assert resp.status_code == 403, resp.text
+                assert admin.request("PUT", "/v2.0/quotas/project-a",
+                                     {"quota": {"pool": 5}}).status_code == 200
+    finally:
+        defaults.cleanup()
+        opened.cleanup()
