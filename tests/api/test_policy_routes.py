@@ -22,11 +22,14 @@ OBSERVER_POLICY = ('"load-balancer:read-global": '
                    '"rule:context_is_admin or role:load-balancer_global_observer"\n')
 
 
+COLLECTIONS = ("loadbalancers", "listeners", "pools", "healthmonitors", "l7policies")
+
+
 def _lists(url: str, token: str) -> dict[str, set[str]]:
     """The names in each v2 list the token's caller gets."""
     with Api(url, token=token) as api:
         out = {}
-        for collection in ("loadbalancers", "listeners", "pools", "healthmonitors"):
+        for collection in COLLECTIONS:
             resp = api.get(f"/v2/lbaas/{collection}")
             assert resp.status_code == 200, resp.text
             out[collection] = {o["name"] for o in resp.json()[collection]}
@@ -51,9 +54,18 @@ def _populate(url: str, physnet: str = "physnet-policy") -> None:
             assert resp.status_code == 201, resp.text
 
 
+def _deploy_all(url: str, physnet: str) -> None:
+    """An agent of the physical network realizes every load balancer waiting for it."""
+    with Api(url, token="agent-token") as service:
+        agent = FakeAgent(service, [physnet]).register()
+        for lb_id in agent.ready_devices():
+            agent.deployed(lb_id)
+
+
 @pytest.mark.parametrize("widened", [False, True], ids=["defaults", "policy.yaml"])
 def test_who_sees_every_projects_objects_is_the_policys_decision(
-        backend: str, server_factory: Any, tmp_path: Path, widened: bool) -> None:
+        backend: str, server_factory: Any, tmp_path: Path, physnet: str,
+        widened: bool) -> None:
     conf: dict[str, Any] = {"quotas": {"quota_loadbalancer": -1}}
     if widened:
         policy_file = tmp_path / "policy.yaml"
@@ -61,9 +73,15 @@ def test_who_sees_every_projects_objects_is_the_policys_decision(
         conf["oslo_policy"] = {"policy_file": policy_file}
     srv = server_factory(backend, auth_strategy="token", tokens=TOKENS, conf=conf)
     try:
-        _populate(srv.url)
-        everything = {c: {"a", "b"} for c in ("loadbalancers", "listeners", "pools",
-                                              "healthmonitors")}
+        _populate(srv.url, physnet)
+        _deploy_all(srv.url, physnet)
+        for token, name in (("alice-token", "a"), ("bob-token", "b")):
+            with Api(srv.url, token=token) as api:
+                [listener] = api.get("/v2/lbaas/listeners").json()["listeners"]
+                resp = api.post("/v2/lbaas/l7policies", {"l7policy": {
+                    "name": name, "listener_id": listener["id"], "action": "REJECT"}})
+                assert resp.status_code == 201, resp.text
+        everything = {c: {"a", "b"} for c in COLLECTIONS}
         assert _lists(srv.url, "admin-token") == everything
         assert _lists(srv.url, "alice-token") == {c: {"a"} for c in everything}
         # The watcher's own project has nothing; the policy decides whether it sees the
@@ -82,10 +100,7 @@ def test_l7_routes_answer_to_the_policy(backend: str, server_factory: Any,
                          conf={"quotas": {"quota_loadbalancer": -1}})
     try:
         _populate(srv.url, physnet)
-        with Api(srv.url, token="agent-token") as service:
-            agent = FakeAgent(service, [physnet]).register()
-            for lb_id in agent.ready_devices():
-                agent.deployed(lb_id)
+        _deploy_all(srv.url, physnet)
         with Api(srv.url, token="alice-token") as alice, \
                 Api(srv.url, token="bob-token") as bob, \
                 Api(srv.url, token="carol-token") as carol:

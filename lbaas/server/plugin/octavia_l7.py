@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lbaas.common import constants as c
@@ -46,14 +47,15 @@ def get_l7rule(session: Session, ctx: Context, policy_id: str, rule_id: str) -> 
     return rule
 
 
-def visible_policies(session: Session, ctx: Context) -> list[m.L7Policy]:
-    from sqlalchemy import select
-
+def visible_policies(session: Session, ctx: Context,
+                     all_projects: bool | None = None) -> list[m.L7Policy]:
+    """Octavia's L7 policies ``ctx`` lists: every project's when ``all_projects`` (the
+    policy's ``l7policy:get_all-global``; None: when ``ctx`` is an admin)."""
     q = select(m.L7Policy).join(m.Listener, m.Listener.id == m.L7Policy.listener_id).join(
         m.LoadBalancer, m.LoadBalancer.id == m.Listener.loadbalancer_id).where(
         m.LoadBalancer.api_version == octavia.OCTAVIA).order_by(
         m.L7Policy.created_at, m.L7Policy.id)
-    if not ctx.is_admin:
+    if not (ctx.is_admin if all_projects is None else all_projects):
         q = q.where(m.L7Policy.tenant_id == ctx.project_id)
     return list(session.scalars(q))
 

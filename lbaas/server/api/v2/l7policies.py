@@ -41,8 +41,11 @@ def create(request: Request, body: CreateRequest) -> dict[str, Any]:  # type: ig
 @router.get("/l7policies")
 def list_all(request: Request) -> dict[str, Any]:
     # Few per listener; answered over the serialized objects (common.list_query).
+    # Every project's when the policy's get_all-global allows it (api/authorize.py).
+    everyone = getattr(request.state, "all_projects", None)
     items = run(request, lambda s, ctx, st: [
-        ser.l7policy(p) for p in octavia_l7.visible_policies(s, ctx)], read_only=True)
+        ser.l7policy(p) for p in octavia_l7.visible_policies(s, ctx, everyone)],
+        read_only=True)
     return list_query(request, "l7policies", items, "v2/lbaas/l7policies")
 
 
