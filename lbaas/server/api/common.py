@@ -140,6 +140,33 @@ def _as_filter_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def parse_sorts(q: Any) -> list[tuple[str, bool]]:
+    """``sort_key``/``sort_dir`` as (key, descending) pairs, with Neutron's errors for
+    the directions (a key's direction is that of its first mention)."""
+    keys, dirs = q.getlist("sort_key"), q.getlist("sort_dir")
+    if dirs and len(dirs) != len(keys):
+        raise errors.HTTPBadRequest("The number of sort_keys and sort_dirs must be same")
+    for d in dirs:
+        if d not in ("asc", "desc"):
+            raise errors.HTTPBadRequest(f"{d} is invalid attribute for sort_dir")
+    return [(k, dirs[keys.index(k)] == "desc" if dirs else False) for k in keys]
+
+
+def parse_limit(q: Any) -> int | None:
+    """``limit``: None when absent, else an integer 0 or greater (0: no limit)."""
+    raw = q.get("limit")
+    if raw is None:
+        return None
+    try:
+        limit = int(raw)
+        if limit < 0:
+            raise ValueError
+    except ValueError:
+        raise errors.HTTPBadRequest(
+            f"Limit must be an integer 0 or greater and not '{raw}'") from None
+    return limit
+
+
 def list_query(request: Request, collection: str, items: list[dict[str, Any]],
                path: str) -> dict[str, Any]:
     """Apply filters (``?name=x&name=y``), sorting, pagination and ``fields`` the way
@@ -149,33 +176,18 @@ def list_query(request: Request, collection: str, items: list[dict[str, Any]],
         wanted = {v.lower() if v.lower() in ("true", "false") else v for v in q.getlist(key)}
         items = [i for i in items if key in i and _as_filter_text(i[key]) in wanted]
 
-    sort_keys = q.getlist("sort_key")
-    sort_dirs = q.getlist("sort_dir")
-    if sort_dirs and len(sort_dirs) != len(sort_keys):
-        raise errors.HTTPBadRequest("The number of sort_keys and sort_dirs must be same")
-    for d in sort_dirs:
-        if d not in ("asc", "desc"):
-            raise errors.HTTPBadRequest(f"{d} is invalid attribute for sort_dir")
     known = set(items[0]) if items else None
-    for key in reversed(sort_keys):
+    for key, desc in reversed(parse_sorts(q)):
         if known is not None and key not in known:
             raise errors.HTTPBadRequest(f"{key} is invalid attribute for sort_key")
-        desc = sort_dirs[sort_keys.index(key)] == "desc" if sort_dirs else False
 
         def sort_key(item: dict[str, Any], k: str = key) -> tuple[bool, Any]:
             return item.get(k) is None, _sort_value(item.get(k))
         items.sort(key=sort_key, reverse=desc)
 
     links: list[dict[str, str]] = []
-    limit_raw = q.get("limit")
-    if limit_raw is not None:
-        try:
-            limit = int(limit_raw)
-            if limit < 0:
-                raise ValueError
-        except ValueError:
-            raise errors.HTTPBadRequest(
-                f"Limit must be an integer 0 or greater and not '{limit_raw}'") from None
+    limit = parse_limit(q)
+    if limit is not None:
         marker = q.get("marker")
         start = 0
         if marker:

@@ -31,7 +31,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from lbaas.server import errors
-from lbaas.server.api.common import RESERVED, list_query, page_link
+from lbaas.server.api.common import RESERVED, list_query, page_link, parse_limit, parse_sorts
 from lbaas.server.api.sql_list import (
     CONST,
     LIMIT_CAP,
@@ -65,37 +65,12 @@ class _Answer:
     everything: bool = False  # every visible object: list_query answers
 
 
-def _sorts(q: Any) -> list[tuple[str, bool]]:
-    """(key, descending) pairs; Neutron's errors for the directions."""
-    keys, dirs = q.getlist("sort_key"), q.getlist("sort_dir")
-    if dirs and len(dirs) != len(keys):
-        raise errors.HTTPBadRequest("The number of sort_keys and sort_dirs must be same")
-    for d in dirs:
-        if d not in ("asc", "desc"):
-            raise errors.HTTPBadRequest(f"{d} is invalid attribute for sort_dir")
-    return [(k, dirs[keys.index(k)] == "desc" if dirs else False) for k in keys]
-
-
-def _limit(q: Any) -> int | None:
-    raw = q.get("limit")
-    if raw is None:
-        return None
-    try:
-        limit = int(raw)
-        if limit < 0:
-            raise ValueError
-    except ValueError:
-        raise errors.HTTPBadRequest(
-            f"Limit must be an integer 0 or greater and not '{raw}'") from None
-    return limit
-
-
 def _answer(session: Session, ctx: Context, listing: Listing,
             to_dict: Callable[[Any], dict[str, Any]], q: Any) -> _Answer:
     model = listing.model
     base = listing.query(ctx)
     dialect = session.get_bind().dialect.name
-    sorts = _sorts(q)
+    sorts = parse_sorts(q)
     filters = sorted({k for k in q.keys() if k not in RESERVED})
 
     def everything() -> _Answer:
@@ -124,7 +99,7 @@ def _answer(session: Session, ctx: Context, listing: Listing,
              for key, desc in sorts if listing.attrs[key].kind != CONST]
     terms += [Term(model.created_at, False, False), Term(model.id, False, False)]
     page = selected
-    limit = _limit(q)
+    limit = parse_limit(q)
     marker = q.get("marker")
     if limit is not None and marker:
         values = session.execute(selected.with_only_columns(
