@@ -68,6 +68,21 @@ class Port(_Model):
     network: Network
 
 
+class TlsCertificate(_Model):
+    """A certificate with its key, resolved by the server from a Barbican-style ref
+    (a certificate container, or a secret holding a PKCS#12 bundle) into PEM. Only the
+    agent role reads it; the agent writes it under the instance's state path, mode 0600.
+    ``id`` is the ref's last path segment (a UUID), safe as a file name."""
+
+    id: str
+    certificate: str
+    # Unencrypted PEM: the server removed any passphrase.
+    private_key: str
+    intermediates: list[str] = Field(default_factory=list)
+    # The names the certificate serves (subject CN and DNS SANs), for the SNI list.
+    names: list[str] = Field(default_factory=list)
+
+
 class HealthMonitor(_Model):
     id: str
     type: str  # PING, TCP, HTTP, HTTPS, TLS-HELLO
@@ -110,6 +125,15 @@ class Pool(_Model):
     members: list[Member] = Field(default_factory=list)
     healthmonitor: HealthMonitor | None = None
     provisioning_status: str = c.ACTIVE
+    # Octavia's re-encryption to the members (HTTPS to them): a client certificate, the
+    # CA bundle (PEM) that verifies them and its CRL, the versions, ciphers and ALPN.
+    tls_enabled: bool = False
+    tls_container: TlsCertificate | None = None
+    ca_tls_container: str | None = None
+    crl_container: str | None = None
+    tls_versions: list[str] = Field(default_factory=list)
+    tls_ciphers: str | None = None
+    alpn_protocols: list[str] = Field(default_factory=list)
 
 
 class L7Rule(_Model):
@@ -140,7 +164,7 @@ class L7Policy(_Model):
 
 class Listener(_Model):
     id: str
-    protocol: str  # HTTP, HTTPS (passthrough), TCP
+    protocol: str  # HTTP, HTTPS (passthrough), TCP, TERMINATED_HTTPS
     protocol_port: int
     # -1: unlimited.
     connection_limit: int = -1
@@ -157,6 +181,44 @@ class Listener(_Model):
     provisioning_status: str = c.ACTIVE
     # Octavia's L7 policies (none for v1, and from a server older than them).
     l7policies: list[L7Policy] = Field(default_factory=list)
+    # TERMINATED_HTTPS: the default certificate, the SNI ones (chosen by the client's
+    # server name), versions, ciphers, ALPN, HSTS and client authentication (CA and CRL
+    # as PEM bundles).
+    default_tls_container: TlsCertificate | None = None
+    sni_containers: list[TlsCertificate] = Field(default_factory=list)
+    tls_versions: list[str] = Field(default_factory=list)
+    tls_ciphers: str | None = None
+    alpn_protocols: list[str] = Field(default_factory=list)
+    hsts_max_age: int | None = None
+    hsts_include_subdomains: bool = False
+    hsts_preload: bool = False
+    client_authentication: Literal["NONE", "OPTIONAL", "MANDATORY"] = "NONE"
+    client_ca_tls_container: str | None = None
+    client_crl_container: str | None = None
+
+
+class Amphora(_Model):
+    """One instance of an ACTIVE_STANDBY load balancer (Octavia's amphora): the host
+    whose agent runs it, its configured VRRP role and priority, and its own port on the
+    VIP network, which the agent plugs instead of the VIP port. The VIP address is then
+    held by keepalived on that port's device, moving between the two instances."""
+
+    id: str
+    host: str = Field(max_length=255)
+    role: Literal["MASTER", "BACKUP"]
+    vrrp_priority: int = Field(ge=1, le=254)
+    vrrp_port: Port
+
+
+class Vrrp(_Model):
+    """The VRRP group of an ACTIVE_STANDBY load balancer (keepalived, VRRPv3 unicast
+    between the amphorae's own addresses)."""
+
+    vrid: int = Field(ge=1, le=255)
+    # keepalived's advert_int, in milliseconds (VRRPv3 counts centiseconds).
+    advert_int_ms: int = Field(ge=10, le=40950)
+    # False: an instance that comes back stays BACKUP (no failback black hole).
+    preempt: bool = False
 
 
 class LoadBalancer(_Model):
@@ -173,6 +235,14 @@ class LoadBalancer(_Model):
     failover_generation: int = 0
     listeners: list[Listener] = Field(default_factory=list)
     pools: list[Pool] = Field(default_factory=list)
+    # ACTIVE_STANDBY only: both instances (each agent finds its own by ``host``; the
+    # device's ``host`` is then None) and their VRRP group.
+    amphorae: list[Amphora] = Field(default_factory=list)
+    vrrp: Vrrp | None = None
+    # Ports on member subnets other than the VIP's (Octavia plugs member networks into the
+    # amphora): one per subnet, its own address, no default route through it. For
+    # ACTIVE_STANDBY, one set per amphora: keyed by amphora id ("" for SINGLE).
+    member_ports: dict[str, list[Port]] = Field(default_factory=dict)
 
 
 class LogicalDevice(_Model):
