@@ -273,6 +273,28 @@ class LoadBalancer(HasId, HasV2Status, HasNameAndTags, Base):
     vip_subnet: Mapped[Subnet | None] = relationship()
     agent: Mapped[Agent | None] = relationship()
     stats: Mapped[list[ListenerStatistics]] = relationship(cascade="all, delete-orphan")
+    member_ports: Mapped[list[LbMemberPort]] = relationship(
+        back_populates="loadbalancer", order_by="LbMemberPort.subnet_id",
+        cascade="all, delete-orphan")
+
+
+class LbMemberPort(Base):
+    """A port of a load balancer on a member subnet other than its VIP's (Octavia plugs
+    member networks into the amphora): one per (load balancer, amphora, subnet), the
+    amphora "" for a SINGLE load balancer. docs/architecture.md, "Member ports"."""
+
+    __tablename__ = "lb_member_ports"
+    __table_args__ = (UniqueConstraint("loadbalancer_id", "amphora_id", "subnet_id"),)
+    port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    loadbalancer_id: Mapped[str] = mapped_column(
+        ForeignKey("lb_loadbalancers.id", ondelete="CASCADE"), index=True)
+    amphora_id: Mapped[str] = mapped_column(String(ID_LEN), default="")
+    subnet_id: Mapped[str] = mapped_column(ForeignKey("subnets.id", ondelete="RESTRICT"))
+
+    loadbalancer: Mapped[LoadBalancer] = relationship(back_populates="member_ports")
+    port: Mapped[Port] = relationship()
+    subnet: Mapped[Subnet] = relationship()
 
 
 class Listener(HasId, HasV2Status, HasNameAndTags, Base):

@@ -401,6 +401,11 @@ def _refuse_vip_port(session: Session, port: m.Port) -> None:
         # A v1 VIP is the load balancer's listener; an Octavia load balancer owns its port.
         device_id = lb.listeners[0].id if lb.api_version == 1 and lb.listeners else lb.id
         raise errors.PortInUse(id=port.id, owner="VIP", device_id=device_id)
+    member_port = session.get(m.LbMemberPort, port.id)
+    if member_port is not None:
+        # A load balancer's port on a member subnet goes with its last member there.
+        raise errors.PortInUse(id=port.id, owner=c.DEVICE_OWNER_LOADBALANCERV2,
+                               device_id=member_port.loadbalancer_id)
 
 
 def update_port(session: Session, ctx: Context, port_id: str,

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from lbaas.common import constants as c
 from lbaas.server.db import models as m
-from lbaas.server.plugin import agents, scheduler
+from lbaas.server.plugin import agents, member_ports, scheduler
 
 LOG = logging.getLogger(__name__)
 
@@ -79,8 +79,10 @@ def move_away(session: Session, agent: m.Agent, down_time: int,
     revisions: dict[str, int] = {}
     moved: list[Moved] = []
     for lb in lbs:
-        physnet = scheduler.physnet_of(lb)
-        fits = [a for a in candidates if agents.maps_physnet(a, physnet)]
+        # The new host must reach the members' subnets too.
+        physnets = {scheduler.physnet_of(lb), *member_ports.physnets(lb)}
+        fits = [a for a in candidates
+                if all(agents.maps_physnet(a, physnet) for physnet in physnets)]
         target = min(fits, key=lambda a: (load.get(a.id, 0), a.created_at, a.id),
                      default=None)
         if target is None and not unbind_when_stuck:
@@ -103,6 +105,8 @@ def move_away(session: Session, agent: m.Agent, down_time: int,
             port = session.get(m.Port, lb.vip_port_id)
             if port is not None:
                 port.binding_host_id = target.host if target is not None else ""
+        for member_port in lb.member_ports:
+            member_port.port.binding_host_id = target.host if target is not None else ""
         if target is not None:
             load[target.id] = load.get(target.id, 0) + 1
         moved.append(Moved(lb.id, agent.id, target.id if target is not None else None))

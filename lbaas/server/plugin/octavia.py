@@ -26,7 +26,7 @@ from lbaas.common import constants as c
 from lbaas.server import errors
 from lbaas.server.context import Context
 from lbaas.server.db import models as m
-from lbaas.server.plugin import core, scheduler
+from lbaas.server.plugin import core, member_ports, scheduler
 
 PENDING = (c.PENDING_CREATE, c.PENDING_UPDATE, c.PENDING_DELETE)
 
@@ -156,8 +156,21 @@ def _lock(lb: m.LoadBalancer) -> None:
 
 def _notify(session: Session, s: Any, lb: m.LoadBalancer) -> None:
     """Tell the load balancer's host it changed, scheduling it first if it has none
-    (Octavia shows no reason while it waits: the load balancer stays PENDING_*)."""
+    (Octavia shows no reason while it waits: the load balancer stays PENDING_*), and
+    give it a port on each member subnet that has none yet (in this transaction: a
+    subnet without a free address fails the change)."""
     scheduler.touch(session, lb, s.agent_down_time)
+    if lb.topology != "ACTIVE_STANDBY":
+        member_ports.ensure(session, lb, member_ports.SINGLE_KEY)
+
+
+def _check_member_subnets(session: Session, ctx: Context,
+                          bodies: Iterable[dict[str, Any]]) -> None:
+    """Octavia's check of a member's ``subnet_id``: one the caller cannot see is a 400
+    "Subnet <id> not found."."""
+    for body in bodies:
+        if body.get("subnet_id"):
+            _subnet(session, ctx, body["subnet_id"])
 
 
 def _operating_default(admin_state_up: bool) -> str:
@@ -235,6 +248,7 @@ def create_loadbalancer(session: Session, ctx: Context, s: Any,
     for pool in _all_pool_bodies(body):
         wanted["member"] += len(pool.get("members") or [])
         wanted["healthmonitor"] += 1 if pool.get("healthmonitor") else 0
+        _check_member_subnets(session, ctx, pool.get("members") or [])
     _check_quota(session, s.conf, body["tenant_id"], wanted)
     batch = _Batch()
     lb = m.LoadBalancer(
@@ -447,6 +461,7 @@ def _children(lb: m.LoadBalancer) -> list[Any]:
 
 
 def delete_loadbalancer_rows(session: Session, lb: m.LoadBalancer) -> None:
+    member_ports.release_all(session, lb)
     port = lb.vip_port
     for listener in lb.listeners:
         listener.default_pool_id = None
@@ -614,6 +629,7 @@ def create_pool(session: Session, ctx: Context, s: Any, body: dict[str, Any]) ->
         lb = _parent_lb(session, ctx, body["loadbalancer_id"])
     else:
         raise errors.OctaviaBadRequest("Missing either listener_id or loadbalancer_id.")
+    _check_member_subnets(session, ctx, body.get("members") or [])
     _check_quota(session, s.conf, lb.tenant_id,
                  {"pool": 1, "member": len(body.get("members") or []),
                   "healthmonitor": 1 if body.get("healthmonitor") else 0})
@@ -690,6 +706,7 @@ def create_member(session: Session, ctx: Context, s: Any, pool_id: str,
                   body: dict[str, Any]) -> m.LbMember:
     pool = get_pool(session, ctx, pool_id)
     lb = pool.loadbalancer
+    _check_member_subnets(session, ctx, [body])
     _check_quota(session, s.conf, lb.tenant_id, {"member": 1})
     _lock(lb)
     member = _new_member(session, pool, body)
@@ -735,6 +752,7 @@ def batch_update_members(session: Session, ctx: Context, s: Any, pool_id: str,
     current = {(mem.address, mem.protocol_port): mem for mem in pool.members
                if mem.provisioning_status != c.PENDING_DELETE}
     new = [b for b in members if (b["address"], b["protocol_port"]) not in current]
+    _check_member_subnets(session, ctx, members)
     _check_quota(session, s.conf, lb.tenant_id, {"member": len(new)})
     _lock(lb)
     for body in members:
@@ -744,6 +762,9 @@ def batch_update_members(session: Session, ctx: Context, s: Any, pool_id: str,
             continue
         _apply(existing, body, ("name", "weight", "backup", "admin_state_up",
                                 "monitor_address", "monitor_port"), MEMBER_DEFAULTS)
+        if "subnet_id" in body:
+            # Octavia's batch update sets what the listed member says, subnet included.
+            existing.subnet_id = body["subnet_id"]
         if "tags" in body:
             existing.tags = _tags(body["tags"])
         existing.provisioning_status = c.PENDING_UPDATE
@@ -846,6 +867,9 @@ def settle(session: Session, lb: m.LoadBalancer, error: bool) -> None:
             session.delete(pool.healthmonitor)
     session.flush()
     session.expire(lb)
+    if not error:
+        # The agent has unplugged what the confirmed device no longer carried.
+        member_ports.release_unused(session, lb)
     for obj in [lb, *_children(lb)]:
         if obj.provisioning_status in PENDING or obj.provisioning_status == c.ERROR:
             obj.provisioning_status = done

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from lbaas.common import constants as c
 from lbaas.common import logical_device as ld
 from lbaas.server.db import models as m
-from lbaas.server.plugin import core, octavia
+from lbaas.server.plugin import core, member_ports, octavia
 
 
 def _live(objs: list[Any]) -> list[Any]:
@@ -36,16 +36,21 @@ def _policy(policy: m.L7Policy) -> ld.L7Policy:
                for r in _live(policy.rules)])
 
 
+def _port(port: m.Port) -> ld.Port:
+    """A port as the agent plugs it: with its subnets and its network."""
+    port_d = core.port_dict(port)
+    port_d["fixed_ips"] = [{"subnet_id": a.subnet_id, "ip_address": a.ip_address,
+                            "subnet": core.subnet_dict(a.subnet)} for a in port.fixed_ips]
+    port_d["network"] = core.network_dict(port.network)
+    return ld.Port.model_validate(port_d)
+
+
 def logical_device(session: Session, lb: m.LoadBalancer) -> ld.LogicalDevice:
     """The device of a load balancer that is not being deleted (callbacks answers a
     deleted or deleting one as not found)."""
     pending = octavia.lb_pending(lb)
     port = lb.vip_port
     assert port is not None and lb.vip_address is not None  # an Octavia LB has its VIP
-    port_d = core.port_dict(port)
-    port_d["fixed_ips"] = [{"subnet_id": a.subnet_id, "ip_address": a.ip_address,
-                            "subnet": core.subnet_dict(a.subnet)} for a in port.fixed_ips]
-    port_d["network"] = core.network_dict(port.network)
     listeners = [ld.Listener(
         id=li.id, protocol=li.protocol, protocol_port=li.protocol_port,
         connection_limit=li.connection_limit,
@@ -88,11 +93,13 @@ def logical_device(session: Session, lb: m.LoadBalancer) -> ld.LogicalDevice:
         id=lb.id, revision=lb.revision, pending=pending, request_id=lb.request_id,
         loadbalancer=ld.LoadBalancer(
             id=lb.id, vip_address=lb.vip_address,
-            vip_port=ld.Port.model_validate(port_d), admin_state_up=lb.admin_state_up,
+            vip_port=_port(port), admin_state_up=lb.admin_state_up,
             provisioning_status=lb.provisioning_status,
             topology="ACTIVE_STANDBY" if lb.topology == "ACTIVE_STANDBY" else "SINGLE",
             failover_generation=lb.failover_generation or 0,
-            listeners=listeners, pools=pools))
+            listeners=listeners, pools=pools,
+            member_ports={key: [_port(p) for p in ports]
+                          for key, ports in member_ports.live(lb).items()}))
 
 
 def deployed(session: Session, lb: m.LoadBalancer, revision: int | None) -> None:
