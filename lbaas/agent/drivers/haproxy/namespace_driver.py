@@ -82,6 +82,26 @@ def _port_l3(port: Port) -> tuple[list[tuple[str, int]], str | None, list[dict[s
     return fixed_ips, gateway, [r for r in host_routes if r not in default_routes]
 
 
+def member_port_l3(port: Port) -> tuple[list[tuple[str, int]], list[dict[str, str]]]:
+    """(addresses with prefix lengths, host routes) of a member port: the connected
+    route comes with the address, the subnet's host routes are added, and nothing
+    else. No default route through it, from the gateway or a 0/0 host route: replies
+    to clients leave by the VIP's (docs/architecture.md, "Member ports")."""
+    fixed_ips, _gateway, routes = _port_l3(port)
+    return fixed_ips, routes
+
+
+def member_ports_of(lb: LoadBalancer, host: str) -> list[Port]:
+    """The member ports this host plugs: a SINGLE load balancer's set (key ""), or for
+    ACTIVE_STANDBY the set of this host's amphora."""
+    if lb.topology != "ACTIVE_STANDBY":
+        return list(lb.member_ports.get("", []))
+    for amphora in lb.amphorae:
+        if amphora.host == host:
+            return list(lb.member_ports.get(amphora.id, []))
+    return []
+
+
 @dataclass
 class HaproxyOptions:
     loadbalancer_state_path: str
@@ -127,8 +147,9 @@ class InstancePaths:
 
     @property
     def instance(self) -> Path:
-        """VIP port id, device and namespace, for the unplug after an agent restart, and
-        the failover generation the instance realizes."""
+        """VIP port id, device and namespace, for the unplug after an agent restart, the
+        failover generation the instance realizes, and the member ports plugged
+        (``member_ports``: port id → device name)."""
         return self.dir / "instance.json"
 
 
@@ -185,10 +206,21 @@ class HaproxyNSDriver:
             "namespace": self._ns(lb_id)}
         # A re-plug keeps the generation: it is raised only once the whole failover
         # (plug and fresh HAProxy) is done, so one cut short is redone.
-        generation = _generation(self._load_instance(lb_id))
+        previous = self._load_instance(lb_id)
+        generation = _generation(previous)
         if generation:
             record["failover_generation"] = generation
+        # The member ports' devices are recorded on their own (_set_member_record).
+        if _member_record(previous):
+            record["member_ports"] = _member_record(previous)
         _write_atomic(paths.instance, json.dumps(record))
+
+    def _set_member_record(self, lb_id: str, devices: dict[str, str]) -> None:
+        instance = self._load_instance(lb_id)
+        if instance is None:
+            return
+        instance["member_ports"] = devices
+        _write_atomic(self._paths(lb_id).instance, json.dumps(instance))
 
     def _record_generation(self, lb_id: str, generation: int) -> None:
         """Remember the failover generation the instance now realizes (the device's,
@@ -253,6 +285,7 @@ class HaproxyNSDriver:
         namespace = self._ns(lb.id)
         self._unplug_replaced_port(lb.id, lb.vip_port)
         self._plug(namespace, lb.vip_port)
+        self._sync_member_ports(lb)
         self._spawn(lb)
 
     def update(self, lb: LoadBalancer) -> None:
@@ -270,6 +303,7 @@ class HaproxyNSDriver:
                 # Reconcile L3 (addresses, routes): cheap and idempotent.
                 self._configure_l3(namespace, instance["device_name"], port,
                                    announce=False)
+            self._sync_member_ports(lb)
         self._spawn(lb)
 
     def failover(self, lb: LoadBalancer) -> None:
@@ -294,9 +328,11 @@ class HaproxyNSDriver:
         process.stop(sorted(p for p in pids if process.pid_alive(p)))
         instance = self._load_instance(lb.id)
         if instance is not None:
+            self._unplug_member_ports(lb.id, set(_member_record(instance)))
             self._unplug(namespace, instance["port_id"], instance["device_name"])
         paths.server_state.unlink(missing_ok=True)
         self._plug(namespace, lb.vip_port, reuse_existing=False)
+        self._sync_member_ports(lb)
         self._spawn(lb)
 
     def _unplug_replaced_port(self, lb_id: str, port: Port) -> None:
@@ -330,6 +366,64 @@ class HaproxyNSDriver:
                                  port.mac_address, namespace=namespace)
             self._configure_l3(namespace, interface_name, port, announce=True)
         return interface_name
+
+    # ----------------------------------------------------------------- member ports
+
+    def _sync_member_ports(self, lb: LoadBalancer) -> None:
+        """Make the namespace hold one device per member port of the device, each with
+        its address and its subnet's host routes: new ones plugged, gone ones unplugged,
+        present ones (an update, an instance adopted after a restart) only reconciled
+        at L3, never re-plugged."""
+        namespace = self._ns(lb.id)
+        instance = self._load_instance(lb.id) or {}
+        recorded = _member_record(instance)
+        wanted = {port.id: port for port in member_ports_of(lb, self.host)}
+        self._unplug_member_ports(lb.id, set(recorded) - set(wanted))
+        recorded = _member_record(self._load_instance(lb.id))
+        with ip_lib.namespace_session(namespace):
+            for port_id in sorted(wanted):
+                port = wanted[port_id]
+                device = recorded.get(port_id)
+                if device is not None and _device_present(device, namespace):
+                    self._configure_member_l3(namespace, device, port, announce=False)
+                    continue
+                self.plugin_rpc.plug_vip_port(port.id, self.host)
+                device = self.vif_driver.get_device_name(_port_dict(port))
+                # Recorded before the device exists, as the VIP's: an undeploy after a
+                # crash right here still finds it.
+                recorded[port_id] = device
+                self._set_member_record(lb.id, recorded)
+                self.vif_driver.plug(_port_dict(port)["network"], port.id, device,
+                                     port.mac_address, namespace=namespace)
+                self._configure_member_l3(namespace, device, port, announce=True)
+
+    def _unplug_member_ports(self, lb_id: str, port_ids: set[str],
+                             notify_server: bool = True) -> None:
+        if not port_ids:
+            return
+        namespace = self._ns(lb_id)
+        recorded = _member_record(self._load_instance(lb_id))
+        for port_id in sorted(port_ids):
+            device = recorded.get(port_id)
+            if device is not None:
+                LOG.info("load balancer %s: unplugging member port %s (%s)", lb_id,
+                         port_id, device)
+                self._unplug(namespace, port_id, device, notify_server)
+            recorded.pop(port_id, None)
+        self._set_member_record(lb_id, recorded)
+
+    def _configure_member_l3(self, namespace: str, device: str, port: Port,
+                             announce: bool) -> None:
+        fixed_ips, routes = member_port_l3(port)
+        self.vif_driver.init_l3(device, [f"{ip}/{prefixlen}" for ip, prefixlen in fixed_ips],
+                                namespace=namespace)
+        ip_lib.set_l3_routes(namespace, device, None, routes)
+        if announce and self.options.send_gratuitous_arp > 0:
+            # The members' neighbour caches may hold another MAC for the address.
+            addresses = [ip for ip, _ in fixed_ips if ":" not in ip]
+            if addresses:
+                arping.send_garp(namespace, device, addresses,
+                                 self.options.send_gratuitous_arp)
 
     def _configure_l3(self, namespace: str, device: str, port: Port,
                       announce: bool) -> None:
@@ -531,6 +625,7 @@ class HaproxyNSDriver:
         process.stop(sorted(p for p in pids if process.pid_alive(p)))
         instance = self._load_instance(lb_id)
         if instance is not None:
+            self._unplug_member_ports(lb_id, set(_member_record(instance)), notify_server)
             self._unplug(namespace, instance["port_id"], instance["device_name"],
                          notify_server)
         if cleanup_namespace and ns_exists:
@@ -653,6 +748,15 @@ def _generation(instance: dict[str, Any] | None) -> int:
     before failovers existed, or a value that is not a count."""
     value = (instance or {}).get("failover_generation", 0)
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _member_record(instance: dict[str, Any] | None) -> dict[str, str]:
+    """The member ports an instance record says are plugged: port id → device name
+    (none in a record written before member ports existed, or a malformed one)."""
+    value = (instance or {}).get("member_ports") or {}
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _public_reason(reason: str, conf_path: Path) -> str:
