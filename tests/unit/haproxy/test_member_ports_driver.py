@@ -130,12 +130,12 @@ def test_an_adopted_instance_is_reconciled_not_replugged(
                                "host-1")
     monkeypatch.setattr(again, "_spawn", lambda lb: None)
     again.update(lb)
-    assert not [c for c in again.vif_driver.calls if c[0] in ("plug", "unplug")]
+    assert not [c for c in driver.vif_driver.calls if c[0] in ("plug", "unplug")]
     assert driver.plugin_rpc.calls == []
     # A device that vanished behind the agent's back is plugged again.
     linux["devices"].remove("tap" + PORT_B[:11])
     again.update(lb)
-    assert [c[0] for c in again.vif_driver.calls].count("plug") == 1
+    assert [c[0] for c in driver.vif_driver.calls].count("plug") == 1
 
 
 def test_undeploy_unplugs_member_ports_too(driver, logical_device, linux,
