@@ -32,7 +32,7 @@ from tests.functional.e2e_members.conftest import (
     ns_name,
 )
 from tests.helpers import netlab
-from tests.helpers.netlab import LabApi, netns, wait_until
+from tests.helpers.netlab import LabApi, Service, netns, wait_until
 
 V2 = "/lbaas"
 
@@ -192,3 +192,38 @@ def test_members_on_another_subnet_serve_through_the_vip(
 def netns_list() -> list[str]:
     out = netlab.sh("ip", "netns", "list").stdout
     return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def _ifindex(namespace: str, device: str) -> int:
+    link = json.loads(netns(namespace, "ip", "-j", "link", "show", "dev", device).stdout)
+    return int(link[0]["ifindex"])
+
+
+def test_a_restarted_agent_adopts_member_devices_without_replugging(
+        v2: V2Client, api: LabApi, service: Service, networks: dict[str, Any]) -> None:
+    subnet_a, subnet_b = networks["a"], networks["b"]
+    lb = v2.call("POST", f"{V2}/loadbalancers", {"loadbalancer": {
+        "name": "tq-lb2", "vip_subnet_id": subnet_a["id"], "listeners": [{
+            "protocol": "HTTP", "protocol_port": 80, "default_pool": {
+                "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "members": [
+                    {"address": B1[1], "protocol_port": 80,
+                     "subnet_id": subnet_b["id"]}]}}]}}, 201)["loadbalancer"]
+    v2.made.append(lb["id"])  # type: ignore[attr-defined]
+    lb = v2.wait_active(lb["id"])
+    namespace = NS_PREFIX + lb["id"]
+    [member_port] = [p for p in api.get(f"/ports?device_id={lb['id']}")["ports"]
+                     if p["id"] != lb["vip_port_id"]]
+    address = member_port["fixed_ips"][0]["ip_address"]
+    device = next(dev for dev, addrs in _addresses(namespace).items() if address in addrs)
+    before = _ifindex(namespace, device)
+    assert set(_client_get(f"http://{lb['vip_address']}/", 2)) == {B1[0]}
+
+    service.stop()
+    service.start()
+    # The restarted agent has looked at the instance once a change is deployed again.
+    pool_id = lb["pools"][0]["id"]
+    v2.call("PUT", f"{V2}/pools/{pool_id}", {"pool": {"name": "after-restart"}})
+    v2.wait_active(lb["id"])
+    assert _ifindex(namespace, device) == before
+    assert address in _addresses(namespace)[device]
+    assert set(_client_get(f"http://{lb['vip_address']}/", 2)) == {B1[0]}
