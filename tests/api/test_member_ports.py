@@ -191,6 +191,30 @@ def test_a_member_subnet_the_agent_does_not_map_is_refused(
     assert _member_ports(api, lb["id"]) == []
 
 
+def test_scheduling_picks_an_agent_that_maps_the_member_networks_too(
+        api: Api, physnet: str) -> None:
+    member_physnet = physnet + "-members"
+    both = FakeAgent(api, [physnet, member_physnet]).register()
+    vip_only = FakeAgent(api, [physnet]).register()
+    # The agent that maps both is the busier one: only its networks make it the choice.
+    net = make_network(api, **{"provider:physical_network": physnet})
+    subnet = make_subnet(api, net["id"], cidr="10.70.0.0/24")
+    busy = Octavia(api, both, subnet).create_lb()
+    assert busy["id"] in both.ready_devices()
+    net_b = make_network(api, **{"provider:physical_network": member_physnet})
+    subnet_b = make_subnet(api, net_b["id"], cidr="10.71.0.0/24")
+    octavia = Octavia(api, both, subnet)
+    lb = octavia.create_lb(listeners=[{
+        "protocol": "HTTP", "protocol_port": 80, "default_pool": {
+            "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "members": [
+                {"address": "10.71.0.10", "protocol_port": 80,
+                 "subnet_id": subnet_b["id"]}]}}])
+    assert lb["id"] in both.ready_devices()
+    assert lb["id"] not in vip_only.ready_devices()
+    [port] = _member_ports(api, lb["id"])
+    assert port["binding:host_id"] == both.host
+
+
 # --- rescheduling -----------------------------------------------------------------------
 
 DOWN_TIME = 2

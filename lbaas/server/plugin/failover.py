@@ -80,7 +80,7 @@ def move_away(session: Session, agent: m.Agent, down_time: int,
     moved: list[Moved] = []
     for lb in lbs:
         # The new host must reach the members' subnets too.
-        physnets = {scheduler.physnet_of(lb), *member_ports.physnets(lb)}
+        physnets = {scheduler.physnet_of(lb), *member_ports.wanted_physnets(session, lb)}
         fits = [a for a in candidates
                 if all(agents.maps_physnet(a, physnet) for physnet in physnets)]
         target = min(fits, key=lambda a: (load.get(a.id, 0), a.created_at, a.id),

@@ -120,10 +120,15 @@ def live(lb: m.LoadBalancer) -> dict[str, list[m.Port]]:
     return ports
 
 
-def physnets(lb: m.LoadBalancer) -> set[str]:
-    """The physical networks of the load balancer's member ports (an agent that takes
-    it over must map them all)."""
-    return {mp.subnet.network.provider_physical_network for mp in lb.member_ports}
+def wanted_physnets(session: Session, lb: m.LoadBalancer) -> set[str]:
+    """The physical networks of the wanted member subnets: an agent that runs the load
+    balancer must map them all, as it maps the VIP's."""
+    physnets = set()
+    for subnet_id in wanted_subnets(lb):
+        subnet = session.get(m.Subnet, subnet_id)
+        if subnet is not None:
+            physnets.add(subnet.network.provider_physical_network)
+    return physnets
 
 
 def is_member_port(session: Session, port_id: str) -> m.LbMemberPort | None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from lbaas.common import constants as c
 from lbaas.common import request_id
 from lbaas.server.db import models as m
+from lbaas.server.plugin import member_ports
 from lbaas.server.plugin.agents import bump, is_alive, maps_physnet
 
 WAITING = "waiting for a live lbaas agent"
@@ -43,13 +44,15 @@ def load_by_agent(session: Session) -> dict[str, int]:
         .group_by(m.LoadBalancer.agent_id)) if agent_id is not None}
 
 
-def pick_agent(session: Session, physnet: str, down_time: int) -> m.Agent | None:
-    """The alive, admin-up agent that maps ``physnet`` and has the fewest load balancers;
-    None when there is none."""
+def pick_agent(session: Session, physnet: str, down_time: int,
+               member_physnets: set[str] | frozenset[str] = frozenset()) -> m.Agent | None:
+    """The alive, admin-up agent that maps ``physnet`` (and the members' networks'
+    ``member_physnets``) and has the fewest load balancers; None when there is none."""
     counts = load_by_agent(session)
     candidates = [a for a in session.scalars(select(m.Agent).where(
         m.Agent.admin_state_up.is_(True), m.Agent.agent_type == c.AGENT_TYPE_LOADBALANCER))
-        if is_alive(a, down_time) and maps_physnet(a, physnet)]
+        if is_alive(a, down_time) and maps_physnet(a, physnet)
+        and all(maps_physnet(a, other) for other in member_physnets)]
     if not candidates:
         return None
     return min(candidates, key=lambda a: (counts.get(a.id, 0), a.created_at, a.id))
@@ -66,7 +69,8 @@ def touch(session: Session, lb: m.LoadBalancer, down_time: int) -> str | None:
     lb.request_id = request_id.current() or lb.request_id
     if lb.agent_id is None:
         physnet = physnet_of(lb)
-        agent = pick_agent(session, physnet, down_time)
+        agent = pick_agent(session, physnet, down_time,
+                           member_ports.wanted_physnets(session, lb))
         if agent is None:
             return waiting_reason(physnet)
         lb.agent_id, lb.agent = agent.id, agent
@@ -97,7 +101,8 @@ def schedule_waiting(session: Session, agent: m.Agent, down_time: int) -> None:
         physnet = physnet_of(lb)
         if not maps_physnet(agent, physnet):
             continue
-        chosen = pick_agent(session, physnet, down_time)
+        chosen = pick_agent(session, physnet, down_time,
+                            member_ports.wanted_physnets(session, lb))
         if chosen is None:
             continue
         lb.agent_id, lb.agent = chosen.id, chosen
