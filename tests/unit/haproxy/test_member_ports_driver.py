@@ -15,8 +15,10 @@ from lbaas.common.logical_device import LoadBalancer, Port
 from tests.unit.haproxy.haproxy_sample_device import POOL_ID
 from tests.unit.haproxy.test_haproxy_driver_logic import (  # noqa: F401 (fixtures)
     driver,
+    haproxy,
     linux,
     typed,
+    with_generation,
 )
 
 PORT_B = "5b0e7a4c-1111-4d4e-9a53-0a1b2c3d4e5f"
@@ -157,3 +159,22 @@ def test_a_vip_replug_keeps_the_member_record(driver, logical_device, linux,
     driver.create(lb)
     driver._plug(nd.get_ns_name(POOL_ID), lb.vip_port)
     assert driver._load_instance(POOL_ID)["member_ports"] == {PORT_B: "tap" + PORT_B[:11]}
+
+
+def test_a_failover_replugs_member_ports_with_the_vip(driver, logical_device, linux,
+                                                     haproxy) -> None:
+    ld = logical_device()
+
+    def device(generation: int) -> Any:
+        plain = with_generation(ld, generation)
+        return plain.model_copy(update={"loadbalancer": plain.loadbalancer.model_copy(
+            update={"member_ports": {"": [Port.model_validate(PORT_B_DICT)]}})})
+
+    assert driver.deploy_instance(device(0))
+    driver.vif_driver.calls.clear()
+    assert driver.deploy_instance(device(1))
+    vip_dev, member_dev = "tap" + ld["vip"]["port"]["id"][:11], "tap" + PORT_B[:11]
+    assert [c for c in driver.vif_driver.calls if c[0] != "init_l3"] == [
+        ("stop", (101,)), ("unplug", member_dev), ("unplug", vip_dev), ("plug", vip_dev),
+        ("plug", member_dev), ("spawn", 102)]
+    assert driver._load_instance(POOL_ID)["member_ports"] == {PORT_B: member_dev}
