@@ -199,7 +199,7 @@ def _ifindex(namespace: str, device: str) -> int:
     return int(link[0]["ifindex"])
 
 
-def test_a_restarted_agent_adopts_member_devices_without_replugging(
+def test_a_restarted_agent_adopts_member_devices_and_a_failover_replugs_them(
         v2: V2Client, api: LabApi, service: Service, networks: dict[str, Any]) -> None:
     subnet_a, subnet_b = networks["a"], networks["b"]
     lb = v2.call("POST", f"{V2}/loadbalancers", {"loadbalancer": {
@@ -226,4 +226,11 @@ def test_a_restarted_agent_adopts_member_devices_without_replugging(
     v2.wait_active(lb["id"])
     assert _ifindex(namespace, device) == before
     assert address in _addresses(namespace)[device]
+    assert set(_client_get(f"http://{lb['vip_address']}/", 2)) == {B1[0]}
+
+    # A failover rebuilds the data plane: a new member device, serving again.
+    v2.call("PUT", f"{V2}/loadbalancers/{lb['id']}/failover", want=202)
+    v2.wait_active(lb["id"])
+    assert address in _addresses(namespace)[device]
+    assert _ifindex(namespace, device) != before
     assert set(_client_get(f"http://{lb['vip_address']}/", 2)) == {B1[0]}
