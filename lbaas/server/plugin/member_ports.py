@@ -35,7 +35,7 @@ def wanted_subnets(lb: m.LoadBalancer) -> set[str]:
 
 
 def port_name(lb: m.LoadBalancer, key: str) -> str:
-    # Octavia's names its load balancer's ports "octavia-lb-..." (the VIP's is
+    # Octavia names its load balancer's ports "octavia-lb-..." (the VIP's is
     # octavia-lb-<lb id>); the amphora's id tells an ACTIVE_STANDBY pair's apart.
     return f"octavia-lb-member-{key or lb.id}"
 
@@ -130,6 +130,3 @@ def wanted_physnets(session: Session, lb: m.LoadBalancer) -> set[str]:
             physnets.add(subnet.network.provider_physical_network)
     return physnets
 
-
-def is_member_port(session: Session, port_id: str) -> m.LbMemberPort | None:
-    return session.get(m.LbMemberPort, port_id)
