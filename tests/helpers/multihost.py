@@ -170,6 +170,8 @@ class MultiHostLab:
     report_interval: int = 1
     agent_down_time: int = 4
     deploy_workers: int = 4
+    # More server options: {"section": {"option": value}}.
+    server_conf: dict[str, dict[str, Any]] = field(default_factory=dict)
     namespaces: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     server: subprocess.Popen[bytes] | None = None
@@ -245,7 +247,8 @@ agent_down_time = {self.agent_down_time}
 [quotas]
 quota_pool = -1
 quota_vip = -1
-""")
+""" + "".join(f"[{section}]\n" + "".join(f"{k} = {v}\n" for k, v in opts.items())
+             for section, opts in self.server_conf.items()))
         with open(self.root / "server.log", "ab") as log:
             self.server = subprocess.Popen([PY, "-m", "lbaas.cmd.server", "--config-file",
                                             str(conf)], cwd=REPO, stdout=log,
