@@ -47,7 +47,7 @@ class Authority:
 
     def __post_init__(self) -> None:
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.name)])
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         self.cert = (
             x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
             .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
@@ -70,7 +70,7 @@ class Authority:
         attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
         if organization:
             attrs.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         serial = x509.random_serial_number()
         builder = (
             x509.CertificateBuilder().subject_name(x509.Name(attrs))
@@ -89,7 +89,7 @@ class Authority:
         return Issued(cn, cert.public_bytes(_PEM).decode(), _key_pem(key), names, serial)
 
     def crl(self) -> str:
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         builder = (x509.CertificateRevocationListBuilder().issuer_name(self.cert.subject)
                    .last_update(now - datetime.timedelta(minutes=5))
                    .next_update(now + datetime.timedelta(days=7)))

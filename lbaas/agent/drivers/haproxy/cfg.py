@@ -469,7 +469,7 @@ def _pem(value: str | None, what: str, labels: tuple[str, ...],
 def _certificate_file(cert: ld.TlsCertificate, files: TlsFiles) -> str:
     """The path of one PEM file with the certificate, its intermediates and its key
     (the form HAProxy's ``crt`` loads), named by the certificate's id."""
-    what = f"certificate {cert.id}"
+    what = f"certificate {_name(cert.id, 'certificate id')}"
     content = (_pem(cert.certificate, what, limits.CERTIFICATE_LABELS, 1)
                + "".join(_pem(i, what + " intermediate", limits.CERTIFICATE_LABELS)
                          for i in cert.intermediates)
