@@ -288,12 +288,22 @@ def test_rotation_under_load_drops_nothing_and_serves_the_new_certificate(
     old_files = {p.name for p in certs_dir(deployed).iterdir()}
     new_leaf = tls_topology.ca.issue("www.tc.test", ("www.tc.test",))
     loop = tls_topology.client_loop(443, seconds=6)
+    kept = tls_topology.client_loop(443, seconds=6, keepalive=True)
     time.sleep(2)
     # Same container id, new certificate and key.
     deployed.deploy(make_lb(tls_topology, tls_certificate("tc-c-www", new_leaf)))
     out, err = loop.communicate(timeout=60)
     result = json.loads(out)
     assert result["failures"] == 0, result
+    kept_out, _ = kept.communicate(timeout=60)
+    kept_result = json.loads(kept_out)
+    # Kept connections: none failed; the old process closes them at most once each
+    # (then the client goes on over a new connection, to the new certificate).
+    assert kept_result["failures"] == 0, kept_result
+    assert kept_result["closed"] <= 1, kept_result
+    assert len(kept_result["seen"]) == 2, kept_result
+    print("new connections:", result["requests"], "kept:", kept_result["requests"],
+          "closed under a request:", kept_result["closed"])
     after = tls_topology.https(443)
     assert after["sha256"] != before["sha256"]
     assert set(result["seen"]) == {before["sha256"], after["sha256"]}, result

@@ -110,6 +110,58 @@ def once():
                       (line.partition(":") for line in lines[1:])}
     out["body"] = body
     return out
+def keepalive_loop():
+    """Requests over kept connections (HTTP/1.1 keep-alive, http.client). A request the
+    server closed a kept connection under before answering (RemoteDisconnected: the
+    reload's old process letting go of an idle connection) is retried once on a new
+    connection, as clients do for idempotent requests; ``closed`` counts those."""
+    import http.client
+    ctx = ssl.create_default_context(cafile=opts["ca"])
+    ctx.check_hostname = False
+    seen, failures, errors, done, closed = {}, 0, [], 0, 0
+    conn = None
+    deadline = time.monotonic() + opts["loop_seconds"]
+    while time.monotonic() < deadline:
+        done += 1
+        for attempt in (0, 1):
+            fresh = conn is None
+            if fresh:
+                conn = http.client.HTTPSConnection(opts["host"], opts["port"],
+                                                   context=ctx, timeout=5)
+            try:
+                conn.request("GET", "/")
+                # Before the answer: http.client drops the socket of a response that
+                # says "Connection: close".
+                sha = hashlib.sha256(conn.sock.getpeercert(binary_form=True)).hexdigest()
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status != 200:
+                    raise RuntimeError(f"HTTP {resp.status}")
+                seen[sha] = seen.get(sha, 0) + 1
+                if resp.will_close:
+                    conn.close()
+                    conn = None
+                break
+            except http.client.RemoteDisconnected as exc:
+                conn.close()
+                conn = None
+                if fresh or attempt:
+                    failures += 1
+                    errors = (errors + [repr(exc)])[:5]
+                    break
+                closed += 1
+            except Exception as exc:
+                if conn is not None:
+                    conn.close()
+                conn = None
+                failures += 1
+                errors = (errors + [repr(exc)])[:5]
+                break
+    return {"requests": done, "seen": seen, "failures": failures, "errors": errors,
+            "closed": closed}
+if opts.get("keepalive"):
+    print(json.dumps(keepalive_loop()))
+    sys.exit(0)
 if "loop_seconds" not in opts:
     try:
         print(json.dumps(once()))
@@ -197,9 +249,12 @@ class TlsTopology:
         result: dict[str, Any] = json.loads(out)
         return result
 
-    def client_loop(self, port: int, seconds: float) -> subprocess.Popen[str]:
+    def client_loop(self, port: int, seconds: float,
+                    keepalive: bool = False) -> subprocess.Popen[str]:
+        """A bounded loop of HTTPS requests: each on a new connection (each a full
+        handshake), or with ``keepalive`` over kept connections."""
         args = {"host": VIP_ADDRESS, "port": port, "ca": str(self.dir / "ca.pem"),
-                "loop_seconds": seconds}
+                "loop_seconds": seconds, "keepalive": keepalive}
         return subprocess.Popen(["ip", "netns", "exec", CLIENT[0], sys.executable,
                                  str(self.dir / "client.py"), json.dumps(args)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
