@@ -367,3 +367,32 @@ def test_public_reason_names_certificate_files_without_the_state_path():
               "'/var/lib/lbaas/haproxy/tc-lb/certs/c-www-0123.pem' in haproxy.cfg")
     assert namespace_driver._public_reason(reason, conf) == (
         "unable to load SSL private key from PEM file 'certs/c-www-0123.pem' in haproxy.cfg")
+
+
+# ------------------------------------------------------------------ the value rules
+
+
+def test_limits_tls_rules():
+    from lbaas.common import limits
+
+    assert limits.sni_name("*.tc.test") == "*.tc.test"
+    for bad in ("a..b", "*.*.tc.test", "tc.test/x", "tc test", "!tc.test", "x" * 254):
+        with pytest.raises(ValueError):
+            limits.sni_name(bad)
+    assert limits.tls_ciphers("ECDHE+AESGCM:!aNULL:@SECLEVEL=2")
+    pem = LEAFS["www.tc.test"].certificate
+    # CRLF and text around a block are not kept: only the blocks reach the file.
+    assert limits.pem(pem.replace("\n", "\r\n"), "x", limits.CERTIFICATE_LABELS, 1) == pem
+    with pytest.raises(ValueError, match="not PEM"):
+        limits.pem("junk\n" + pem, "x", limits.CERTIFICATE_LABELS)
+    with pytest.raises(ValueError, match="not PEM"):
+        limits.pem(pem + pem, "x", limits.CERTIFICATE_LABELS, 1)
+    with pytest.raises(ValueError, match="not PEM"):
+        limits.pem(CRL, "x", limits.CERTIFICATE_LABELS)
+
+
+def test_tls_pool_with_tls_hello_monitor_is_valid(haproxy_c):
+    po = pool(tls_enabled=True, ca_tls_container=CA.pem,
+              healthmonitor=ld.HealthMonitor(id="tc-hm", type="TLS-HELLO", delay=5,
+                                             timeout=3, max_retries=3))
+    haproxy_c(loadbalancer(po=po))
