@@ -615,10 +615,11 @@ class Probe:
 
 
 def wrk(url: str, seconds: float, connections: int, new_connections: bool,
-        threads: int = 1) -> dict[str, Any]:
+        threads: int = 1, client_ns: str | None = None) -> dict[str, Any]:
     """wrk from the client namespace: {"rps", "requests", "errors", "non2xx"}; with
     ``new_connections`` every request has ``Connection: close`` (wrk reconnects)."""
-    argv = ["ip", "netns", "exec", SPEC.client_ns, "wrk", f"-t{threads}", f"-c{connections}",
+    argv = ["ip", "netns", "exec", client_ns or SPEC.client_ns, "wrk", f"-t{threads}",
+            f"-c{connections}",
             f"-d{max(1, round(seconds))}s", "--timeout", "5s"]
     if new_connections:
         argv += ["-H", "Connection: close"]

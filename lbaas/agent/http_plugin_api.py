@@ -142,8 +142,8 @@ class HttpPluginApi(PluginApi):
         except pydantic.ValidationError as exc:
             raise PluginApiError(f"logical device {pool_id}: malformed answer from "
                                  f"{self.server_url}: {exc.error_count()} errors, first: "
-                                 f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}; "
-                                 f"{body!r:.200}") from exc
+                                 f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}"
+                                 ) from exc
 
     def pool_deployed(self, pool_id: str, revision: int | None = None) -> None:
         body = {} if revision is None else {"revision": revision}

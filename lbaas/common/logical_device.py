@@ -76,8 +76,8 @@ class TlsCertificate(_Model):
 
     id: str
     certificate: str
-    # Unencrypted PEM: the server removed any passphrase.
-    private_key: str
+    # Unencrypted PEM: the server removed any passphrase. Never in a repr (a log line).
+    private_key: str = Field(repr=False)
     intermediates: list[str] = Field(default_factory=list)
     # The names the certificate serves (subject CN and DNS SANs), for the SNI list.
     names: list[str] = Field(default_factory=list)

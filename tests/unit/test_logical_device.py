@@ -165,7 +165,7 @@ def test_typed_device_survives_its_json_form():
 def test_unknown_keys_from_a_newer_server_are_ignored():
     wire = from_v1(sample_logical_device()).model_dump(by_alias=True)
     wire["future"] = 1
-    wire["loadbalancer"]["listeners"][0]["quic_settings"] = "x"
+    wire["loadbalancer"]["listeners"][0]["future_listener_field"] = "x"
     assert LogicalDevice.model_validate(wire) == from_v1(sample_logical_device())
 
 

@@ -34,6 +34,7 @@ Octavia's per-listener and per-pool features):
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,7 +66,9 @@ LOG_FORMATS = {"http": "httplog", "tcp": "tcplog"}
 ALLOWED_CIDRS_PER_LINE = 32
 ALLOWED_CIDRS_ACL = "allowed_cidr"
 
-PROTOCOL_MODES = {"HTTP": "http", "HTTPS": "tcp", "TCP": "tcp"}
+# TERMINATED_HTTPS: HAProxy ends TLS and sees HTTP (Octavia's amphora does the same).
+TERMINATED_HTTPS = "TERMINATED_HTTPS"
+PROTOCOL_MODES = {"HTTP": "http", "HTTPS": "tcp", "TCP": "tcp", TERMINATED_HTTPS: "http"}
 BALANCE_ALGORITHMS = {
     "ROUND_ROBIN": "roundrobin",
     "LEAST_CONNECTIONS": "leastconn",
@@ -80,6 +83,29 @@ MONITOR_TYPES = (*constants.HEALTH_MONITOR_TYPES, "TLS-HELLO")
 HEADER_X_FORWARDED_FOR = "X-Forwarded-For"
 HEADER_X_FORWARDED_PORT = "X-Forwarded-Port"
 HEADER_X_FORWARDED_PROTO = "X-Forwarded-Proto"
+# The client certificate headers Octavia inserts on TERMINATED_HTTPS listeners, and
+# HAProxy's log-format expression for each (ssl_c_* fetches of the client's certificate;
+# empty, or 0, when it sent none).
+SSL_CLIENT_HEADERS = {
+    "X-SSL-Client-Verify": "%[ssl_c_verify]",
+    "X-SSL-Client-Has-Cert": "%[ssl_c_used]",
+    "X-SSL-Client-DN": "%[ssl_c_s_dn]",
+    "X-SSL-Client-CN": "%[ssl_c_s_dn(cn)]",
+    "X-SSL-Issuer": "%[ssl_c_i_dn]",
+    "X-SSL-Client-SHA1": "%[ssl_c_sha1,hex]",
+    "X-SSL-Client-Not-Before": "%[ssl_c_notbefore]",
+    "X-SSL-Client-Not-After": "%[ssl_c_notafter]",
+}
+HEADER_HSTS = "Strict-Transport-Security"
+# Octavia's versions in HAProxy's words: ssl-min-ver/ssl-max-ver values, and the no-*
+# flag that leaves one out (for a set with a hole, such as TLSv1 and TLSv1.2).
+TLS_VERSION_NAMES = {"SSLv3": "SSLv3", "TLSv1": "TLSv1.0", "TLSv1.1": "TLSv1.1",
+                     "TLSv1.2": "TLSv1.2", "TLSv1.3": "TLSv1.3"}
+TLS_VERSION_FLAGS = {"SSLv3": "no-sslv3", "TLSv1": "no-tlsv10", "TLSv1.1": "no-tlsv11",
+                     "TLSv1.2": "no-tlsv12", "TLSv1.3": "no-tlsv13"}
+# OpenSSL names TLS 1.3's suites TLS_*; they go to "ciphersuites", the rest to "ciphers".
+TLS13_SUITE_PREFIX = "TLS_"
+CLIENT_VERIFY = {"OPTIONAL": "optional", "MANDATORY": "required"}
 # Names go into the config unquoted and into runtime API commands; ids are UUIDs, but a
 # space or a '#' in one would silently change the meaning of the line.
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$", re.ASCII)
@@ -141,6 +167,10 @@ class FrontendView:
     acls: tuple[str, ...] = ()
     l7_requests: tuple[str, ...] = ()
     use_backends: tuple[str, ...] = ()
+    # TERMINATED_HTTPS: the words after the bind address ("ssl crt-list <file> ...").
+    bind_options: tuple[str, ...] = ()
+    # ``http-response set-header <name> <value>`` (HSTS).
+    response_headers: tuple[HeaderView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,6 +204,10 @@ class ServerView:
     # Where the health check goes when not to the member's own address and port.
     check_addr: str | None = None
     check_port: int | None = None
+    # A pool with tls_enabled: "ssl verify required ca-file <file> ..." (and
+    # "check-ssl" when checked); () for plain members. check_ssl above is the HTTPS
+    # monitor of a passthrough pool, rendered "check-ssl verify none".
+    ssl_options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -209,14 +243,39 @@ class ConfigView:
     defaults: DefaultsView
     frontends: tuple[FrontendView, ...]
     backends: tuple[BackendView, ...]
+    # The files of certs_dir the configuration names (certificates, CA and CRL bundles,
+    # crt-lists), by name: what the driver keeps there, nothing else.
+    tls_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class StatePaths:
-    """Where one instance's HAProxy finds its socket and server state file."""
+    """Where one instance's HAProxy finds its socket, server state file and TLS files."""
 
     stats_socket: str
     server_state_file: str
+    # None: the load balancer may not use TLS (a ConfigError if it does).
+    certs_dir: str | None = None
+
+
+class TlsFiles:
+    """The TLS files a configuration names, gathered while its view is built: name ->
+    content. A file's name carries a digest of its content, so new material is a new
+    name and a new configuration text (the driver then reloads; an unchanged text would
+    leave HAProxy serving what it loaded before)."""
+
+    def __init__(self, certs_dir: str | None) -> None:
+        self.certs_dir = certs_dir
+        self.files: dict[str, str] = {}
+
+    def add(self, stem: str, suffix: str, content: str) -> str:
+        """The path of the file holding ``content``."""
+        if self.certs_dir is None:
+            raise ConfigError("TLS needs a certificate directory")
+        digest = hashlib.sha256(content.encode()).hexdigest()[:16]
+        name = f"{_name(stem, 'TLS file')}-{digest}.{suffix}"
+        self.files[name] = content
+        return f"{self.certs_dir}/{name}"
 
 
 def _name(value: Any, what: str) -> str:
@@ -364,8 +423,143 @@ def _persistence(persistence: ld.SessionPersistence | None, vip_address: str, mo
             (f"store-response res.cook({cookie_name})", f"match req.cook({cookie_name})"))
 
 
+def _tls_version_words(versions: list[str], what: str) -> tuple[str, ...]:
+    """tls_versions as ``ssl-min-ver``/``ssl-max-ver``, plus a ``no-*`` flag for each
+    version inside that range the list leaves out. Empty: HAProxy's defaults."""
+    if not versions:
+        return ()
+    _checked(limits.tls_versions, list(versions))
+    order = [v for v in limits.TLS_VERSIONS if v in versions]
+    low = limits.TLS_VERSIONS.index(order[0])
+    high = limits.TLS_VERSIONS.index(order[-1])
+    holes = [TLS_VERSION_FLAGS[v] for v in limits.TLS_VERSIONS[low:high + 1]
+             if v not in versions]
+    return ("ssl-min-ver", TLS_VERSION_NAMES[order[0]],
+            "ssl-max-ver", TLS_VERSION_NAMES[order[-1]], *holes)
+
+
+def _cipher_words(ciphers: str | None) -> tuple[str, ...]:
+    """tls_ciphers split for OpenSSL: TLS 1.3's suites (TLS_*) as ``ciphersuites``, the
+    rest (TLS 1.2 and older) as ``ciphers``."""
+    if ciphers is None:
+        return ()
+    _checked(limits.tls_ciphers, ciphers)
+    names = [n for n in ciphers.split(":") if n]
+    tls13 = [n for n in names if n.startswith(TLS13_SUITE_PREFIX)]
+    older = [n for n in names if not n.startswith(TLS13_SUITE_PREFIX)]
+    words: tuple[str, ...] = ()
+    if older:
+        words += ("ciphers", ":".join(older))
+    if tls13:
+        words += ("ciphersuites", ":".join(tls13))
+    return words
+
+
+def _alpn_words(protocols: list[str]) -> tuple[str, ...]:
+    if not protocols:
+        return ()
+    return ("alpn", ",".join(_checked(limits.alpn_protocols, list(protocols))))
+
+
+def _pem(value: str | None, what: str, labels: tuple[str, ...],
+         count: int | None = None) -> str:
+    return _checked(limits.pem, value, what, labels, count)
+
+
+def _certificate_file(cert: ld.TlsCertificate, files: TlsFiles) -> str:
+    """The path of one PEM file with the certificate, its intermediates and its key
+    (the form HAProxy's ``crt`` loads), named by the certificate's id."""
+    what = f"certificate {_name(cert.id, 'certificate id')}"
+    content = (_pem(cert.certificate, what, limits.CERTIFICATE_LABELS, 1)
+               + "".join(_pem(i, what + " intermediate", limits.CERTIFICATE_LABELS)
+                         for i in cert.intermediates)
+               + _pem(cert.private_key, what + " key", limits.PRIVATE_KEY_LABELS, 1))
+    return files.add(cert.id, "pem", content)
+
+
+def _ca_words(owner: str, ca: str | None, crl: str | None,
+              files: TlsFiles) -> tuple[str, ...]:
+    """``ca-file <file> [crl-file <file>]``; () without a CA (a CRL alone checks
+    nothing)."""
+    if ca is None:
+        return ()
+    words: tuple[str, ...] = (
+        "ca-file", files.add(owner + "-ca", "pem",
+                             _pem(ca, f"CA bundle of {owner}", limits.CERTIFICATE_LABELS)))
+    if crl is not None:
+        words += ("crl-file", files.add(owner + "-crl", "pem",
+                                        _pem(crl, f"CRL of {owner}", limits.CRL_LABELS)))
+    return words
+
+
+def _server_ssl(pool: ld.Pool, files: TlsFiles) -> tuple[str, ...]:
+    """Octavia's re-encryption: TLS to the member, verified against the pool's CA when
+    it has one (``verify none`` without: Octavia's meaning of a pool without a CA).
+
+    No ``sni``: members are addressed by IP and Octavia names no server name for them;
+    without ``sni`` (or ``verifyhost``) HAProxy verifies the chain, not a host name."""
+    if not pool.tls_enabled:
+        return ()
+    pid = _name(pool.id, "pool id")
+    words: tuple[str, ...] = ("ssl",)
+    if pool.tls_container is not None:
+        words += ("crt", _certificate_file(pool.tls_container, files))
+    ca = _ca_words(pid, pool.ca_tls_container, pool.crl_container, files)
+    words += ("verify", "required", *ca) if ca else ("verify", "none")
+    words += _tls_version_words(pool.tls_versions, "pool")
+    words += _cipher_words(pool.tls_ciphers)
+    words += _alpn_words(pool.alpn_protocols)
+    return words
+
+
+def _bind_ssl(listener: ld.Listener, files: TlsFiles) -> tuple[str, ...]:
+    """A TERMINATED_HTTPS listener's bind words: ``ssl crt-list <file>`` (the default
+    certificate first, which HAProxy serves to a client that names no known host, then
+    each SNI certificate filtered on its names), versions, ciphers, ALPN and client
+    authentication."""
+    lid = _name(listener.id, "listener id")
+    if listener.default_tls_container is None:
+        raise ConfigError(f"listener {lid}: a TERMINATED_HTTPS listener needs a "
+                          "default certificate")
+    lines = [_certificate_file(listener.default_tls_container, files)]
+    seen = {listener.default_tls_container.id}
+    for cert in listener.sni_containers:
+        if cert.id in seen:
+            continue
+        seen.add(cert.id)
+        names = [_checked(limits.sni_name, n) for n in cert.names]
+        lines.append(" ".join([_certificate_file(cert, files), *names]))
+    crt_list = files.add(lid, "crtlist", "".join(line + "\n" for line in lines))
+    words: tuple[str, ...] = ("ssl", "crt-list", crt_list)
+    words += _tls_version_words(listener.tls_versions, "listener")
+    words += _cipher_words(listener.tls_ciphers)
+    words += _alpn_words(listener.alpn_protocols)
+    auth = listener.client_authentication
+    if auth != "NONE":
+        if auth not in CLIENT_VERIFY:
+            raise ConfigError(f"listener {lid}: client_authentication {auth!r} is not "
+                              "NONE, OPTIONAL or MANDATORY")
+        if listener.client_ca_tls_container is None:
+            raise ConfigError(f"listener {lid}: client authentication needs a CA")
+        words += ("verify", CLIENT_VERIFY[auth],
+                  *_ca_words(lid + "-client", listener.client_ca_tls_container,
+                             listener.client_crl_container, files))
+    return words
+
+
+def _hsts(listener: ld.Listener) -> tuple[HeaderView, ...]:
+    if listener.hsts_max_age is None:
+        return ()
+    value = f"max-age={_checked(limits.hsts_max_age, listener.hsts_max_age)}"
+    if listener.hsts_include_subdomains:
+        value += "; includeSubDomains"
+    if listener.hsts_preload:
+        value += "; preload"
+    return (HeaderView(HEADER_HSTS, f'"{value}"'),)
+
+
 def _server(member: ld.Member, health_check: HealthCheckView | None,
-            cookie: bool) -> ServerView:
+            cookie: bool, ssl_options: tuple[str, ...] = ()) -> ServerView:
     check = health_check is not None
     check_addr = check_port = None
     if check and member.monitor_address is not None:
@@ -378,16 +572,19 @@ def _server(member: ld.Member, health_check: HealthCheckView | None,
         weight=_int(member.weight, "member weight", limits.WEIGHT_MIN, limits.WEIGHT_MAX),
         disabled=not member.admin_state_up,
         check=check,
-        check_ssl=health_check is not None and health_check.ssl,
+        # A TLS pool's checks take check-ssl with its verification (ssl_options).
+        check_ssl=health_check is not None and health_check.ssl and not ssl_options,
         cookie=member.id if cookie else None,
         backup=member.backup is True,
         check_addr=check_addr,
         check_port=check_port,
+        # Checks of a TLS member speak TLS too, with the same verification.
+        ssl_options=ssl_options + (("check-ssl",) if check and ssl_options else ()),
     )
 
 
-def _backend(pool: ld.Pool, vip_address: str,
-             listener: ld.Listener | None, defaults: DefaultsView) -> BackendView:
+def _backend(pool: ld.Pool, vip_address: str, listener: ld.Listener | None,
+             defaults: DefaultsView, files: TlsFiles) -> BackendView:
     mode = _mode(pool.protocol, "pool")
     try:
         balance = BALANCE_ALGORITHMS[pool.lb_algorithm]
@@ -400,6 +597,9 @@ def _backend(pool: ld.Pool, vip_address: str,
     members = [m for m in pool.members if m.provisioning_status != constants.PENDING_DELETE]
     cookie, stick_table, stick_rules = _persistence(pool.session_persistence, vip_address,
                                                     mode, bool(members))
+    if pool.tls_enabled and mode != "http":
+        raise ConfigError(f"pool {pool.id}: tls_enabled needs an HTTP pool")
+    ssl_options = _server_ssl(pool, files)
     timeout_connect = timeout_server = None
     if listener is not None:
         timeout_connect = _timeout_ms(listener.timeout_member_connect,
@@ -415,7 +615,8 @@ def _backend(pool: ld.Pool, vip_address: str,
         cookie=cookie,
         stick_table=stick_table,
         stick_rules=stick_rules,
-        servers=tuple(_server(m, health_check, cookie is not None) for m in members),
+        servers=tuple(_server(m, health_check, cookie is not None, ssl_options)
+                      for m in members),
         http_reuse="always" if mode == "http" else None,
         timeout_connect_ms=timeout_connect,
         timeout_server_ms=timeout_server,
@@ -438,10 +639,19 @@ def _quoted(value: str) -> str:
     return f"'{value}'"
 
 
-def _acl(rule: ld.L7Rule) -> str:
+def _acl(rule: ld.L7Rule, tls_listener: bool = False) -> str:
     """``<name> <fetch> [-i] -m <method> -- '<value>'``: ``--`` ends the flags, so a
     value such as "-i" is a pattern, never a flag."""
-    _checked(l7.rule, rule.type, rule.compare_type, rule.key, rule.value)
+    _checked(l7.rule, rule.type, rule.compare_type, rule.key, rule.value, tls_listener)
+    name = _name(rule.id, "L7 rule id")
+    if rule.type == "SSL_CONN_HAS_CERT":
+        # The value can only be "True": a certificate was presented (invert: none was).
+        return f"{name} ssl_c_used"
+    if rule.type == "SSL_VERIFY_RESULT":
+        return f"{name} ssl_c_verify -m int eq {int(rule.value)}"
+    if rule.type == "SSL_DN_FIELD":
+        fetch = f"ssl_c_s_dn({_checked(l7.dn_field, rule.key)})"
+        return f"{name} {fetch} -m {l7.MATCH[rule.compare_type]} -- {_quoted(rule.value)}"
     fetch, nocase = L7_FETCHES[rule.type]
     if rule.key is not None:
         fetch = fetch.format(key=_checked(l7.key, rule.key))
@@ -452,7 +662,7 @@ def _acl(rule: ld.L7Rule) -> str:
             value = f"\\.({value})$"
         else:
             match, value = "end", f".{value}"
-    return (f"{_name(rule.id, 'L7 rule id')} {fetch}{' -i' if nocase else ''} -m {match} "
+    return (f"{name} {fetch}{' -i' if nocase else ''} -m {match} "
             f"-- {_quoted(value)}")
 
 
@@ -504,7 +714,7 @@ def _l7(listener: ld.Listener, mode: str, backends: dict[str, BackendView],
             use_backends.append(f"{backend.name} if {chosen}")
         terms = []
         for rule in rules:
-            acls.append(_acl(rule))
+            acls.append(_acl(rule, listener.protocol == TERMINATED_HTTPS))
             terms.append(("!" if rule.invert else "") + rule.id)
         requests.append(f"set-var({L7_VAR}) str({pid}) if {' '.join(terms)} "
                         f"!{{ var({L7_VAR}) -m found }}")
@@ -512,7 +722,8 @@ def _l7(listener: ld.Listener, mode: str, backends: dict[str, BackendView],
 
 
 def _frontend(listener: ld.Listener, lb: ld.LoadBalancer, backends: dict[str, BackendView],
-              defaults: DefaultsView, access_log: bool = False) -> FrontendView:
+              defaults: DefaultsView, files: TlsFiles,
+              access_log: bool = False) -> FrontendView:
     mode = _mode(listener.protocol, "listener")
     default_backend = None
     if listener.default_pool_id is not None:
@@ -530,13 +741,19 @@ def _frontend(listener: ld.Listener, lb: ld.LoadBalancer, backends: dict[str, Ba
         maxconn = _checked(limits.connection_limit, listener.connection_limit)
     headers = {name: _enabled(value) for name, value in listener.insert_headers.items()}
     port = _port(listener.protocol_port, "listener")
+    terminated = listener.protocol == TERMINATED_HTTPS
     set_headers: list[HeaderView] = []
     if mode == "http":
         if headers.get(HEADER_X_FORWARDED_PORT):
             set_headers.append(HeaderView(HEADER_X_FORWARDED_PORT, str(port)))
         if headers.get(HEADER_X_FORWARDED_PROTO):
-            # Plain HTTP listeners only: HTTPS is passed through in TCP mode.
-            set_headers.append(HeaderView(HEADER_X_FORWARDED_PROTO, "http"))
+            # HTTP or TERMINATED_HTTPS: HTTPS is passed through in TCP mode.
+            set_headers.append(HeaderView(HEADER_X_FORWARDED_PROTO,
+                                          "https" if terminated else "http"))
+    if terminated:
+        # In Octavia's order; each always set, so a client cannot send its own.
+        set_headers += [HeaderView(name, fetch) for name, fetch in SSL_CLIENT_HEADERS.items()
+                        if headers.get(name)]
     cidrs = [_checked(limits.canonical_cidr, cidr) for cidr in listener.allowed_cidrs]
     acls, l7_requests, use_backends = _l7(listener, mode, backends)
     return FrontendView(
@@ -557,24 +774,31 @@ def _frontend(listener: ld.Listener, lb: ld.LoadBalancer, backends: dict[str, Ba
         acls=acls,
         l7_requests=l7_requests,
         use_backends=use_backends,
+        bind_options=_bind_ssl(listener, files) if terminated else (),
+        response_headers=_hsts(listener) if terminated else (),
     )
 
 
 def build_view(loadbalancer: ld.LoadBalancer | None, paths: StatePaths, user_group: str,
                hard_stop_after: int, log_target: str | None = None,
-               log_facility: str = "local0") -> ConfigView:
+               log_facility: str = "local0", tls_files: TlsFiles | None = None,
+               ) -> ConfigView:
     """The whole configuration of one load balancer's HAProxy. Raises
     :class:`ConfigError`.
 
     ``log_target`` is the operator's access log target (a unix socket path or a UDP
     address, ``limits.log_target``): each frontend then logs every HTTP request
     (``option httplog``) or TCP connection (``option tcplog``) there with
-    ``log_facility``. None renders no ``log`` line at all."""
+    ``log_facility``. None renders no ``log`` line at all.
+
+    ``tls_files`` (for ``paths.certs_dir``) receives the content of every TLS file the
+    configuration names; the view itself holds only their names, never key material."""
     if loadbalancer is None:
         raise ConfigError("a logical device without a load balancer has no HAProxy "
                           "configuration")
     lb = loadbalancer
     defaults = DefaultsView()
+    files = tls_files if tls_files is not None else TlsFiles(paths.certs_dir)
     listeners = [li for li in lb.listeners
                  if li.provisioning_status != constants.PENDING_DELETE]
     pools = [p for p in lb.pools if p.provisioning_status != constants.PENDING_DELETE]
@@ -594,11 +818,11 @@ def build_view(loadbalancer: ld.LoadBalancer | None, paths: StatePaths, user_gro
             # A pool that only L7 policies use: the first such policy's listener.
             listener = next((li for li in listeners for p in li.l7policies
                              if p.redirect_pool_id == pool.id), None)
-        backends[pool.id] = _backend(pool, lb.vip_address, listener, defaults)
+        backends[pool.id] = _backend(pool, lb.vip_address, listener, defaults, files)
     if log_target is not None:
         log_target = _checked(limits.log_target, log_target)
         log_facility = _checked(limits.log_facility, log_facility)
-    frontends = tuple(_frontend(li, lb, backends, defaults, log_target is not None)
+    frontends = tuple(_frontend(li, lb, backends, defaults, files, log_target is not None)
                       for li in listeners)
     v1_shaped = any(p.id == lb.id for p in lb.pools)
     return ConfigView(
@@ -615,6 +839,7 @@ def build_view(loadbalancer: ld.LoadBalancer | None, paths: StatePaths, user_gro
         defaults=defaults,
         frontends=frontends,
         backends=tuple(backends.values()),
+        tls_files=tuple(sorted(files.files)),
     )
 
 
@@ -665,15 +890,17 @@ def view_to_dict(view: ConfigView) -> dict[str, Any]:
 def _frontend_from_dict(data: dict[str, Any]) -> FrontendView:
     fe = dict(data)
     fe["allowed_cidrs"] = tuple(tuple(line) for line in fe.get("allowed_cidrs", ()))
-    fe["set_headers"] = tuple(HeaderView(**h) for h in fe.get("set_headers", ()))
-    for key in ("acls", "l7_requests", "use_backends"):
+    for key in ("set_headers", "response_headers"):
+        fe[key] = tuple(HeaderView(**h) for h in fe.get(key, ()))
+    for key in ("acls", "l7_requests", "use_backends", "bind_options"):
         fe[key] = tuple(fe.get(key, ()))
     return FrontendView(**fe)
 
 
 def _backend_from_dict(data: dict[str, Any]) -> BackendView:
     be = dict(data)
-    be["servers"] = tuple(ServerView(**s) for s in be["servers"])
+    be["servers"] = tuple(ServerView(**{**s, "ssl_options": tuple(s.get("ssl_options", ()))})
+                          for s in be["servers"])
     be["stick_rules"] = tuple(be["stick_rules"])
     if be["health_check"] is not None:
         be["health_check"] = HealthCheckView(**be["health_check"])
@@ -688,4 +915,5 @@ def view_from_dict(data: dict[str, Any]) -> ConfigView:
         defaults=DefaultsView(**data["defaults"]),
         frontends=tuple(_frontend_from_dict(fe) for fe in data["frontends"]),
         backends=tuple(_backend_from_dict(be) for be in data["backends"]),
+        tls_files=tuple(data.get("tls_files", ())),
     )

@@ -146,6 +146,12 @@ class InstancePaths:
         return self.dir / "view.json"
 
     @property
+    def certs(self) -> Path:
+        """Certificates with their keys, CA and CRL bundles and crt-lists, mode 0600 in
+        a 0700 directory: only what the running configuration names."""
+        return self.dir / "certs"
+
+    @property
     def instance(self) -> Path:
         """VIP port id, device and namespace, for the unplug after an agent restart, the
         failover generation the instance realizes, and the member ports plugged
@@ -166,6 +172,48 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def _write_secret(path: Path, text: str) -> None:
+    """``text`` in ``path``, owned by the agent (root), mode 0600 from its creation on
+    (never briefly readable by others), replaced atomically: HAProxy reading it during
+    a reload sees the old file or the new one, whole."""
+    tmp = path.with_name("." + path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, text.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _write_tls_files(certs: Path, files: dict[str, str]) -> None:
+    """The TLS files a configuration names (never logged: they hold private keys)."""
+    if not files:
+        return
+    certs.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(certs, 0o700)
+    for name, content in files.items():
+        path = certs / name
+        # A name carries its content's digest: an existing file is the same material.
+        if path.exists() and path.stat().st_mode & 0o777 == 0o600:
+            continue
+        _write_secret(path, content)
+
+
+def _prune_tls_files(certs: Path, keep: set[str]) -> None:
+    """Remove what no configuration of the instance names any more (old certificates
+    after a rotation, those of a deleted listener): key material does not linger."""
+    if not certs.is_dir():
+        return
+    for entry in certs.iterdir():
+        if entry.name not in keep:
+            entry.unlink(missing_ok=True)
+    if not keep:
+        certs.rmdir()
 
 
 class HaproxyNSDriver:
@@ -440,16 +488,19 @@ class HaproxyNSDriver:
                 arping.send_garp(namespace, device, addresses,
                                  self.options.send_gratuitous_arp)
 
-    def _build_view(self, lb: LoadBalancer, paths: InstancePaths) -> cfg.ConfigView:
+    def _build_view(self, lb: LoadBalancer, paths: InstancePaths,
+                    tls_files: cfg.TlsFiles | None = None) -> cfg.ConfigView:
         try:
             return cfg.build_view(
                 lb,
                 cfg.StatePaths(stats_socket=str(paths.sock),
-                               server_state_file=str(paths.server_state)),
+                               server_state_file=str(paths.server_state),
+                               certs_dir=str(paths.certs)),
                 user_group=self.options.user_group,
                 hard_stop_after=self.options.hard_stop_after,
                 log_target=self.options.access_log,
                 log_facility=self.options.access_log_facility,
+                tls_files=tls_files,
             )
         except cfg.ConfigError as exc:
             raise DeployError(str(exc)) from exc
@@ -461,8 +512,20 @@ class HaproxyNSDriver:
         namespace = self._ns(lb.id)
         paths = self._paths(lb.id)
         paths.dir.mkdir(parents=True, exist_ok=True)
-        view = self._build_view(lb, paths)
-        self._apply(namespace, paths, view, cfg.render(view))
+        tls_files = cfg.TlsFiles(str(paths.certs))
+        view = self._build_view(lb, paths, tls_files)
+        # A certificate change is a change of file names, hence of the configuration's
+        # text: the checked, seamless reload below, which is hitless for TLS listeners
+        # as for any (docs/architecture.md, "TLS").
+        _write_tls_files(paths.certs, tls_files.files)
+        try:
+            self._apply(namespace, paths, view, cfg.render(view))
+        except BaseException:
+            # The configuration that still runs (if any) names its own files.
+            running = self._load_view(paths) if paths.conf.exists() else None
+            _prune_tls_files(paths.certs, set(running.tls_files) if running else set())
+            raise
+        _prune_tls_files(paths.certs, set(view.tls_files))
 
     def _apply(self, namespace: str, paths: InstancePaths, view: cfg.ConfigView,
                text: str) -> None:
@@ -762,7 +825,9 @@ def _member_record(instance: dict[str, Any] | None) -> dict[str, str]:
 def _public_reason(reason: str, conf_path: Path) -> str:
     """HAProxy's message as a tenant may read it: the file named as HAProxy users know
     it, not by the host's state path."""
-    return reason.replace(str(conf_path), "haproxy.cfg")
+    # Certificate files by their name under the instance (certs/<name>).
+    return reason.replace(str(conf_path), "haproxy.cfg").replace(
+        str(conf_path.parent) + "/", "")
 
 
 def _device_present(name: str, namespace: str) -> bool:
