@@ -16,7 +16,9 @@ Threads:
   this host's load balancers away (``agent_down_time``, learnt from the heartbeats'
   answers), every instance is removed locally (``self_fence``): a SINGLE VIP must never
   be on two hosts. The first heartbeat that gets through again redeploys what is still
-  bound here (docs/architecture.md, "High availability");
+  bound here (docs/architecture.md, "High availability"). An agent that no server has
+  answered since it started counts from its start, with the ``agent_down_time`` of its
+  own configuration: the instances it found on the host may have moved meanwhile;
 * events — waits for the first heartbeat attempt, then long-polls ``get_events`` and
   refreshes exactly the pools that changed; a full ``sync_state`` at start, when the
   server's revision goes back (its database was replaced) and after an unexpected
@@ -97,6 +99,10 @@ class AgentOptions:
     # Waits after a failed long-poll or sync, doubling up to the maximum.
     error_backoff: float = 1.0
     error_backoff_max: float = 30.0
+    # The servers' agent_down_time as this host's configuration says ([agent]
+    # agent_down_time): the fence limit until a heartbeat's answer gives the server's
+    # own word. None: an agent no server answered never stops serving.
+    agent_down_time: float | None = None
 
 
 class _PoolState:
@@ -155,6 +161,7 @@ class LbaasAgentManager:
         # instance was removed for a partition and nothing is redeployed until a
         # heartbeat gets through.
         self._fenced = threading.Event()
+        self._started: float | None = None
         self._last_contact: float | None = None
         self._fencing: dict[str, Any] = {}
         self._self_fenced = False
@@ -162,6 +169,7 @@ class LbaasAgentManager:
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
+        self._started = time.monotonic()
         for name, target in (("heartbeat", self._heartbeat_loop),
                              ("events", self._event_loop),
                              ("periodic", self._periodic_loop),
@@ -295,16 +303,28 @@ class LbaasAgentManager:
         """Seconds without an answer from any server after which this agent stops
         serving; None when it never does (failover is off, or no other agent could
         take over). Below the server's agent_down_time by a heartbeat and a half, so
-        the VIPs are gone here before the server moves them."""
-        down = self._fencing.get("agent_down_time")
-        if not self._fencing.get("failover") or not isinstance(down, (int, float)):
+        the VIPs are gone here before the server moves them.
+
+        Before any heartbeat was answered the agent cannot know whether a move is
+        possible: it assumes one is (another agent may already serve what it found on
+        the host after a restart) and takes the down time from its configuration."""
+        if self._last_contact is None:
+            down: Any = self.options.agent_down_time
+            failover = True
+        else:
+            down = self._fencing.get("agent_down_time")
+            failover = bool(self._fencing.get("failover"))
+        if not failover or not isinstance(down, (int, float)):
             return None
         return max(down - 1.5 * self.options.report_interval, down / 2)
 
     def _since_contact(self) -> float:
-        if self._last_contact is None:
+        """Seconds since the last answered heartbeat was sent, or since the start when
+        none was (0 before the start)."""
+        since = self._last_contact if self._last_contact is not None else self._started
+        if since is None:
             return 0.0
-        return time.monotonic() - self._last_contact
+        return time.monotonic() - since
 
     def request_refresh(self, pool_id: str) -> None:
         """Schedule refresh_device(pool_id) on the deploy workers, coalesced with a
@@ -572,8 +592,8 @@ class LbaasAgentManager:
     def _fence_loop(self) -> None:
         while not self._stop.wait(FENCE_CHECK_INTERVAL):
             limit = self.fence_after()
-            if (limit is not None and not self._self_fenced
-                    and self._last_contact is not None and self._since_contact() > limit):
+            if limit is not None and not self._self_fenced and \
+                    self._since_contact() > limit:
                 try:
                     self.self_fence()
                 except Exception:

@@ -94,6 +94,7 @@ def read_settings(conf: cfg.ConfigOpts) -> AgentSettings:
             "interface_driver": conf.interface_driver,
         },
         deploy_errors=(DeployError,),
+        agent_down_time=conf.agent.agent_down_time,
     )
     return AgentSettings(host=conf.host, verify=verify, interface=interface,
                          haproxy=haproxy, agent=agent)

@@ -132,7 +132,12 @@ quota_opts: list[cfg.Opt] = [
 
 server_agent_opts: list[cfg.Opt] = [
     cfg.IntOpt("agent_down_time", default=75, min=1,
-               help="Seconds after its last heartbeat an agent counts as down."),
+               help="Seconds after its last heartbeat an agent counts as down (server). "
+                    "The agent reads it too, with the same value as the servers': when "
+                    "it (re)starts and no server answers, it stops serving the load "
+                    "balancers it found on the host after about this long, since a "
+                    "server may have moved them; the first answered heartbeat gives "
+                    "it the server's own value (docs/ha.md)."),
 ]
 
 agent_opts: list[cfg.Opt] = [
@@ -234,6 +239,8 @@ def register_agent_opts(conf: cfg.ConfigOpts) -> None:
     register_common_opts(conf)
     conf.register_opts(agent_opts)
     conf.register_opts(haproxy_opts, group="haproxy")
+    # The servers' down time: the fence limit before any server has answered.
+    conf.register_opts(server_agent_opts, group="agent")
     # The agent's Keystone login (lbaas/agent/keystone_auth.py): keystoneauth's options.
     ks_loading.register_auth_conf_options(conf, SERVICE_AUTH_GROUP)
 
