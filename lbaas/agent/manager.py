@@ -103,6 +103,9 @@ class AgentOptions:
     # agent_down_time): the fence limit until a heartbeat's answer gives the server's
     # own word. None: an agent no server answered never stops serving.
     agent_down_time: float | None = None
+    # allow_automatic_lbaas_agent_failover, as this host's configuration says: false,
+    # and an agent no server answered never stops serving either.
+    allow_failover: bool = True
 
 
 class _PoolState:
@@ -306,11 +309,11 @@ class LbaasAgentManager:
         the VIPs are gone here before the server moves them.
 
         Before any heartbeat was answered the agent cannot know whether a move is
-        possible: it assumes one is (another agent may already serve what it found on
-        the host after a restart) and takes the down time from its configuration."""
+        possible: its configuration says (another agent may already serve what it
+        found on the host after a restart), with the servers' down time."""
         if self._last_contact is None:
             down: Any = self.options.agent_down_time
-            failover = True
+            failover = self.options.allow_failover
         else:
             down = self._fencing.get("agent_down_time")
             failover = bool(self._fencing.get("failover"))

@@ -95,6 +95,7 @@ def read_settings(conf: cfg.ConfigOpts) -> AgentSettings:
         },
         deploy_errors=(DeployError,),
         agent_down_time=conf.agent.agent_down_time,
+        allow_failover=conf.allow_automatic_lbaas_agent_failover,
     )
     return AgentSettings(host=conf.host, verify=verify, interface=interface,
                          haproxy=haproxy, agent=agent)

@@ -24,6 +24,9 @@ def test_fence_after_uses_the_configured_down_time_until_a_server_answers(
     assert make_manager(report_interval=2).fence_after() is None  # not configured
     manager = make_manager(report_interval=2, agent_down_time=8)
     assert manager.fence_after() == 5.0  # 8 - 1.5 x 2, as with the server's word
+    # Failover off in the configuration: nothing ever moves, nothing to fence.
+    assert make_manager(report_interval=2, agent_down_time=8,
+                        allow_failover=False).fence_after() is None
     # Once a heartbeat was answered, the server's word decides.
     manager._last_contact = time.monotonic()
     manager._fencing = {"agent_down_time": 20, "failover": True}

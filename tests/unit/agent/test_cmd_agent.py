@@ -189,7 +189,10 @@ def test_agent_down_time_is_read_for_fencing_before_any_server_answers(tmp_path)
     """The servers' [agent] agent_down_time, in the agent's own file too: its fence
     limit until a heartbeat is answered (docs/ha.md)."""
     conf = cmd_agent.load_config(["--config-file", _ini(tmp_path, "[DEFAULT]\n")])
-    assert cmd_agent.read_settings(conf).agent.agent_down_time == 75  # the server's default
+    agent = cmd_agent.read_settings(conf).agent
+    assert (agent.agent_down_time, agent.allow_failover) == (75, True)  # server defaults
     conf = cmd_agent.load_config(["--config-file", _ini(
-        tmp_path, "[agent]\nagent_down_time = 8\n")])
-    assert cmd_agent.read_settings(conf).agent.agent_down_time == 8
+        tmp_path, "[DEFAULT]\nallow_automatic_lbaas_agent_failover = false\n"
+                  "[agent]\nagent_down_time = 8\n")])
+    agent = cmd_agent.read_settings(conf).agent
+    assert (agent.agent_down_time, agent.allow_failover) == (8, False)
