@@ -14,9 +14,11 @@ import pytest
 from tests.api.builders import (
     FakeAgent,
     assert_error,
+    hosting_agent,
     make_network,
     make_pool,
     make_subnet,
+    make_v2_lb,
     wait_for,
 )
 from tests.api.conftest import ServerFactory
@@ -24,23 +26,6 @@ from tests.helpers.server import Api, ServerProcess
 
 DOWN_TIME = 2
 TOKENS = [("admin-token", "admin", "admin"), ("alice-token", "project-a", "member")]
-
-
-def make_v2_lb(api: Api, physnet: str, cidr: str = "10.1.0.0/24") -> dict[str, Any]:
-    net = make_network(api, **{"provider:physical_network": physnet})
-    subnet = make_subnet(api, net["id"], cidr=cidr)
-    resp = api.post("/v2/lbaas/loadbalancers", {"loadbalancer": {"vip_subnet_id":
-                                                                  subnet["id"]}})
-    assert resp.status_code == 201, resp.text
-    return dict(resp.json()["loadbalancer"])
-
-
-def hosting_agent(api: Api, lb_id: str) -> dict[str, Any] | None:
-    resp = api.get(f"/lbaas/loadbalancers/{lb_id}/loadbalancer-hosting-agent")
-    assert resp.status_code == 200, resp.text
-    body = resp.json()
-    assert set(body) == {"agent"}, body
-    return body["agent"]  # type: ignore[no-any-return]
 
 
 def agent_lbs(api: Api, agent: FakeAgent) -> list[dict[str, Any]]:
