@@ -172,9 +172,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lbaas-agent: {exc}", file=sys.stderr)
         return EXIT_HOST
 
+    # A heartbeat waits report_interval for a server, then asks the next one: with
+    # report_interval below a third of agent_down_time, one silent server costs no
+    # failover (docs/ha.md, "A server dies").
     plugin_rpc = HttpPluginApi(server_urls, token=conf.agent_token or None,
                                verify=settings.verify,
-                               auth=KeystoneAuth.from_conf(conf))
+                               auth=KeystoneAuth.from_conf(conf),
+                               heartbeat_timeout=float(conf.report_interval))
     try:
         try:
             agent = build_agent(conf, plugin_rpc)
