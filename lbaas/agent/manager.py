@@ -164,7 +164,11 @@ class LbaasAgentManager:
         # instance was removed for a partition and nothing is redeployed until a
         # heartbeat gets through.
         self._fenced = threading.Event()
+        # _started: monotonic time of start(); _answered: a server answered this agent
+        # since (the fence's ready list), so its configuration's down time is not what
+        # fences it (the server's word in the heartbeats' answers is).
         self._started: float | None = None
+        self._answered = False
         self._last_contact: float | None = None
         self._fencing: dict[str, Any] = {}
         self._self_fenced = False
@@ -271,6 +275,7 @@ class LbaasAgentManager:
             ready = set(self.plugin_rpc.get_ready_devices(self.host))
         except HostNotFound:
             ready = set()
+        self._answered = True
         removed = []
         with self._sync_lock:
             for pool_id in sorted(set(self.driver.list_instances()) - ready):
@@ -312,6 +317,10 @@ class LbaasAgentManager:
         possible: its configuration says (another agent may already serve what it
         found on the host after a restart), with the servers' down time."""
         if self._last_contact is None:
+            if self._answered:
+                # The fence removed what was not bound here any more; a fence that
+                # takes long (many instances moved away) must not be taken for silence.
+                return None
             down: Any = self.options.agent_down_time
             failover = self.options.allow_failover
         else:

@@ -85,3 +85,15 @@ def test_a_server_that_answers_at_start_keeps_a_lone_agent_serving(
     time.sleep(1.5)  # past the configured limit: the server's word (no failover) rules
     assert driver.instances == {"p1"}
     assert recorder.named("undeploy_instance") == []
+
+
+def test_a_server_that_answered_the_fence_stops_the_count_from_the_start(
+        make_manager, rpc, driver):
+    """The fence before the first heartbeat got the ready list: a server is there, and
+    what was not bound here is gone; a long fence is not silence."""
+    rpc.ready = ["p1"]
+    driver.instances = {"p1", "moved"}
+    manager = make_manager(report_interval=2, agent_down_time=8)
+    assert manager.fence_after() == 5.0
+    assert manager.fence() == ["moved"]
+    assert manager.fence_after() is None  # until a heartbeat brings the server's word
