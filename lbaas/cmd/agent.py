@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import signal
 import ssl
 import sys
@@ -96,6 +97,7 @@ def read_settings(conf: cfg.ConfigOpts) -> AgentSettings:
         deploy_errors=(DeployError,),
         agent_down_time=conf.agent.agent_down_time,
         allow_failover=conf.allow_automatic_lbaas_agent_failover,
+        contact_file=os.path.join(conf.state_path, "agent-contact.json"),
     )
     return AgentSettings(host=conf.host, verify=verify, interface=interface,
                          haproxy=haproxy, agent=agent)

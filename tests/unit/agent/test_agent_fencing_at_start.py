@@ -5,6 +5,7 @@ agent cut off after a heartbeat did (docs/architecture.md, "High availability").
 
 from __future__ import annotations
 
+import json
 import time
 
 from lbaas.common.plugin_api import PluginApiError
@@ -97,3 +98,51 @@ def test_a_server_that_answered_the_fence_stops_the_count_from_the_start(
     assert manager.fence_after() == 5.0
     assert manager.fence() == ["moved"]
     assert manager.fence_after() is None  # until a heartbeat brings the server's word
+
+
+def test_restart_counts_from_the_last_answer_before_it(make_manager, rpc, driver,
+                                                       recorder, tmp_path):
+    """The servers count from the last heartbeat they got, before the restart: the
+    agent keeps that time and their word, and counts from there too."""
+    contact = tmp_path / "agent-contact.json"
+    rpc.fencing = {"agent_down_time": 30, "failover": True}
+    first = make_manager(report_interval=0.2, periodic_interval=0.1,
+                         contact_file=str(contact))
+    first.start()
+    recorder.wait_for(lambda: contact.exists())
+    first.stop()
+    kept = json.loads(contact.read_text())
+    assert kept["fencing"] == rpc.fencing and kept["time"] <= time.time()
+
+    # 29 s ago by the servers' clock: 30 - 1.5 x 0.2 = 29.7 s, so the limit passes
+    # about 0.7 s after the restart, whatever the configuration says (1000 s).
+    contact.write_text(json.dumps({"time": time.time() - 29, "fencing": rpc.fencing}))
+    _unreachable(rpc)
+    driver.instances = {"p1"}
+    second = make_manager(report_interval=0.2, periodic_interval=0.1,
+                          agent_down_time=1000, contact_file=str(contact))
+    started = time.monotonic()
+    second.start()
+    recorder.wait_for(lambda: driver.instances == set(), timeout=10)
+    assert time.monotonic() - started < 5
+
+
+def test_a_lone_agents_word_survives_its_restart(make_manager, rpc, driver, tmp_path):
+    """The server said nobody could take over: after a restart without a server the
+    agent keeps serving, whatever its configuration says."""
+    contact = tmp_path / "agent-contact.json"
+    contact.write_text(json.dumps({"time": time.time() - 100,
+                                   "fencing": {"agent_down_time": 8, "failover": False}}))
+    manager = make_manager(report_interval=2, agent_down_time=8,
+                           contact_file=str(contact))
+    manager._previous_contact = manager._read_contact()
+    assert manager.fence_after() is None
+
+
+def test_a_broken_contact_file_is_ignored(make_manager, tmp_path):
+    contact = tmp_path / "agent-contact.json"
+    contact.write_text("{not json")
+    manager = make_manager(report_interval=2, agent_down_time=8,
+                           contact_file=str(contact))
+    assert manager._read_contact() is None
+    assert manager.fence_after() == 5.0
