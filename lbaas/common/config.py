@@ -141,9 +141,10 @@ server_agent_opts: list[cfg.Opt] = [
                help="Seconds after its last heartbeat an agent counts as down (server). "
                     "The agent reads it too, with the same value as the servers': when "
                     "it (re)starts and no server answers, it stops serving the load "
-                    "balancers it found on the host after about this long, since a "
-                    "server may have moved them; the first answered heartbeat gives "
-                    "it the server's own value (docs/ha.md)."),
+                    "balancers it found on the host about this long after its last "
+                    "answered heartbeat (kept in <state_path>/agent-contact.json with the "
+                    "server's own value, which wins; without that file, after its "
+                    "start), since a server may have moved them (docs/ha.md)."),
 ]
 
 agent_opts: list[cfg.Opt] = [
