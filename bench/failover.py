@@ -12,8 +12,12 @@ tries every VIP until it answers HTTP 200, and prints the monotonic time of that
 
 Reported per N: ``last_s`` (T0 until the last VIP answered: the goal is 15 s for one
 load balancer, 60 s for 500), ``p50_s``, ``moved_s`` (T0 until the server had moved all
-of them), ``failed`` (VIPs that never answered within the deadline). Everything is
-removed at the end, also on failure and Ctrl-C/SIGTERM.
+of them), ``failed`` (VIPs that never answered within the deadline), ``serving_s`` (each
+VIP's time from T0 to its first answer, sorted: what bench/plot.py draws) and
+``series`` (how the load balancers came back: ``rebuild``, a SINGLE load balancer built
+anew on the other host). Everything is removed at the end, also on failure and
+Ctrl-C/SIGTERM. ``--prefix``/``--subnet24`` move the lab to other names and one /24
+(at most 90 load balancers then), for a run beside another lab.
 
     .venv/bin/python bench/failover.py [--quick] [--n 1 --n 500]
 """
@@ -111,9 +115,7 @@ def create(lab: Any, n: int, clients: int = 4) -> list[tuple[str, str]]:
         net = http.post("/networks", json={"network": {
             "name": "bench", "provider:physical_network": "default"}}).json()["network"]
         subnet = http.post("/subnets", json={"subnet": {
-            "network_id": net["id"], "cidr": f"{lab.net}.64.0/20", "ip_version": 4,
-            "gateway_ip": f"{lab.net}.64.1", "allocation_pools": [
-                {"start": f"{lab.net}.65.1", "end": f"{lab.net}.79.254"}]}}).json()["subnet"]
+            "network_id": net["id"], **lab.tenant_subnet()}}).json()["subnet"]
     made: list[tuple[str, str]] = []
     lock = threading.Lock()
     counter = iter(range(n))
@@ -154,12 +156,14 @@ def bound_elsewhere(lab: Any, host: str) -> int:
     return len(r.json()["pools"])
 
 
-def run_one(n: int, deadline_s: float) -> dict[str, Any]:
+def run_one(n: int, deadline_s: float, prefix: str = "thq",
+            subnet24: str = "") -> dict[str, Any]:
     from tests.helpers.multihost import MultiHostLab
 
     root = Path(tempfile.mkdtemp(prefix="lbaas-bench-failover-"))
     # The defaults of lbaas/common/config.py: what an operator gets.
-    lab = MultiHostLab(root, prefix="thq", report_interval=2, agent_down_time=8)
+    lab = MultiHostLab(root, prefix=prefix, subnet24=subnet24, report_interval=2,
+                       agent_down_time=8)
     a, b = lab.agents["a"], lab.agents["b"]
     try:
         lab.build()
@@ -197,6 +201,7 @@ def run_one(n: int, deadline_s: float) -> dict[str, Any]:
         times = sorted(t - t0 for t in ok.values())
         return {
             "n": n,
+            "series": "rebuild",
             "created_s": round(created_s, 1),
             "last_s": round(times[-1], 1) if times else None,
             "p50_s": round(times[len(times) // 2], 1) if times else None,
@@ -205,6 +210,7 @@ def run_one(n: int, deadline_s: float) -> dict[str, Any]:
             "served": len(ok),
             "failed": len(failed),
             "failed_examples": list(failed.items())[:5],
+            "serving_s": [round(t, 2) for t in times],
         }
     finally:
         lab.teardown()
@@ -227,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
                    "default 1 and 500")
     p.add_argument("--deadline", type=float, default=180.0,
                    help="seconds after the kill to wait for every VIP")
+    p.add_argument("--prefix", default="thq", help="names of the lab's namespaces, "
+                   "bridges and links")
+    p.add_argument("--subnet24", default="", help="keep the lab in this /24 (its first "
+                   "three octets, e.g. 10.98.110); default 10.98.64.0/18")
+    p.add_argument("--results-name", default=NAME, help="bench/results/<this>.json "
+                   "(a run beside the main one keeps the main one's file)")
     args = p.parse_args(argv)
     sizes = [1] if args.quick else (args.n or [1, 500])
     # Not common.benchmark(): its sweep removes the other benchmarks' leftovers, which
@@ -234,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     common.require_root()
     common.install_signal_handlers()
     try:
-        runs = [run_one(n, args.deadline) for n in sizes]
+        runs = [run_one(n, args.deadline, args.prefix, args.subnet24) for n in sizes]
     except KeyboardInterrupt:
         print(f"\n{NAME}: interrupted; everything it started was stopped", file=sys.stderr)
         return 130
@@ -246,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         if goal is not None:
             results[f"goal_met_{r['n']}"] = (r["failed"] == 0 and r["last_s"] is not None
                                             and r["last_s"] <= goal)
-    path = common.write_results(NAME, args.quick, results, {"runs": runs})
+    path = common.write_results(args.results_name, args.quick, results, {"runs": runs})
     common.print_table(["N", "created s", "moved s", "first s", "p50 s", "last s",
                         "served", "failed"],
                        [[r["n"], r["created_s"], r["moved_s"], r["first_s"], r["p50_s"],

@@ -64,14 +64,21 @@ def parse_server_urls(server_url: str | list[str]) -> list[str]:
 class HttpPluginApi(PluginApi):
     def __init__(self, server_url: str | list[str], token: str | None = None,
                  timeout: float = 30.0, verify: ssl.SSLContext | bool = True,
-                 auth: httpx.Auth | None = None) -> None:
+                 auth: httpx.Auth | None = None,
+                 heartbeat_timeout: float | None = None) -> None:
         """``server_url``: one URL, or several (a list, or comma-separated).
         ``verify``: for an https:// server, what its certificate is checked against
         (``tls.client_verify``: a context with the CA file, or False for none).
         ``token``: a fixed token (tokens file); ``auth``: one that sets it per request
-        (Keystone, lbaas/agent/keystone_auth.py)."""
+        (Keystone, lbaas/agent/keystone_auth.py). ``heartbeat_timeout``: how long a
+        heartbeat waits for one server before it asks the next (the last one asked
+        gets ``timeout``). A server host that died without a word (no RST) holds a
+        call for the whole timeout: a heartbeat held for 30 s would let the servers
+        call this agent dead after agent_down_time, and the agent fence itself, while
+        the other server was there all along."""
         self.server_urls = parse_server_urls(server_url)
         self._timeout = timeout
+        self._heartbeat_timeout = heartbeat_timeout
         headers = {"X-Auth-Token": token} if token and auth is None else {}
         self._clients = [httpx.Client(base_url=url, headers=headers, timeout=timeout,
                                       verify=verify, auth=auth)
@@ -107,7 +114,8 @@ class HttpPluginApi(PluginApi):
             "configurations": configurations,
             "start_flag": start_flag,
             "agent_type": constants.AGENT_TYPE_LOADBALANCER,
-        })
+        }, next_after=None if self._heartbeat_timeout is None
+            else httpx.Timeout(self._heartbeat_timeout))
         if isinstance(body, dict):
             agent = body.get("agent", body)
             return agent if isinstance(agent, dict) else {}
@@ -178,6 +186,7 @@ class HttpPluginApi(PluginApi):
     def _call(self, method: str, path: str, *, json: Any = None,
               params: dict[str, Any] | None = None,
               timeout: httpx.Timeout | None = None,
+              next_after: httpx.Timeout | None = None,
               pool_id: str | None = None, host: str | None = None) -> Any:
         """One request, on the current server and, when that one is unreachable, slow
         or answers 5xx, on each other server in turn (the one that answers becomes the
@@ -186,7 +195,10 @@ class HttpPluginApi(PluginApi):
         pool's own path is PoolNotFound: the pool is gone from the server.
 
         While the agent applies a change, the change's request id goes along
-        (``x-openstack-request-id``): the server logs the call under the same id."""
+        (``x-openstack-request-id``): the server logs the call under the same id.
+
+        ``next_after``: how long to wait for a server before asking the next one; the
+        last server asked gets the whole timeout (with one server, nothing changes)."""
         rid = request_id.current()
         with self._lock:
             first = self._current
@@ -196,10 +208,13 @@ class HttpPluginApi(PluginApi):
             url = self.server_urls[index]
             what = f"{method} {url}{path}"
             try:
+                wait: httpx.Timeout | float = timeout if timeout is not None \
+                    else self._timeout
+                if next_after is not None and step < len(self._clients) - 1:
+                    wait = next_after
                 response = self._clients[index].request(
                     method, path, json=json, params=params,
-                    headers={request_id.HEADER: rid} if rid else None,
-                    timeout=timeout if timeout is not None else self._timeout)
+                    headers={request_id.HEADER: rid} if rid else None, timeout=wait)
             except httpx.TimeoutException as exc:
                 failures.append(f"{what}: no answer in time ({exc.__class__.__name__})")
             except httpx.HTTPError as exc:

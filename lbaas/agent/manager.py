@@ -16,7 +16,10 @@ Threads:
   this host's load balancers away (``agent_down_time``, learnt from the heartbeats'
   answers), every instance is removed locally (``self_fence``): a SINGLE VIP must never
   be on two hosts. The first heartbeat that gets through again redeploys what is still
-  bound here (docs/architecture.md, "High availability");
+  bound here (docs/architecture.md, "High availability"). An agent that no server has
+  answered since it started counts from the last heartbeat answered before its restart
+  (``contact_file``, with the server's word then), else from its start with its own
+  configuration's: the instances it found on the host may have moved meanwhile;
 * events — waits for the first heartbeat attempt, then long-polls ``get_events`` and
   refreshes exactly the pools that changed; a full ``sync_state`` at start, when the
   server's revision goes back (its database was replaced) and after an unexpected
@@ -37,7 +40,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -97,6 +102,17 @@ class AgentOptions:
     # Waits after a failed long-poll or sync, doubling up to the maximum.
     error_backoff: float = 1.0
     error_backoff_max: float = 30.0
+    # The servers' agent_down_time as this host's configuration says ([agent]
+    # agent_down_time): the fence limit until a heartbeat's answer gives the server's
+    # own word. None: an agent no server answered never stops serving.
+    agent_down_time: float | None = None
+    # allow_automatic_lbaas_agent_failover, as this host's configuration says: false,
+    # and an agent no server answered never stops serving either.
+    allow_failover: bool = True
+    # A file that keeps, across restarts, when the last heartbeat was answered and the
+    # server's word in that answer (None: not kept). A restarted agent no server answers
+    # counts from there, as the servers do, instead of from its own start.
+    contact_file: str | None = None
 
 
 class _PoolState:
@@ -155,6 +171,15 @@ class LbaasAgentManager:
         # instance was removed for a partition and nothing is redeployed until a
         # heartbeat gets through.
         self._fenced = threading.Event()
+        # _started: monotonic time of start(); _answered: a server answered this agent
+        # since (the fence's ready list), so its configuration's down time is not what
+        # fences it (the server's word in the heartbeats' answers is).
+        self._started: float | None = None
+        self._answered = False
+        # From contact_file at start: (wall-clock time of the last answered heartbeat
+        # before this process, the server's word then), or None.
+        self._previous_contact: tuple[float, dict[str, Any]] | None = None
+        self._contact_write_failed = False
         self._last_contact: float | None = None
         self._fencing: dict[str, Any] = {}
         self._self_fenced = False
@@ -162,6 +187,8 @@ class LbaasAgentManager:
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
+        self._started = time.monotonic()
+        self._previous_contact = self._read_contact()
         for name, target in (("heartbeat", self._heartbeat_loop),
                              ("events", self._event_loop),
                              ("periodic", self._periodic_loop),
@@ -260,6 +287,7 @@ class LbaasAgentManager:
             ready = set(self.plugin_rpc.get_ready_devices(self.host))
         except HostNotFound:
             ready = set()
+        self._answered = True
         removed = []
         with self._sync_lock:
             for pool_id in sorted(set(self.driver.list_instances()) - ready):
@@ -295,16 +323,73 @@ class LbaasAgentManager:
         """Seconds without an answer from any server after which this agent stops
         serving; None when it never does (failover is off, or no other agent could
         take over). Below the server's agent_down_time by a heartbeat and a half, so
-        the VIPs are gone here before the server moves them."""
-        down = self._fencing.get("agent_down_time")
-        if not self._fencing.get("failover") or not isinstance(down, (int, float)):
+        the VIPs are gone here before the server moves them.
+
+        Before any heartbeat was answered the agent cannot know whether a move is
+        possible: its configuration says (another agent may already serve what it
+        found on the host after a restart), with the servers' down time."""
+        if self._last_contact is None:
+            if self._answered:
+                # The fence removed what was not bound here any more; a fence that
+                # takes long (many instances moved away) must not be taken for silence.
+                return None
+            if self._previous_contact is not None:
+                # The server's word before the restart: the best there is.
+                down = self._previous_contact[1].get("agent_down_time")
+                failover = bool(self._previous_contact[1].get("failover"))
+            else:
+                down = self.options.agent_down_time
+                failover = self.options.allow_failover
+        else:
+            down = self._fencing.get("agent_down_time")
+            failover = bool(self._fencing.get("failover"))
+        if not failover or not isinstance(down, (int, float)):
             return None
         return max(down - 1.5 * self.options.report_interval, down / 2)
 
     def _since_contact(self) -> float:
-        if self._last_contact is None:
+        """Seconds since the last answered heartbeat was sent; before one was in this
+        process, since the last one before the restart (contact_file), else since the
+        start (0 before the start)."""
+        if self._last_contact is None and self._previous_contact is not None:
+            return max(0.0, time.time() - self._previous_contact[0])
+        since = self._last_contact if self._last_contact is not None else self._started
+        if since is None:
             return 0.0
-        return time.monotonic() - self._last_contact
+        return time.monotonic() - since
+
+    def _read_contact(self) -> tuple[float, dict[str, Any]] | None:
+        path = self.options.contact_file
+        if not path:
+            return None
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+            when, fencing = data["time"], data["fencing"]
+            if isinstance(when, (int, float)) and isinstance(fencing, dict):
+                return float(when), fencing
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            LOG.warning("ignoring %s: %s", path, exc)
+        return None
+
+    def _write_contact(self, wall_time: float) -> None:
+        """Keep the answered heartbeat's time and the server's word for the next start
+        (written aside and renamed: a crash never leaves half a file)."""
+        path = self.options.contact_file
+        if not path:
+            return
+        try:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            tmp = f"{path}.tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump({"time": wall_time, "fencing": self._fencing}, f)
+            os.replace(tmp, path)
+        except OSError as exc:
+            if not self._contact_write_failed:  # once, not every heartbeat
+                LOG.warning("cannot write %s: %s", path, exc)
+            self._contact_write_failed = True
 
     def request_refresh(self, pool_id: str) -> None:
         """Schedule refresh_device(pool_id) on the deploy workers, coalesced with a
@@ -551,11 +636,12 @@ class LbaasAgentManager:
                 if need_fence:
                     self.fence()
                     need_fence = False
-                sent = time.monotonic()
+                sent, sent_wall = time.monotonic(), time.time()
                 answer = self.report_state(start_flag=start_flag)
                 self._last_contact = sent
                 fencing = answer.get("fencing") if isinstance(answer, dict) else None
                 self._fencing = fencing if isinstance(fencing, dict) else {}
+                self._write_contact(sent_wall)
                 start_flag = False
                 if self._self_fenced:
                     LOG.warning("lbaas-server reachable again: redeploying what is "
@@ -572,8 +658,8 @@ class LbaasAgentManager:
     def _fence_loop(self) -> None:
         while not self._stop.wait(FENCE_CHECK_INTERVAL):
             limit = self.fence_after()
-            if (limit is not None and not self._self_fenced
-                    and self._last_contact is not None and self._since_contact() > limit):
+            if limit is not None and not self._self_fenced and \
+                    self._since_contact() > limit:
                 try:
                     self.self_fence()
                 except Exception:

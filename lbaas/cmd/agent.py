@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import signal
 import ssl
 import sys
@@ -94,6 +95,9 @@ def read_settings(conf: cfg.ConfigOpts) -> AgentSettings:
             "interface_driver": conf.interface_driver,
         },
         deploy_errors=(DeployError,),
+        agent_down_time=conf.agent.agent_down_time,
+        allow_failover=conf.allow_automatic_lbaas_agent_failover,
+        contact_file=os.path.join(conf.state_path, "agent-contact.json"),
     )
     return AgentSettings(host=conf.host, verify=verify, interface=interface,
                          haproxy=haproxy, agent=agent)
@@ -170,9 +174,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lbaas-agent: {exc}", file=sys.stderr)
         return EXIT_HOST
 
+    # A heartbeat waits report_interval for a server, then asks the next one: with
+    # report_interval below a third of agent_down_time, one silent server costs no
+    # failover (docs/ha.md, "A server dies").
     plugin_rpc = HttpPluginApi(server_urls, token=conf.agent_token or None,
                                verify=settings.verify,
-                               auth=KeystoneAuth.from_conf(conf))
+                               auth=KeystoneAuth.from_conf(conf),
+                               heartbeat_timeout=float(conf.report_interval))
     try:
         try:
             agent = build_agent(conf, plugin_rpc)

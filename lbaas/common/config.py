@@ -46,6 +46,17 @@ logging_opts: list[cfg.Opt] = [
                      "duration_ms, project_id on access lines)."),
 ]
 
+# Read by the servers (they move load balancers) and by the agents (they stop serving
+# when cut off from every server, so that no VIP is on two hosts).
+FAILOVER_OPT = cfg.BoolOpt(
+    "allow_automatic_lbaas_agent_failover", default=True,
+    help="Move the SINGLE load balancers of an agent that missed its heartbeats for "
+         "[agent] agent_down_time (or of an admin-down one) to a live agent mapping the "
+         "same physical network. The agent side stops serving when it cannot reach a "
+         "server for that long (docs/architecture.md, 'High availability'); the agent "
+         "reads this option too, for the time before any server has answered it: set "
+         "it the same on servers and agents.")
+
 server_opts: list[cfg.Opt] = [
     cfg.StrOpt("bind_host", default="127.0.0.1", help="Address the REST API listens on."),
     cfg.PortOpt("bind_port", default=9696, help="Port the REST API listens on."),
@@ -79,12 +90,7 @@ server_opts: list[cfg.Opt] = [
     cfg.StrOpt("ssl_key_file", default="",
                help="The private key of ssl_cert_file (PEM, unencrypted); empty: the key "
                     "is in ssl_cert_file."),
-    cfg.BoolOpt("allow_automatic_lbaas_agent_failover", default=True,
-                help="Move the SINGLE load balancers of an agent that missed its heartbeats "
-                     "for [agent] agent_down_time (or of an admin-down one) to a live agent "
-                     "mapping the same physical network. The agent side stops serving when "
-                     "it cannot reach a server for that long (docs/architecture.md, "
-                     "'High availability')."),
+    FAILOVER_OPT,
     cfg.BoolOpt("metrics_enabled", default=True,
                 help="Serve Prometheus metrics at GET /metrics, without authentication "
                      "(scrapers send no token): API requests, objects by status, agents, "
@@ -132,7 +138,13 @@ quota_opts: list[cfg.Opt] = [
 
 server_agent_opts: list[cfg.Opt] = [
     cfg.IntOpt("agent_down_time", default=75, min=1,
-               help="Seconds after its last heartbeat an agent counts as down."),
+               help="Seconds after its last heartbeat an agent counts as down (server). "
+                    "The agent reads it too, with the same value as the servers': when "
+                    "it (re)starts and no server answers, it stops serving the load "
+                    "balancers it found on the host about this long after its last "
+                    "answered heartbeat (kept in <state_path>/agent-contact.json with the "
+                    "server's own value, which wins; without that file, after its "
+                    "start), since a server may have moved them (docs/ha.md)."),
 ]
 
 agent_opts: list[cfg.Opt] = [
@@ -234,6 +246,10 @@ def register_agent_opts(conf: cfg.ConfigOpts) -> None:
     register_common_opts(conf)
     conf.register_opts(agent_opts)
     conf.register_opts(haproxy_opts, group="haproxy")
+    # The servers' down time and failover switch: what fences the agent before any
+    # server has answered (lbaas/agent/manager.py, fence_after).
+    conf.register_opt(FAILOVER_OPT)
+    conf.register_opts(server_agent_opts, group="agent")
     # The agent's Keystone login (lbaas/agent/keystone_auth.py): keystoneauth's options.
     ks_loading.register_auth_conf_options(conf, SERVICE_AUTH_GROUP)
 

@@ -44,7 +44,7 @@ from lbaas.server.api.v2 import pools as v2_pools
 from lbaas.server.api.v2.common import PREFIXES as OCTAVIA_PREFIXES
 from lbaas.server.auth import Authenticator
 from lbaas.server.db.session import Database, upgrade
-from lbaas.server.gate import RequestGate
+from lbaas.server.gate import RequestGate, octavia_path
 from lbaas.server.local_plugin_api import LocalPluginApi
 from lbaas.server.metrics import ApiMetrics
 from lbaas.server.plugin.loadbalancer import Settings
@@ -56,7 +56,7 @@ LOG = logging.getLogger(__name__)
 
 
 def is_octavia_path(path: str) -> bool:
-    return path.startswith(OCTAVIA_PREFIXES)
+    return octavia_path(path)
 
 
 def _error(request: Request, status: int, type_: str, message: str) -> JSONResponse:

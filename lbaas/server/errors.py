@@ -113,6 +113,11 @@ class AgentNotFound(NotFound):
     message = "Agent {id} could not be found."
 
 
+class EntityNotFound(NotFound):
+    # neutron-lbaas v2's name for a missing load balancer (or other v2 object).
+    message = "{name} {id} could not be found"
+
+
 class AgentInUse(InUse):
     message = ("Agent {id} is alive; stop it (it is then dead after agent_down_time) "
                "or drain it with admin_state_up=false before deleting it.")

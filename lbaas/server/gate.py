@@ -32,6 +32,9 @@ from lbaas.server.auth import Authenticator
 PUBLIC_PATHS = frozenset({"/", "/openapi.json", "/docs", "/docs/oauth2-redirect",
                           "/healthcheck", "/metrics", "/ui"})
 OCTAVIA_PREFIXES = ("/v2/lbaas", "/v2.0/lbaas")
+# Neutron's resources under an Octavia prefix (neutron-lbaas v2's agent scheduler,
+# lbaas/server/api/agents.py): their errors carry Neutron's body.
+NEUTRON_SUFFIXES = ("/loadbalancer-hosting-agent",)
 PUBLIC_PREFIXES = ("/static/",)
 
 
@@ -96,10 +99,16 @@ class RequestGate:
         await self.app(scope, capped_receive, send)
 
 
+def octavia_path(path: str) -> bool:
+    """Whether the path's errors carry Octavia's body (else Neutron's)."""
+    return path.startswith(OCTAVIA_PREFIXES) and not path.rstrip("/").endswith(
+        NEUTRON_SUFFIXES)
+
+
 async def _answer(send: Any, exc: errors.NeutronError, path: str) -> None:
     # The API's own error body: Octavia's for its paths, Neutron's for the rest.
     content = errors.octavia_body(exc.status_code, exc.msg) \
-        if path.startswith(OCTAVIA_PREFIXES) else exc.body()
+        if octavia_path(path) else exc.body()
     body = json.dumps(content).encode()
     headers = [(b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode()),

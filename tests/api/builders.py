@@ -222,3 +222,23 @@ def stats_of(api: Api, pool_id: str) -> dict[str, int]:
     resp = api.get(f"/lb/pools/{pool_id}/stats")
     assert resp.status_code == 200, resp.text
     return dict(resp.json()["stats"])
+
+
+def make_v2_lb(api: Api, physnet: str, cidr: str = "10.1.0.0/24") -> dict[str, Any]:
+    """An Octavia load balancer on a new network of ``physnet``."""
+    net = make_network(api, **{"provider:physical_network": physnet})
+    subnet = make_subnet(api, net["id"], cidr=cidr)
+    resp = api.post("/v2/lbaas/loadbalancers", {"loadbalancer": {"vip_subnet_id":
+                                                                  subnet["id"]}})
+    assert resp.status_code == 201, resp.text
+    return dict(resp.json()["loadbalancer"])
+
+
+def hosting_agent(api: Api, lb_id: str) -> dict[str, Any] | None:
+    """The agent hosting an Octavia load balancer
+    (``/lbaas/loadbalancers/{id}/loadbalancer-hosting-agent``), None when unbound."""
+    resp = api.get(f"/lbaas/loadbalancers/{lb_id}/loadbalancer-hosting-agent")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert set(body) == {"agent"}, body
+    return body["agent"]  # type: ignore[no-any-return]

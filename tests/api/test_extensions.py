@@ -9,7 +9,8 @@ from tests.api.builders import assert_error
 from tests.api.conftest import ServerFactory
 from tests.helpers.server import Api
 
-ALIASES = {"lbaas", "agent", "lbaas_agent_scheduler", "quotas", "provider"}
+ALIASES = {"lbaas", "agent", "lbaas_agent_scheduler", "lbaas_agent_schedulerv2", "quotas",
+           "provider"}
 
 
 def test_the_list_names_what_the_server_speaks(api: Api) -> None:

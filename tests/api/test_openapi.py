@@ -29,6 +29,8 @@ EXPECTED = {
     "/v2.0/agents": {"get"},
     "/v2.0/agents/{}": {"get", "put"},
     "/v2.0/agents/{}/loadbalancer-pools": {"get"},
+    "/v2.0/agents/{}/agent-loadbalancers": {"get"},
+    "/v2.0/lbaas/loadbalancers/{}/loadbalancer-hosting-agent": {"get"},
     "/ui/api/overview": {"get"},
     "/agent/v1/agents": {"post"},
     "/agent/v1/hosts/{}/ready_devices": {"get"},

@@ -88,6 +88,8 @@ debug = true
 [haproxy]
 loadbalancer_state_path = {self.state}
 send_gratuitous_arp = 2
+[agent]
+agent_down_time = {self.lab.agent_down_time}
 """)
         return conf
 
@@ -166,6 +168,9 @@ class MultiHostLab:
     root: Path
     prefix: str = "th"          # every name starts with it
     net: str = "10.98"          # tenant <net>.64.0/20, mgmt <net>.120.0/24
+    # Instead of net: one /24 (its first three octets, "10.98.110") for a lab that must
+    # stay in it: tenant .0/25 (addresses .32-.126), mgmt .128/25.
+    subnet24: str = ""
     hosts: list[str] = field(default_factory=lambda: ["a", "b"])
     report_interval: int = 1
     agent_down_time: int = 4
@@ -180,14 +185,40 @@ class MultiHostLab:
 
     def __post_init__(self) -> None:
         self.port = free_port()
-        self.server_ip = f"{self.net}.120.1"
+        self.server_ip = self._mgmt_ip(1)
         self.server_url = f"http://{self.server_ip}:{self.port}"
         self.client_ns = f"{self.prefix}-cl"
         self.backend_ns = f"{self.prefix}-b1"
-        self.backend_ip = f"{self.net}.64.11"
+        self.backend_ip = self._tenant_ip(11)
         self.lan = f"{self.prefix}lan"
         self.mgmt_bridge = f"{self.prefix}mgmt"
         self.agents = {name: Host(name, self, i) for i, name in enumerate(self.hosts)}
+
+    # -- addresses ---------------------------------------------------------------------
+
+    def _tenant_ip(self, n: int) -> str:
+        return f"{self.subnet24}.{n}" if self.subnet24 else f"{self.net}.64.{n}"
+
+    def _mgmt_ip(self, n: int) -> str:
+        return f"{self.subnet24}.{128 + n}" if self.subnet24 else f"{self.net}.120.{n}"
+
+    @property
+    def tenant_prefixlen(self) -> int:
+        return 25 if self.subnet24 else 20
+
+    @property
+    def mgmt_prefixlen(self) -> int:
+        return 25 if self.subnet24 else 24
+
+    def tenant_subnet(self) -> dict[str, Any]:
+        """The tenants' subnet as a v1 ``POST /subnets`` body takes it (the VIPs' and the
+        members' addresses)."""
+        if self.subnet24:
+            cidr, pool = f"{self.subnet24}.0/25", (self._tenant_ip(32), self._tenant_ip(126))
+        else:
+            cidr, pool = f"{self.net}.64.0/20", (f"{self.net}.65.1", f"{self.net}.79.254")
+        return {"cidr": cidr, "ip_version": 4, "gateway_ip": self._tenant_ip(1),
+                "allocation_pools": [{"start": pool[0], "end": pool[1]}]}
 
     # -- building ----------------------------------------------------------------------
 
@@ -196,9 +227,12 @@ class MultiHostLab:
             sh("ip", "link", "add", bridge, "type", "bridge")
             self.links.append(bridge)
             sh("ip", "link", "set", bridge, "up")
-        sh("ip", "addr", "add", f"{self.server_ip}/24", "dev", self.mgmt_bridge)
-        self._leaf(self.client_ns, f"{self.prefix}clh", f"{self.net}.64.5/20")
-        self._leaf(self.backend_ns, f"{self.prefix}b1h", f"{self.backend_ip}/20")
+        sh("ip", "addr", "add", f"{self.server_ip}/{self.mgmt_prefixlen}", "dev",
+           self.mgmt_bridge)
+        self._leaf(self.client_ns, f"{self.prefix}clh",
+                   f"{self._tenant_ip(5)}/{self.tenant_prefixlen}")
+        self._leaf(self.backend_ns, f"{self.prefix}b1h",
+                   f"{self.backend_ip}/{self.tenant_prefixlen}")
         self.backend = subprocess.Popen(
             ["ip", "netns", "exec", self.backend_ns, PY, str(HELPERS / "backend.py"), "b1",
              self.backend_ip, "80"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -209,8 +243,8 @@ class MultiHostLab:
             self._veth(host.wire, self.lan, host.netns, "wire")
             netns(host.netns, "ip", "link", "set", "wire", "master", "br-phys", "up")
             self._veth(host.mgmt, self.mgmt_bridge, host.netns, "mgmt")
-            netns(host.netns, "ip", "addr", "add", f"{self.net}.120.{11 + host.index}/24",
-                  "dev", "mgmt")
+            netns(host.netns, "ip", "addr", "add",
+                  f"{self._mgmt_ip(11 + host.index)}/{self.mgmt_prefixlen}", "dev", "mgmt")
             netns(host.netns, "ip", "link", "set", "mgmt", "up")
         wait_until(lambda: netns(self.backend_ns, "ss", "-ltnH", "sport = :80").stdout
                    .strip(), timeout=10, message="backend")

@@ -1,4 +1,13 @@
-"""/v2.0/agents and the pool ↔ agent bindings (admin only)."""
+"""/v2.0/agents and the load balancer ↔ agent bindings (admin only).
+
+v1's pools: ``/agents/{id}/loadbalancer-pools`` and ``/lb/pools/{id}/loadbalancer-agent``
+(Neutron's lbaas_agent_scheduler). Octavia's load balancers, by neutron-lbaas v2's
+lbaas_agent_schedulerv2 names (python-neutronclient's paths):
+``/agents/{id}/agent-loadbalancers`` and
+``/lbaas/loadbalancers/{id}/loadbalancer-hosting-agent``. The latter lies under the
+Octavia prefix /v2.0/lbaas, but is Neutron's resource: its errors carry Neutron's body
+(``gate.octavia_path``).
+"""
 
 from __future__ import annotations
 
@@ -19,8 +28,9 @@ from lbaas.server.api.common import (
     show_fields,
     update_body,
 )
+from lbaas.server.api.v2 import serializers as ser
 from lbaas.server.db import models as m
-from lbaas.server.plugin import agents, failover, loadbalancer
+from lbaas.server.plugin import agents, failover, loadbalancer, octavia
 
 router = APIRouter(tags=["agents"])
 
@@ -113,4 +123,36 @@ def pool_agent(request: Request, pool_id: str) -> dict[str, Any]:
         if agent is None:
             return {}  # Neutron's answer for a pool no agent hosts (yet)
         return {"agent": agents.agent_dict(agent, down)}
+    return in_session(request, run, True)
+
+
+@router.get("/agents/{agent_id}/agent-loadbalancers")
+def agent_loadbalancers(request: Request, agent_id: str) -> dict[str, Any]:
+    """The Octavia load balancers bound to the agent, as Octavia's API shows them."""
+    _admin(request, "get_agent-loadbalancers")
+
+    def run(s: Session) -> list[dict[str, Any]]:
+        agent = agents.get_agent(s, agent_id)
+        lbs = s.scalars(select(m.LoadBalancer)
+                        .where(m.LoadBalancer.agent_id == agent.id,
+                               m.LoadBalancer.api_version == octavia.OCTAVIA)
+                        .order_by(m.LoadBalancer.created_at, m.LoadBalancer.id))
+        return [ser.loadbalancer(lb) for lb in lbs]
+    return {"loadbalancers": in_session(request, run, True)}
+
+
+@router.get("/lbaas/loadbalancers/{lb_id}/loadbalancer-hosting-agent")
+def loadbalancer_hosting_agent(request: Request, lb_id: str) -> dict[str, Any]:
+    """The agent an Octavia load balancer is bound to; ``{"agent": null}`` while none
+    is (no live agent maps its network yet)."""
+    down = _admin(request, "get_loadbalancer-hosting-agent")
+    ctx = ctx_of(request)
+
+    def run(s: Session) -> dict[str, Any]:
+        lb = s.get(m.LoadBalancer, lb_id)
+        # v1's pools are load balancers of the same model: not this API's (a 404).
+        if lb is None or lb.api_version != octavia.OCTAVIA or not ctx.owns(lb.tenant_id):
+            raise errors.EntityNotFound(name="LoadBalancer", id=lb_id)
+        agent = lb.agent
+        return {"agent": None if agent is None else agents.agent_dict(agent, down)}
     return in_session(request, run, True)

@@ -35,6 +35,10 @@ EXTENSIONS: tuple[dict[str, Any], ...] = (
     _ext("lbaas_agent_scheduler", "Loadbalancer Agent Scheduler",
          "Which agent hosts a pool (/v2.0/lb/pools/{id}/loadbalancer-agent) and which "
          "pools an agent hosts (/v2.0/agents/{id}/loadbalancer-pools)."),
+    _ext("lbaas_agent_schedulerv2", "Loadbalancer Agent Scheduler V2",
+         "Which agent hosts an Octavia load balancer "
+         "(/v2.0/lbaas/loadbalancers/{id}/loadbalancer-hosting-agent) and which load "
+         "balancers an agent hosts (/v2.0/agents/{id}/agent-loadbalancers)."),
     _ext("quotas", "Quota management support",
          "Per-project limits on pools, members, health monitors, VIPs, networks, subnets "
          "and ports (/v2.0/quotas)."),

@@ -242,8 +242,7 @@ def create_loadbalancer(session: Session, ctx: Context, s: Any,
             f"Availability zone {body['availability_zone']} not found.")
     subnet, network_id, port = _vip(session, ctx, body)
     wanted = {"load_balancer": 1, "listener": len(body.get("listeners") or []),
-              "pool": len(body.get("pools") or []) + sum(
-                  1 for li in body.get("listeners") or [] if li.get("default_pool")),
+              "pool": len(_all_pool_bodies(body)),
               "member": 0, "healthmonitor": 0}
     for pool in _all_pool_bodies(body):
         wanted["member"] += len(pool.get("members") or [])
@@ -268,8 +267,10 @@ def create_loadbalancer(session: Session, ctx: Context, s: Any,
         named = _new_pool(session, lb, pool_body, batch)
         if pool_body.get("name"):
             pools_by_name[pool_body["name"]] = named
+    made: list[tuple[m.Listener, dict[str, Any]]] = []
     for listener_body in body.get("listeners") or []:
         listener = _new_listener(session, lb, listener_body, batch)
+        made.append((listener, listener_body))
         default = listener_body.get("default_pool")
         if default is not None:
             default_pool = _new_pool(session, lb, default, batch)
@@ -283,9 +284,57 @@ def create_loadbalancer(session: Session, ctx: Context, s: Any,
             if listener_body.get("default_pool_name") == named.name:
                 _check_pool_for_listener(named, listener)
                 listener.default_pool_id = named.id
+    if any(li.get("l7policies") for li in body.get("listeners") or []):
+        _l7_in_tree(session, lb, body, made, batch)
     session.flush()
     _notify(session, s, lb)
     return lb
+
+
+def _redirect_pools(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The whole pools given as an L7 policy's ``redirect_pool`` (with more than a
+    name) in a single-call create."""
+    return [pol["redirect_pool"] for li in body.get("listeners") or []
+            for pol in li.get("l7policies") or []
+            if pol.get("redirect_pool") and "protocol" in pol["redirect_pool"]]
+
+
+def _l7_in_tree(session: Session, lb: m.LoadBalancer, body: dict[str, Any],
+                made: list[tuple[m.Listener, dict[str, Any]]], batch: _Batch) -> None:
+    """The listeners' L7 policies of a single-call create. Octavia's rules: a pool a
+    policy redirects to is named, whole in the ``redirect_pool`` or defined elsewhere in
+    the body (top level, a listener's default pool) under that name, which no other
+    pool of the body has."""
+    from lbaas.server.plugin import octavia_l7  # it builds on this module
+
+    named: dict[str, list[m.LbPool]] = {}
+    for pool in lb.pools:
+        if pool.name:
+            named.setdefault(pool.name, []).append(pool)
+    for pool_body in _redirect_pools(body):
+        if not pool_body.get("name"):
+            raise errors.OctaviaBadRequest(
+                "Pools must be named when creating a fully populated loadbalancer.")
+        named.setdefault(pool_body["name"], []).append(
+            _new_pool(session, lb, pool_body, batch))
+
+    def pool_named(name: str | None) -> m.LbPool:
+        if not name:
+            raise errors.OctaviaBadRequest(
+                "Pools must be named when creating a fully populated loadbalancer.")
+        found = named.get(name, [])
+        if not found:
+            raise errors.OctaviaBadRequest(
+                f"Pool '{name}' was referenced but no full definition was found.")
+        if len(found) > 1:
+            raise errors.OctaviaBadRequest(
+                "Pool names must be unique when creating a fully populated loadbalancer.")
+        return found[0]
+
+    session.flush()  # the policies refer to the pools and listeners by id
+    for listener, listener_body in made:
+        octavia_l7.create_in_tree(session, listener, listener_body.get("l7policies") or [],
+                                  pool_named)
 
 
 class _Batch:
@@ -321,7 +370,7 @@ def _all_pool_bodies(body: dict[str, Any]) -> list[dict[str, Any]]:
     pools = list(body.get("pools") or [])
     pools += [li["default_pool"] for li in body.get("listeners") or []
               if li.get("default_pool")]
-    return pools
+    return pools + _redirect_pools(body)
 
 
 def flavor_topology(flavor_data: str) -> str:

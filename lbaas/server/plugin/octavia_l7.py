@@ -142,22 +142,18 @@ def _new_rule(session: Session, policy: m.L7Policy, body: dict[str, Any]) -> m.L
     return rule
 
 
-def create_l7policy(session: Session, ctx: Context, s: Any,
-                    body: dict[str, Any]) -> m.L7Policy:
-    listener = session.get(m.Listener, body["listener_id"])
-    if listener is None or not octavia._ours(listener, ctx):
-        raise errors.OctaviaNotFound("Listener", body["listener_id"])
+def _check_listener_and_action(listener: m.Listener, action: str) -> None:
     if listener.protocol != "HTTP":
         raise errors.OctaviaBadRequest(
             f"L7 policies are only supported on HTTP listeners by provider "
             f"'{c.PROVIDER_HAPROXY_NS}' (listener {listener.id} is {listener.protocol})")
-    action = body["action"]
     if action not in l7.ACTIONS:
         raise errors.OctaviaBadRequest(f"Invalid L7 Policy action specified: {action}")
-    args = _sanitized(action, body)
-    _check_policy(session, ctx, listener, action, args)
-    lb = listener.loadbalancer
-    octavia._lock(lb)
+
+
+def _new_policy(session: Session, listener: m.Listener, body: dict[str, Any],
+                action: str, args: dict[str, Any]) -> m.L7Policy:
+    """The policy and its rules, checked (``args``: ``_sanitized``, checked too)."""
     policy = m.L7Policy(
         id=m.new_id(), tenant_id=listener.tenant_id, listener=listener,
         name=body.get("name") or "", description=body.get("description") or "",
@@ -169,9 +165,49 @@ def create_l7policy(session: Session, ctx: Context, s: Any,
     session.flush()
     for rule_body in body.get("rules") or []:
         _new_rule(session, policy, rule_body)
+    return policy
+
+
+def create_l7policy(session: Session, ctx: Context, s: Any,
+                    body: dict[str, Any]) -> m.L7Policy:
+    listener = session.get(m.Listener, body["listener_id"])
+    if listener is None or not octavia._ours(listener, ctx):
+        raise errors.OctaviaNotFound("Listener", body["listener_id"])
+    action = body["action"]
+    _check_listener_and_action(listener, action)
+    args = _sanitized(action, body)
+    _check_policy(session, ctx, listener, action, args)
+    lb = listener.loadbalancer
+    octavia._lock(lb)
+    policy = _new_policy(session, listener, body, action, args)
     listener.provisioning_status = c.PENDING_UPDATE
     octavia._notify(session, s, lb)
     return policy
+
+
+def create_in_tree(session: Session, listener: m.Listener, bodies: list[dict[str, Any]],
+                   pool_named: Any) -> None:
+    """Octavia's single-call create: the ``l7policies`` of a listener of the body, in
+    order. ``pool_named(name)`` is the pool of the body a ``redirect_pool`` names (whole
+    pools in a ``redirect_pool`` were made with the others, by name)."""
+    for body in bodies:
+        action = body["action"]
+        _check_listener_and_action(listener, action)
+        values = dict(body)
+        redirect = body.get("redirect_pool")
+        pool = None
+        if action == l7.REDIRECT_TO_POOL and redirect is not None:
+            pool = pool_named(redirect.get("name"))
+            values["redirect_pool_id"] = pool.id
+        args = _sanitized(action, values)
+        try:
+            l7.policy(action, args["redirect_pool_id"], args["redirect_url"],
+                      args["redirect_prefix"], args["redirect_http_code"])
+        except ValueError as exc:
+            raise _args(exc) from None
+        if pool is not None:
+            octavia._check_pool_for_listener(pool, listener)
+        _new_policy(session, listener, body, action, args)
 
 
 def update_l7policy(session: Session, ctx: Context, s: Any, policy_id: str,

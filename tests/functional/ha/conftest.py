@@ -48,10 +48,8 @@ class Tenant:
         net = self.post("networks", {"network": {"name": "ha",
                                                  "provider:physical_network": "default",
                                                  "provider:network_type": "flat"}})
-        self.subnet = self.post("subnets", {"subnet": {
-            "network_id": net["id"], "cidr": f"{lab.net}.64.0/20", "ip_version": 4,
-            "gateway_ip": f"{lab.net}.64.1",
-            "allocation_pools": [{"start": f"{lab.net}.65.1", "end": f"{lab.net}.79.254"}]}})
+        self.subnet = self.post("subnets", {"subnet": {"network_id": net["id"],
+                                                       **lab.tenant_subnet()}})
 
     def post(self, collection: str, body: dict[str, Any]) -> dict[str, Any]:
         r = self.http.post(f"/{collection}", json=body)

@@ -4,6 +4,8 @@ a partition longer than the server waits makes the agent stop serving."""
 
 from __future__ import annotations
 
+import time
+
 from lbaas.common.plugin_api import HostNotFound, PluginApiError
 from tests.unit.agent.conftest import HOST
 
@@ -64,6 +66,7 @@ def test_fence_after_follows_the_servers_down_time(make_manager, rpc):
     assert manager.fence_after() is None  # no heartbeat answered yet
     rpc.fencing = {"agent_down_time": 8, "failover": True}
     manager.report_state()
+    manager._last_contact = time.monotonic()  # as the heartbeat loop records it
     manager._fencing = rpc.fencing
     assert manager.fence_after() == 5.0  # 8 - 1.5 x 2
     manager._fencing = {"agent_down_time": 8, "failover": False}

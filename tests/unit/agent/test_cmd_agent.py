@@ -183,3 +183,16 @@ def test_access_log_is_off_by_default_and_read_when_set(tmp_path):
         tmp_path, "[haproxy]\naccess_log = [fd00::98]:514\naccess_log_facility = local4\n")])
     haproxy = cmd_agent.read_settings(conf).haproxy
     assert (haproxy.access_log, haproxy.access_log_facility) == ("[fd00::98]:514", "local4")
+
+
+def test_agent_down_time_is_read_for_fencing_before_any_server_answers(tmp_path):
+    """The servers' [agent] agent_down_time, in the agent's own file too: its fence
+    limit until a heartbeat is answered (docs/ha.md)."""
+    conf = cmd_agent.load_config(["--config-file", _ini(tmp_path, "[DEFAULT]\n")])
+    agent = cmd_agent.read_settings(conf).agent
+    assert (agent.agent_down_time, agent.allow_failover) == (75, True)  # server defaults
+    conf = cmd_agent.load_config(["--config-file", _ini(
+        tmp_path, "[DEFAULT]\nallow_automatic_lbaas_agent_failover = false\n"
+                  "[agent]\nagent_down_time = 8\n")])
+    agent = cmd_agent.read_settings(conf).agent
+    assert (agent.agent_down_time, agent.allow_failover) == (8, False)

@@ -50,11 +50,14 @@ def _handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
             if delay:
                 time.sleep(delay)
             payload = b"" if body is None else json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting (a timeout under test)
 
         do_GET = _serve
         do_POST = _serve
@@ -332,3 +335,24 @@ def test_when_every_server_fails_the_error_names_each_and_the_next_call_starts_e
             api.get_ready_devices("h")
         assert url1 in str(info.value) and url2 in str(info.value)
         assert api.server_url == url2
+
+
+def test_a_heartbeat_leaves_a_silent_server_after_its_own_timeout(server, second_server):
+    """A server host gone without a word holds a call for the whole timeout: the
+    heartbeat gives up on it after heartbeat_timeout and is answered by the next."""
+    (first, url1), (second, url2) = server, second_server
+    first.routes[("POST", "/agent/v1/agents")] = (200, {"agent": {"host": "h"}}, 5.0)
+    second.routes[("POST", "/agent/v1/agents")] = (200, {"agent": {"host": "h"}}, 0)
+    with HttpPluginApi(f"{url1},{url2}", timeout=30, heartbeat_timeout=0.5) as api:
+        started = time.monotonic()
+        assert api.report_state("h", {})["host"] == "h"
+        assert time.monotonic() - started < 3
+        assert api.server_url == url2
+
+
+def test_a_lone_server_gets_the_whole_timeout_for_a_heartbeat(server):
+    """With nobody to ask instead, a slow answer is better than none."""
+    state, url = server
+    state.routes[("POST", "/agent/v1/agents")] = (200, {"agent": {"host": "h"}}, 1.0)
+    with HttpPluginApi(url, timeout=10, heartbeat_timeout=0.2) as api:
+        assert api.report_state("h", {})["host"] == "h"

@@ -262,6 +262,8 @@ class ListenerInLb(_ListenerFields):
     default_pool: PoolInLb | None = None
     default_pool_id: Uuid | None = None
     default_pool_name: Name | None = None
+    # Octavia's single-call create (defined with the L7 models below).
+    l7policies: list[L7PolicyInLb] | None = Field(None, max_length=64)
 
 
 class ListenerCreate(_ListenerFields):
@@ -388,3 +390,32 @@ class L7PolicyUpdate(V2Body):
     redirect_prefix: L7Url | None = None
     redirect_http_code: RedirectCode | None = None
     tags: Tags | None = None
+
+
+class PoolNameRef(V2Body):
+    """A pool of the same single-call create body, named (Octavia: a redirect_pool of
+    only a name refers to a pool defined elsewhere in the body)."""
+    name: Name
+
+
+class L7PolicyInLb(V2Body):
+    """Octavia's L7PolicySingleCreate: a listener's policy in a load balancer's
+    single-call create; ``redirect_pool`` is a whole pool (named) or a name."""
+    action: Annotated[str, Field(max_length=32)]
+    name: Name | None = None
+    description: Description | None = None
+    admin_state_up: Bool = True
+    position: Position | None = None
+    redirect_pool: PoolInLb | PoolNameRef | None = None
+    redirect_url: L7Url | None = None
+    redirect_prefix: L7Url | None = None
+    redirect_http_code: RedirectCode | None = None
+    rules: list[L7RuleCreate] | None = Field(None, max_length=l7.MAX_RULES_PER_POLICY)
+    tags: Tags | None = None
+    project_id: ProjectId | None = None
+    tenant_id: ProjectId | None = None
+
+
+# ListenerInLb names L7PolicyInLb before it is defined.
+ListenerInLb.model_rebuild()
+LoadBalancerCreate.model_rebuild()
