@@ -102,6 +102,10 @@ class ServerProcess:
                         "state_path": self.state_path, "auth_strategy": self.auth_strategy,
                         "tokens_file": self.tokens_file},
             "database": {},
+            # The API tests' fake agents heartbeat only when a test says so: with the
+            # 8 s default a slow test would see their load balancers moved under it.
+            # Tests of failover set it short themselves.
+            "agent": {"agent_down_time": 75},
         }
         if self.database_url:
             sections["database"]["connection"] = self.database_url

@@ -190,7 +190,7 @@ def test_agent_down_time_is_read_for_fencing_before_any_server_answers(tmp_path)
     limit until a heartbeat is answered (docs/ha.md)."""
     conf = cmd_agent.load_config(["--config-file", _ini(tmp_path, "[DEFAULT]\n")])
     agent = cmd_agent.read_settings(conf).agent
-    assert (agent.agent_down_time, agent.allow_failover) == (75, True)  # server defaults
+    assert (agent.agent_down_time, agent.allow_failover) == (8, True)  # server defaults
     conf = cmd_agent.load_config(["--config-file", _ini(
         tmp_path, "[DEFAULT]\nallow_automatic_lbaas_agent_failover = false\n"
                   "[agent]\nagent_down_time = 8\n")])
