@@ -39,7 +39,7 @@ class LocalPluginApi(plugin_api.PluginApi):
             down = self.settings.agent_down_time
             scheduler.schedule_waiting(s, agent, down)
             answer = agents.agent_dict(agent, down)
-            # What the agent needs to fence itself in a partition (lbaas/agent/fencing.py):
+            # What the agent needs to fence itself in a partition (lbaas/agent/manager.py, "fence"):
             # its load balancers can only move if failover is on and another agent lives.
             answer["fencing"] = {
                 "agent_down_time": down,
