@@ -23,17 +23,18 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lbaas.agent.drivers.haproxy import cfg, process
+from lbaas.agent.drivers.haproxy import cfg, keepalived, process
 from lbaas.agent.drivers.haproxy.runtime import RuntimeApi, RuntimeApiError
 from lbaas.agent.linux import arping, interface, ip_lib
 from lbaas.common import constants, limits
 from lbaas.common import plugin_api as plugin_api_mod
-from lbaas.common.logical_device import LoadBalancer, LogicalDevice, Port
+from lbaas.common.logical_device import Amphora, LoadBalancer, LogicalDevice, Port
 
 LOG = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ DRIVER_NAME = constants.DRIVER_HAPROXY_NS
 # CMAINT bit alone only records that the config said ``disabled``.
 _ADMIN_MAINT_MASK = 0x01 | 0x02 | 0x20
 SOCKET_WAIT = 5.0
+_ACTIVE_STANDBY = "ACTIVE_STANDBY"
 
 
 class DeployError(Exception):
@@ -95,6 +97,7 @@ class HaproxyOptions:
     # Several agents on one kernel (tests) each use their own (docs/architecture.md,
     # "High availability").
     namespace_prefix: str = NS_PREFIX
+    keepalived_binary: str = "keepalived"
 
 
 @dataclass(frozen=True)
@@ -185,10 +188,22 @@ class HaproxyNSDriver:
             "namespace": self._ns(lb_id)}
         # A re-plug keeps the generation: it is raised only once the whole failover
         # (plug and fresh HAProxy) is done, so one cut short is redone.
-        generation = _generation(self._load_instance(lb_id))
+        previous = self._load_instance(lb_id) or {}
+        generation = _generation(previous)
         if generation:
             record["failover_generation"] = generation
+        # ACTIVE_STANDBY: which amphora this is, and the VRRP role last applied.
+        for key in ("amphora_id", "role"):
+            if key in previous:
+                record[key] = previous[key]
         _write_atomic(paths.instance, json.dumps(record))
+
+    def _update_instance(self, lb_id: str, **fields: Any) -> None:
+        instance = self._load_instance(lb_id)
+        if instance is None or all(instance.get(k) == v for k, v in fields.items()):
+            return
+        instance.update(fields)
+        _write_atomic(self._paths(lb_id).instance, json.dumps(instance))
 
     def _record_generation(self, lb_id: str, generation: int) -> None:
         """Remember the failover generation the instance now realizes (the device's,
@@ -237,6 +252,9 @@ class HaproxyNSDriver:
             return False
         lb = device.loadbalancer
         assert lb is not None  # deployable
+        if not self.serves_here(lb):
+            # ACTIVE_STANDBY without an amphora on this host: not ours.
+            return False
         instance = self._load_instance(lb.id)
         if instance is not None and lb.failover_generation > _generation(instance):
             self.failover(lb)
@@ -247,17 +265,43 @@ class HaproxyNSDriver:
         self._record_generation(lb.id, lb.failover_generation)
         return True
 
+    def serves_here(self, lb: LoadBalancer) -> bool:
+        """SINGLE: always (the device's host is the server's word). ACTIVE_STANDBY: when
+        one of the amphorae is this host's."""
+        return (lb.topology != _ACTIVE_STANDBY
+                or any(a.host == self.host for a in lb.amphorae))
+
+    def _pair(self, lb: LoadBalancer) -> tuple[Amphora, Amphora] | None:
+        """(own amphora, peer) of an ACTIVE_STANDBY load balancer, None for SINGLE.
+        Raises :class:`DeployError`."""
+        if lb.topology != _ACTIVE_STANDBY:
+            return None
+        try:
+            pair = keepalived.own_and_peer(lb, self.host)
+        except keepalived.KeepalivedError as exc:
+            raise DeployError(exc.reason) from exc
+        if pair is None:
+            raise DeployError(f"load balancer {lb.id} has no amphora on {self.host}")
+        return pair
+
+    def _data_port(self, lb: LoadBalancer) -> Port:
+        """The port this host plugs: the VIP port (SINGLE), or this amphora's own VRRP
+        port (ACTIVE_STANDBY: keepalived holds the VIP on it)."""
+        pair = self._pair(lb)
+        return lb.vip_port if pair is None else pair[0].vrrp_port
+
     # ----------------------------------------------------------------- create/update
 
     def create(self, lb: LoadBalancer) -> None:
         namespace = self._ns(lb.id)
-        self._unplug_replaced_port(lb.id, lb.vip_port)
-        self._plug(namespace, lb.vip_port)
+        port = self._data_port(lb)
+        self._unplug_replaced_port(lb.id, port)
+        self._plug(namespace, port, nonlocal_bind=lb.topology == _ACTIVE_STANDBY)
         self._spawn(lb)
 
     def update(self, lb: LoadBalancer) -> None:
         namespace = self._ns(lb.id)
-        port = lb.vip_port
+        port = self._data_port(lb)
         instance = self._load_instance(lb.id)
         # One namespace hop for the device check and the L3 reconcile (see _plug).
         with ip_lib.namespace_session(namespace):
@@ -265,7 +309,7 @@ class HaproxyNSDriver:
                     or not _device_present(instance["device_name"], namespace)):
                 # A new VIP port, or the device vanished behind our back: plug again.
                 self._unplug_replaced_port(lb.id, port)
-                self._plug(namespace, port)
+                self._plug(namespace, port, nonlocal_bind=lb.topology == _ACTIVE_STANDBY)
             else:
                 # Reconcile L3 (addresses, routes): cheap and idempotent.
                 self._configure_l3(namespace, instance["device_name"], port,
@@ -296,7 +340,8 @@ class HaproxyNSDriver:
         if instance is not None:
             self._unplug(namespace, instance["port_id"], instance["device_name"])
         paths.server_state.unlink(missing_ok=True)
-        self._plug(namespace, lb.vip_port, reuse_existing=False)
+        self._plug(namespace, self._data_port(lb), reuse_existing=False,
+                   nonlocal_bind=lb.topology == _ACTIVE_STANDBY)
         self._spawn(lb)
 
     def _unplug_replaced_port(self, lb_id: str, port: Port) -> None:
@@ -307,7 +352,8 @@ class HaproxyNSDriver:
         if instance is not None and instance.get("port_id") != port.id:
             self._unplug(self._ns(lb_id), instance["port_id"], instance["device_name"])
 
-    def _plug(self, namespace: str, port: Port, reuse_existing: bool = True) -> str:
+    def _plug(self, namespace: str, port: Port, reuse_existing: bool = True,
+              nonlocal_bind: bool = False) -> str:
         self.plugin_rpc.plug_vip_port(port.id, self.host)
         port_dict = _port_dict(port)
         interface_name = self.vif_driver.get_device_name(port_dict)
@@ -329,6 +375,10 @@ class HaproxyNSDriver:
             self.vif_driver.plug(port_dict["network"], port.id, interface_name,
                                  port.mac_address, namespace=namespace)
             self._configure_l3(namespace, interface_name, port, announce=True)
+        if nonlocal_bind:
+            # ACTIVE_STANDBY: HAProxy binds the VIP on both amphorae, also where
+            # keepalived does not hold it (yet), so a takeover needs no HAProxy change.
+            _set_nonlocal_bind(namespace)
         return interface_name
 
     def _configure_l3(self, namespace: str, device: str, port: Port,
@@ -347,6 +397,7 @@ class HaproxyNSDriver:
                                  self.options.send_gratuitous_arp)
 
     def _build_view(self, lb: LoadBalancer, paths: InstancePaths) -> cfg.ConfigView:
+        pair = self._pair(lb)
         try:
             return cfg.build_view(
                 lb,
@@ -356,6 +407,7 @@ class HaproxyNSDriver:
                 hard_stop_after=self.options.hard_stop_after,
                 log_target=self.options.access_log,
                 log_facility=self.options.access_log_facility,
+                own_amphora_id=pair[0].id if pair is not None else None,
             )
         except cfg.ConfigError as exc:
             raise DeployError(str(exc)) from exc
@@ -369,6 +421,97 @@ class HaproxyNSDriver:
         paths.dir.mkdir(parents=True, exist_ok=True)
         view = self._build_view(lb, paths)
         self._apply(namespace, paths, view, cfg.render(view))
+        pair = self._pair(lb)
+        if pair is not None:
+            self._apply_keepalived(lb, pair[0], pair[1], namespace, paths)
+        elif keepalived.Paths(paths.dir).conf.exists():
+            # No longer ACTIVE_STANDBY: nothing may hold the VIP by VRRP here.
+            self._remove_keepalived(paths)
+
+    # ----------------------------------------------------------------- keepalived
+
+    def _apply_keepalived(self, lb: LoadBalancer, own: Amphora, peer: Amphora,
+                          namespace: str, paths: InstancePaths) -> None:
+        """Make this amphora's keepalived run the rendered config: started when none
+        runs, SIGHUP when the file changed, nothing otherwise (an adopted keepalived
+        keeps its PID and its VRRP state). Then, if this amphora was just demoted from
+        MASTER while holding the VIP, it resigns (see :meth:`_resign`)."""
+        instance = self._load_instance(lb.id) or {}
+        kpaths = keepalived.Paths(paths.dir)
+        try:
+            device = ip_lib.resolve_device(instance.get("device_name", ""), namespace)
+            view = keepalived.build_view(lb, own, peer, device, kpaths, paths.conf,
+                                         paths.pid)
+            changed = keepalived.write_files(kpaths, keepalived.render(view))
+            if keepalived.parent_pid(kpaths) is None:
+                for pid in keepalived.running_pids(kpaths):
+                    # A VRRP child without its parent: nothing would respawn it.
+                    process.stop([pid])
+                keepalived.start(self.options.keepalived_binary,
+                                 ip_lib.netns_exec_argv(namespace, []), kpaths)
+            elif changed:
+                LOG.info("load balancer %s: keepalived config changed, reloading", lb.id)
+                keepalived.reload(kpaths)
+        except (keepalived.KeepalivedError, ip_lib.IpLibError) as exc:
+            raise DeployError(str(getattr(exc, "reason", exc))) from exc
+        previous_role = instance.get("role")
+        self._update_instance(lb.id, amphora_id=own.id, role=own.role)
+        if (previous_role == "MASTER" and own.role == "BACKUP"
+                and keepalived.vrrp_state(kpaths) == "MASTER"):
+            self._resign(lb, kpaths)
+
+    def _resign(self, lb: LoadBalancer, kpaths: keepalived.Paths) -> None:
+        """Hand the VIP to the peer now (a role swap): with nopreempt the peer, now of
+        higher priority, would never take it by itself. The resign file puts this
+        instance in FAULT, which sends a priority 0 advert (the peer becomes MASTER
+        after its skew time, a few ms) and drops the VIP; once the peer has had time
+        to announce itself, the file is cleared and this instance stays BACKUP."""
+        assert lb.vrrp is not None
+        advert = lb.vrrp.advert_int_ms / 1000
+        LOG.info("load balancer %s: demoted to BACKUP while MASTER: resigning", lb.id)
+        keepalived.set_resign(kpaths, True)
+        try:
+            deadline = time.monotonic() + 5.0
+            while (keepalived.vrrp_state(kpaths) == "MASTER"
+                   and time.monotonic() < deadline):
+                time.sleep(0.02)
+            # The peer's first adverts as MASTER reach us within two intervals.
+            time.sleep(2 * advert + 0.05)
+        finally:
+            keepalived.set_resign(kpaths, False)
+
+    def _remove_keepalived(self, paths: InstancePaths) -> None:
+        kpaths = keepalived.Paths(paths.dir)
+        keepalived.stop(kpaths)
+        for path in (kpaths.conf, kpaths.pid, kpaths.vrrp_pid, kpaths.state):
+            path.unlink(missing_ok=True)
+
+    def ensure_keepalived(self, lb_id: str) -> bool:
+        """Restart a dead keepalived of an ACTIVE_STANDBY instance from its config.
+        True if it restarted."""
+        paths = self._paths(lb_id)
+        kpaths = keepalived.Paths(paths.dir)
+        namespace = self._ns(lb_id)
+        if not kpaths.conf.exists() or keepalived.parent_pid(kpaths) is not None:
+            return False
+        if not ip_lib.namespace_exists(namespace):
+            return False
+        LOG.warning("keepalived of load balancer %s is not running; restarting it", lb_id)
+        process.stop(keepalived.running_pids(kpaths))
+        # Whatever the dead one said no longer holds: it starts BACKUP.
+        kpaths.state.unlink(missing_ok=True)
+        keepalived.set_resign(kpaths, False)
+        try:
+            keepalived.start(self.options.keepalived_binary,
+                             ip_lib.netns_exec_argv(namespace, []), kpaths)
+        except keepalived.KeepalivedError as exc:
+            raise DeployError(exc.reason) from exc
+        return True
+
+    def vrrp_arbitrated(self, lb_id: str) -> bool:
+        """Whether the instance is one half of an ACTIVE_STANDBY pair (keepalived decides
+        on the wire which half holds the VIP)."""
+        return bool((self._load_instance(lb_id) or {}).get("amphora_id"))
 
     def _apply(self, namespace: str, paths: InstancePaths, view: cfg.ConfigView,
                text: str) -> None:
@@ -481,7 +624,12 @@ class HaproxyNSDriver:
                 and self._runtime(lb_id).alive())
 
     def ensure_running(self, lb_id: str) -> bool:
-        """Restart a dead HAProxy from its last good config. True if it restarted."""
+        """Restart a dead HAProxy (and a dead keepalived) from its last good config.
+        True if one restarted."""
+        restarted = self._ensure_haproxy(lb_id)
+        return self.ensure_keepalived(lb_id) or restarted
+
+    def _ensure_haproxy(self, lb_id: str) -> bool:
         paths = self._paths(lb_id)
         namespace = self._ns(lb_id)
         if not paths.conf.exists():
@@ -523,6 +671,9 @@ class HaproxyNSDriver:
         load balancer is another host's now) leaves the port's binding alone."""
         namespace = self._ns(lb_id)
         paths = self._paths(lb_id)
+        # keepalived first: it resigns (the peer takes the VIP at once) while this
+        # HAProxy still serves what reaches it.
+        keepalived.stop(keepalived.Paths(paths.dir))
         ns_exists = ip_lib.namespace_exists(namespace)
         pids = set(self._alive_pids(paths))
         if ns_exists:
@@ -624,7 +775,9 @@ class HaproxyNSDriver:
         pid = info.get("Pid", "0")
         totals = {key: sum(c[key] for c in listeners.values())
                   for key in (*_COUNTERS, *_RESPONSES)}
+        amphora = self._amphora_report(lb_id)
         return {
+            **amphora,
             **totals,
             "epoch": f"{pid}-{process.process_start_time(int(pid)) if pid.isdigit() else 0}",
             "members": members,
@@ -632,6 +785,16 @@ class HaproxyNSDriver:
             "listeners": listeners,
             "pools": pools,
         }
+
+
+    def _amphora_report(self, lb_id: str) -> dict[str, Any]:
+        """ACTIVE_STANDBY: {"amphora": {"id", "vrrp_state"}}, the state keepalived is in
+        (MASTER holds the VIP); {} for SINGLE."""
+        amphora_id = (self._load_instance(lb_id) or {}).get("amphora_id")
+        if not amphora_id:
+            return {}
+        state = keepalived.vrrp_state(keepalived.Paths(self._paths(lb_id).dir))
+        return {"amphora": {"id": amphora_id, "vrrp_state": state}}
 
 
 # Our names for HAProxy's "show stat" columns.
@@ -653,6 +816,17 @@ def _generation(instance: dict[str, Any] | None) -> int:
     before failovers existed, or a value that is not a count."""
     value = (instance or {}).get("failover_generation", 0)
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _set_nonlocal_bind(namespace: str) -> None:
+    """net.ipv4.ip_nonlocal_bind (and IPv6's) = 1 inside the namespace."""
+    argv = ip_lib.netns_exec_argv(namespace, [
+        "sysctl", "-e", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1",
+        "net.ipv6.ip_nonlocal_bind=1"])
+    try:
+        subprocess.run(argv, check=True, capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise DeployError(f"cannot allow non-local binds in {namespace}: {exc}") from exc
 
 
 def _public_reason(reason: str, conf_path: Path) -> str:
