@@ -166,6 +166,10 @@ class MultiHostLab:
     root: Path
     prefix: str = "th"          # every name starts with it
     net: str = "10.98"          # tenant <net>.64.0/20, mgmt <net>.120.0/24
+    # Or other /24s (three octets each) for the tenant wire and mgmt: a lab that must
+    # stay inside given ranges (the ACTIVE_STANDBY tests).
+    lan_base: str = ""
+    mgmt_base: str = ""
     hosts: list[str] = field(default_factory=lambda: ["a", "b"])
     report_interval: int = 1
     agent_down_time: int = 4
@@ -178,11 +182,14 @@ class MultiHostLab:
 
     def __post_init__(self) -> None:
         self.port = free_port()
-        self.server_ip = f"{self.net}.120.1"
+        self.lan_prefixlen = 24 if self.lan_base else 20
+        self.lan_base = self.lan_base or f"{self.net}.64"
+        self.mgmt_base = self.mgmt_base or f"{self.net}.120"
+        self.server_ip = f"{self.mgmt_base}.1"
         self.server_url = f"http://{self.server_ip}:{self.port}"
         self.client_ns = f"{self.prefix}-cl"
         self.backend_ns = f"{self.prefix}-b1"
-        self.backend_ip = f"{self.net}.64.11"
+        self.backend_ip = f"{self.lan_base}.11"
         self.lan = f"{self.prefix}lan"
         self.mgmt_bridge = f"{self.prefix}mgmt"
         self.agents = {name: Host(name, self, i) for i, name in enumerate(self.hosts)}
@@ -195,8 +202,10 @@ class MultiHostLab:
             self.links.append(bridge)
             sh("ip", "link", "set", bridge, "up")
         sh("ip", "addr", "add", f"{self.server_ip}/24", "dev", self.mgmt_bridge)
-        self._leaf(self.client_ns, f"{self.prefix}clh", f"{self.net}.64.5/20")
-        self._leaf(self.backend_ns, f"{self.prefix}b1h", f"{self.backend_ip}/20")
+        self._leaf(self.client_ns, f"{self.prefix}clh",
+                   f"{self.lan_base}.5/{self.lan_prefixlen}")
+        self._leaf(self.backend_ns, f"{self.prefix}b1h",
+                   f"{self.backend_ip}/{self.lan_prefixlen}")
         self.backend = subprocess.Popen(
             ["ip", "netns", "exec", self.backend_ns, PY, str(HELPERS / "backend.py"), "b1",
              self.backend_ip, "80"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -207,7 +216,7 @@ class MultiHostLab:
             self._veth(host.wire, self.lan, host.netns, "wire")
             netns(host.netns, "ip", "link", "set", "wire", "master", "br-phys", "up")
             self._veth(host.mgmt, self.mgmt_bridge, host.netns, "mgmt")
-            netns(host.netns, "ip", "addr", "add", f"{self.net}.120.{11 + host.index}/24",
+            netns(host.netns, "ip", "addr", "add", f"{self.mgmt_base}.{11 + host.index}/24",
                   "dev", "mgmt")
             netns(host.netns, "ip", "link", "set", "mgmt", "up")
         wait_until(lambda: netns(self.backend_ns, "ss", "-ltnH", "sport = :80").stdout

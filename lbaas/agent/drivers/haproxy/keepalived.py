@@ -105,8 +105,9 @@ class Paths:
         return self.dir / "resign"
 
     @property
-    def log(self) -> Path:
-        return self.dir / "keepalived.log"
+    def view(self) -> Path:
+        """The view the config was rendered from (the VIP a restart must clear)."""
+        return self.dir / "keepalived-view.json"
 
 
 @dataclass(frozen=True)
@@ -336,7 +337,9 @@ def start(binary: str, exec_prefix: list[str], paths: Paths) -> int:
         pid_file.unlink(missing_ok=True)
     cmd = [*exec_prefix, binary, "--vrrp", "--use-file", str(paths.conf),
            "--pid", str(paths.pid), "--vrrp_pid", str(paths.vrrp_pid),
-           "--log-detail", "--no-syslog", "--log-file", str(paths.log)]
+           # To the host's syslog, as HAProxy's access log (this build of keepalived
+           # has no log file option).
+           "--log-detail"]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=START_TIMEOUT,
                               stdin=subprocess.DEVNULL)

@@ -45,6 +45,10 @@ DRIVER_NAME = constants.DRIVER_HAPROXY_NS
 _ADMIN_MAINT_MASK = 0x01 | 0x02 | 0x20
 SOCKET_WAIT = 5.0
 _ACTIVE_STANDBY = "ACTIVE_STANDBY"
+# After a MASTER resigned: time for the peer to become MASTER (its skew time, a few ms)
+# and for its gratuitous ARPs to reach the clients, during which this amphora still
+# serves what reaches it.
+RESIGN_GRACE = 0.3
 
 
 class DeployError(Exception):
@@ -296,7 +300,7 @@ class HaproxyNSDriver:
         namespace = self._ns(lb.id)
         port = self._data_port(lb)
         self._unplug_replaced_port(lb.id, port)
-        self._plug(namespace, port, nonlocal_bind=lb.topology == _ACTIVE_STANDBY)
+        self._plug(namespace, port, vrrp_vip=_vrrp_vip(lb))
         self._spawn(lb)
 
     def update(self, lb: LoadBalancer) -> None:
@@ -309,11 +313,11 @@ class HaproxyNSDriver:
                     or not _device_present(instance["device_name"], namespace)):
                 # A new VIP port, or the device vanished behind our back: plug again.
                 self._unplug_replaced_port(lb.id, port)
-                self._plug(namespace, port, nonlocal_bind=lb.topology == _ACTIVE_STANDBY)
+                self._plug(namespace, port, vrrp_vip=_vrrp_vip(lb))
             else:
                 # Reconcile L3 (addresses, routes): cheap and idempotent.
                 self._configure_l3(namespace, instance["device_name"], port,
-                                   announce=False)
+                                   announce=False, keep=_vrrp_vips(lb))
         self._spawn(lb)
 
     def failover(self, lb: LoadBalancer) -> None:
@@ -341,7 +345,7 @@ class HaproxyNSDriver:
             self._unplug(namespace, instance["port_id"], instance["device_name"])
         paths.server_state.unlink(missing_ok=True)
         self._plug(namespace, self._data_port(lb), reuse_existing=False,
-                   nonlocal_bind=lb.topology == _ACTIVE_STANDBY)
+                   vrrp_vip=_vrrp_vip(lb))
         self._spawn(lb)
 
     def _unplug_replaced_port(self, lb_id: str, port: Port) -> None:
@@ -353,7 +357,7 @@ class HaproxyNSDriver:
             self._unplug(self._ns(lb_id), instance["port_id"], instance["device_name"])
 
     def _plug(self, namespace: str, port: Port, reuse_existing: bool = True,
-              nonlocal_bind: bool = False) -> str:
+              vrrp_vip: str | None = None) -> str:
         self.plugin_rpc.plug_vip_port(port.id, self.host)
         port_dict = _port_dict(port)
         interface_name = self.vif_driver.get_device_name(port_dict)
@@ -375,17 +379,18 @@ class HaproxyNSDriver:
             self.vif_driver.plug(port_dict["network"], port.id, interface_name,
                                  port.mac_address, namespace=namespace)
             self._configure_l3(namespace, interface_name, port, announce=True)
-        if nonlocal_bind:
-            # ACTIVE_STANDBY: HAProxy binds the VIP on both amphorae, also where
-            # keepalived does not hold it (yet), so a takeover needs no HAProxy change.
-            _set_nonlocal_bind(namespace)
+        if vrrp_vip is not None:
+            _prepare_vrrp_namespace(namespace, vrrp_vip)
         return interface_name
 
     def _configure_l3(self, namespace: str, device: str, port: Port,
-                      announce: bool) -> None:
+                      announce: bool, keep: list[str] | None = None) -> None:
         fixed_ips, gateway, routes = _port_l3(port)
-        self.vif_driver.init_l3(device, [f"{ip}/{prefixlen}" for ip, prefixlen in fixed_ips],
-                                namespace=namespace)
+        cidrs = [f"{ip}/{prefixlen}" for ip, prefixlen in fixed_ips]
+        if keep:
+            self.vif_driver.init_l3(device, cidrs, namespace=namespace, keep=keep)
+        else:
+            self.vif_driver.init_l3(device, cidrs, namespace=namespace)
         ip_lib.set_l3_routes(namespace, device, gateway, routes)
 
         if announce and self.options.send_gratuitous_arp > 0:
@@ -443,12 +448,9 @@ class HaproxyNSDriver:
             view = keepalived.build_view(lb, own, peer, device, kpaths, paths.conf,
                                          paths.pid)
             changed = keepalived.write_files(kpaths, keepalived.render(view))
+            _write_atomic(kpaths.view, json.dumps(keepalived.view_to_dict(view)))
             if keepalived.parent_pid(kpaths) is None:
-                for pid in keepalived.running_pids(kpaths):
-                    # A VRRP child without its parent: nothing would respawn it.
-                    process.stop([pid])
-                keepalived.start(self.options.keepalived_binary,
-                                 ip_lib.netns_exec_argv(namespace, []), kpaths)
+                self._start_keepalived(namespace, device, kpaths, view.vip)
             elif changed:
                 LOG.info("load balancer %s: keepalived config changed, reloading", lb.id)
                 keepalived.reload(kpaths)
@@ -497,16 +499,38 @@ class HaproxyNSDriver:
         if not ip_lib.namespace_exists(namespace):
             return False
         LOG.warning("keepalived of load balancer %s is not running; restarting it", lb_id)
+        instance = self._load_instance(lb_id) or {}
+        view = self._load_keepalived_vip(kpaths)
+        try:
+            device = ip_lib.resolve_device(instance.get("device_name", ""), namespace)
+            self._start_keepalived(namespace, device, kpaths, view)
+        except (keepalived.KeepalivedError, ip_lib.IpLibError) as exc:
+            raise DeployError(str(getattr(exc, "reason", exc))) from exc
+        return True
+
+    @staticmethod
+    def _load_keepalived_vip(kpaths: keepalived.Paths) -> str | None:
+        try:
+            vip = json.loads(kpaths.view.read_text()).get("vip")
+        except (FileNotFoundError, ValueError, AttributeError):
+            return None
+        return vip if isinstance(vip, str) else None
+
+    def _start_keepalived(self, namespace: str, device: str, kpaths: keepalived.Paths,
+                          vip: str | None) -> None:
+        """Start keepalived afresh: leftovers of a dead one go first. A keepalived that
+        was killed leaves the VIP on the device, where it would answer ARP next to the
+        MASTER on the other host (a black hole once the wire is back): removed before
+        the new one starts BACKUP."""
         process.stop(keepalived.running_pids(kpaths))
-        # Whatever the dead one said no longer holds: it starts BACKUP.
+        if vip is not None:
+            prefixlen = 128 if ":" in vip else 32
+            if ip_lib.delete_address(device, f"{vip}/{prefixlen}", namespace):
+                LOG.warning("removed the VIP %s a dead keepalived left on %s", vip, device)
         kpaths.state.unlink(missing_ok=True)
         keepalived.set_resign(kpaths, False)
-        try:
-            keepalived.start(self.options.keepalived_binary,
-                             ip_lib.netns_exec_argv(namespace, []), kpaths)
-        except keepalived.KeepalivedError as exc:
-            raise DeployError(exc.reason) from exc
-        return True
+        keepalived.start(self.options.keepalived_binary,
+                         ip_lib.netns_exec_argv(namespace, []), kpaths)
 
     def vrrp_arbitrated(self, lb_id: str) -> bool:
         """Whether the instance is one half of an ACTIVE_STANDBY pair (keepalived decides
@@ -672,8 +696,13 @@ class HaproxyNSDriver:
         namespace = self._ns(lb_id)
         paths = self._paths(lb_id)
         # keepalived first: it resigns (the peer takes the VIP at once) while this
-        # HAProxy still serves what reaches it.
-        keepalived.stop(keepalived.Paths(paths.dir))
+        # HAProxy still serves what reaches it, until the peer's gratuitous ARPs
+        # turned the clients to it.
+        kpaths = keepalived.Paths(paths.dir)
+        if keepalived.vrrp_state(kpaths) == "MASTER":
+            keepalived.stop(kpaths)
+            time.sleep(RESIGN_GRACE)
+        keepalived.stop(kpaths)
         ns_exists = ip_lib.namespace_exists(namespace)
         pids = set(self._alive_pids(paths))
         if ns_exists:
@@ -818,15 +847,43 @@ def _generation(instance: dict[str, Any] | None) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _set_nonlocal_bind(namespace: str) -> None:
-    """net.ipv4.ip_nonlocal_bind (and IPv6's) = 1 inside the namespace."""
+def _vrrp_vip(lb: LoadBalancer) -> str | None:
+    """The VIP of an ACTIVE_STANDBY load balancer, checked; None for SINGLE."""
+    if lb.topology != _ACTIVE_STANDBY:
+        return None
+    try:
+        return limits.canonical_ip(lb.vip_address)
+    except ValueError as exc:
+        raise DeployError(str(exc)) from None
+
+
+def _vrrp_vips(lb: LoadBalancer) -> list[str] | None:
+    """The VIP as an address keepalived may hold on an ACTIVE_STANDBY amphora's device
+    (the L3 reconcile leaves it alone); None for SINGLE."""
+    if lb.topology != _ACTIVE_STANDBY:
+        return None
+    return [f"{lb.vip_address}/{128 if ':' in lb.vip_address else 32}"]
+
+
+def _prepare_vrrp_namespace(namespace: str, vip: str) -> None:
+    """An ACTIVE_STANDBY amphora's namespace (docs/architecture.md, "ACTIVE_STANDBY"):
+
+    * ``ip_nonlocal_bind``: HAProxy binds the VIP on both amphorae, also where
+      keepalived does not hold it, so a takeover needs no HAProxy change;
+    * the VIP on ``lo`` with ``arp_ignore=1`` / ``arp_announce=2``: only the device that
+      keepalived put the VIP on answers ARP for it (the MASTER), but both amphorae
+      accept what is sent to it. An amphora that just lost the VIP (a role swap, an
+      undeploy) keeps serving the clients that still have its MAC until the new
+      MASTER's gratuitous ARPs reach them, instead of dropping their packets."""
     argv = ip_lib.netns_exec_argv(namespace, [
         "sysctl", "-e", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1",
-        "net.ipv6.ip_nonlocal_bind=1"])
+        "net.ipv6.ip_nonlocal_bind=1", "net.ipv4.conf.all.arp_ignore=1",
+        "net.ipv4.conf.all.arp_announce=2"])
     try:
         subprocess.run(argv, check=True, capture_output=True, timeout=10)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise DeployError(f"cannot allow non-local binds in {namespace}: {exc}") from exc
+        ip_lib.add_address("lo", f"{vip}/{128 if ':' in vip else 32}", namespace)
+    except (OSError, subprocess.SubprocessError, ip_lib.IpLibError) as exc:
+        raise DeployError(f"cannot prepare {namespace} for VRRP: {exc}") from exc
 
 
 def _public_reason(reason: str, conf_path: Path) -> str:
