@@ -107,7 +107,7 @@ def _active_standby(pool_id: str, hosts: tuple[str, str]) -> LogicalDevice:
     amphorae = [{"id": f"amp-{i}", "host": host, "role": role, "vrrp_priority": prio,
                  "vrrp_port": {**port, "id": f"vrrp-{i}"}}
                 for i, (host, role, prio) in enumerate(zip(hosts, ("MASTER", "BACKUP"),
-                                                           (200, 100)))]
+                                                           (200, 100), strict=True))]
     return LogicalDevice.model_validate({
         "id": pool_id, "host": None, "loadbalancer": {
             "id": pool_id, "vip_address": "10.0.0.10", "vip_port": port,
