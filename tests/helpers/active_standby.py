@@ -249,8 +249,9 @@ class Takeover:
 
     requests: int
     failed: int
-    # From the event until the first request started after it that was served
-    # without a retransmission (< FAST_S); None if none was.
+    # From the event until the VIP serves again: the first request served without a
+    # retransmission (< FAST_S) that started after the event and after the last
+    # request that failed or was slow; None if none was.
     serving_again_s: float | None
     # Requests that were served, but late (a SYN lost in the switch-over and resent).
     slow: int
@@ -267,8 +268,11 @@ FAST_S = 0.5
 def takeover(trace: list[list[Any]], at: float) -> Takeover:
     failed = [f"{start - at:+.3f}s {took:.3f}s {body}" for start, took, body in trace
               if str(body).startswith("ERR")]
+    bad = [start for start, took, body in trace
+           if start >= at and (str(body).startswith("ERR") or took >= FAST_S)]
     after = [(start, took) for start, took, body in trace
-             if start >= at and not str(body).startswith("ERR") and took < FAST_S]
+             if start >= max([at, *bad]) and not str(body).startswith("ERR")
+             and took < FAST_S]
     slow = sum(1 for _, took, body in trace
                if not str(body).startswith("ERR") and took >= FAST_S)
     serving = (after[0][0] - at) if after else None

@@ -260,3 +260,26 @@ def test_an_agent_without_an_amphora_removes_its_instance(aslab: ActiveStandbyLa
         for amp in device["loadbalancer"]["amphorae"]]}}
 
     assert aslab.drivers["b"].call("deploy", device=moved) is False
+
+
+def test_haproxy_reload_keeps_the_vip_and_its_peers(aslab: ActiveStandbyLab) -> None:
+    lb_id, device = _deployed(aslab, persistence="SOURCE_IP")
+    ids = {a["host"][-1]: a["id"] for a in device["loadbalancer"]["amphorae"]}
+    keepalived_pids = aslab.pids("a", lb_id, "keepalived")
+    grown = aslab.device(lb_id, persistence="SOURCE_IP", members=("b1", "b2"),
+                         revision=2, amphora_ids=ids)
+
+    # A new member is a reload of both HAProxys (the check script must not take the
+    # pid file's rewrite for a death), nothing for keepalived.
+    seen = measure(aslab, lambda: aslab.deploy(grown))
+
+    assert seen.failed == 0, seen
+    assert aslab.holder(lb_id) == "a"
+    assert aslab.pids("a", lb_id, "keepalived") == keepalived_pids
+    assert _states(aslab, lb_id) == {"a": "MASTER", "b": "BACKUP"}
+    # The client's entry still reaches the backup through the new processes' peers.
+    pool_id = device["loadbalancer"]["pools"][0]["id"]
+    aslab.get(1)
+    wait_until(lambda: f"key={aslab.lan_base}.5 " in _stick_table(aslab, "b", lb_id,
+                                                                   pool_id),
+               timeout=5, message="the entry pushed to the backup")
