@@ -15,9 +15,10 @@ Threads:
 * fence — while the server cannot be reached for longer than it waits before moving
   this host's load balancers away (``agent_down_time``, learnt from the heartbeats'
   answers), every instance is removed locally (``self_fence``): a SINGLE VIP must never
-  be on two hosts. The halves of ACTIVE_STANDBY pairs stay: VRRP, not the server,
-  decides where their VIP is (docs/architecture.md, "ACTIVE_STANDBY"). The first heartbeat that gets through again redeploys what is still
-  bound here (docs/architecture.md, "High availability");
+  be on two hosts. The first heartbeat that gets through again redeploys what is still
+  bound here (docs/architecture.md, "High availability"). The halves of ACTIVE_STANDBY
+  pairs stay: VRRP, not the server, decides where their VIP is (docs/architecture.md,
+  "ACTIVE_STANDBY");
 * events — waits for the first heartbeat attempt, then long-polls ``get_events`` and
   refreshes exactly the pools that changed; a full ``sync_state`` at start, when the
   server's revision goes back (its database was replaced) and after an unexpected
