@@ -26,7 +26,7 @@ from typing import Any
 
 def fetch(url: str, timeout: float, cookies: dict[str, str]) -> str:
     u = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=timeout)
+    conn = http.client.HTTPConnection(u.hostname or "", u.port or 80, timeout=timeout)
     try:
         headers = {"Connection": "close"}
         if cookies:
