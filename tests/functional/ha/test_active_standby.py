@@ -259,7 +259,13 @@ def test_an_agent_without_an_amphora_removes_its_instance(aslab: ActiveStandbyLa
         {**amp, "host": "elsewhere"} if amp["host"] == "tkb" else amp
         for amp in device["loadbalancer"]["amphorae"]]}}
 
+    # The driver refuses it; the manager then removes the instance (without telling
+    # the server: the amphora is another host's now), as here.
     assert aslab.drivers["b"].call("deploy", device=moved) is False
+    aslab.drivers["b"].call("undeploy", id=lb_id)
+    assert aslab.ns("b", lb_id) not in aslab.hosts["b"].namespaces()
+    assert aslab.holder(lb_id) == "a"
+    assert aslab.get(3) == ["b1"] * 3
 
 
 def test_haproxy_reload_keeps_the_vip_and_its_peers(aslab: ActiveStandbyLab) -> None:
