@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # the Prometheus server it brings along is not used). chromium, chromium-driver: the
 # dashboard's browser tests (tests/functional/ui), headless, driven by Selenium.
 # logrotate: tests/deploy rotates a running server's log with etc/logrotate.d/lbaas.
-APT_PACKAGES := haproxy iputils-arping openvswitch-switch ethtool iproute2 postgresql procps jq curl openssl prometheus \
+APT_PACKAGES := haproxy keepalived iputils-arping openvswitch-switch ethtool iproute2 postgresql procps jq curl openssl prometheus \
 	logrotate chromium chromium-driver
 STAMP := $(VENV)/.setup-stamp
 

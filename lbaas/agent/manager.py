@@ -19,7 +19,9 @@ Threads:
   bound here (docs/architecture.md, "High availability"). An agent that no server has
   answered since it started counts from the last heartbeat answered before its restart
   (``contact_file``, with the server's word then), else from its start with its own
-  configuration's: the instances it found on the host may have moved meanwhile;
+  configuration's: the instances it found on the host may have moved meanwhile. The
+  halves of ACTIVE_STANDBY pairs stay: VRRP, not the server, decides where their VIP is
+  (docs/architecture.md, "ACTIVE_STANDBY");
 * events — waits for the first heartbeat attempt, then long-polls ``get_events`` and
   refreshes exactly the pools that changed; a full ``sync_state`` at start, when the
   server's revision goes back (its database was replaced) and after an unexpected
@@ -74,6 +76,7 @@ class Driver(Protocol):
     def remove_orphans(self, known_pool_ids: list[str]) -> object: ...
     def list_instances(self) -> list[str]: ...
     def ensure_running(self, pool_id: str) -> bool: ...
+    def vrrp_arbitrated(self, pool_id: str) -> bool: ...
 
 
 @dataclass
@@ -304,10 +307,21 @@ class LbaasAgentManager:
     def self_fence(self) -> list[str]:
         """The servers have been out of reach for so long that this host's load
         balancers may already serve from another host: remove every instance here.
-        Returns their ids."""
+        Returns their ids.
+
+        Except the halves of ACTIVE_STANDBY pairs: their VIP never moves by the
+        server's word but by VRRP between the two amphorae, on the tenant's network.
+        A host cut off from the servers only is still the right one to serve if its
+        keepalived holds the VIP; removing it would leave the VIP to the other half
+        alone, and removing both (both cut off) would kill it (docs/architecture.md,
+        "ACTIVE_STANDBY")."""
         self._self_fenced = True
         removed = []
         for pool_id in self.driver.list_instances():
+            if self.driver.vrrp_arbitrated(pool_id):
+                LOG.warning("fencing: load balancer %s is ACTIVE_STANDBY: left to VRRP",
+                            pool_id)
+                continue
             with self._pool_state(pool_id).lock:
                 try:
                     self._undeploy(pool_id, notify_server=False)
@@ -438,6 +452,14 @@ class LbaasAgentManager:
             if self._has_instance(pool_id):
                 LOG.warning("pool %s now lives on %s: removing it here", pool_id,
                             device.host)
+                self._undeploy(pool_id, notify_server=False)
+            return
+        if not _has_amphora_here(device, self.host):
+            # ACTIVE_STANDBY without an amphora of this host (its amphora was moved):
+            # the other two agents serve and confirm it; the port is theirs.
+            if self._has_instance(pool_id):
+                LOG.warning("load balancer %s has no amphora on %s: removing it here",
+                            pool_id, self.host)
                 self._undeploy(pool_id, notify_server=False)
             return
         if self._self_fenced:
@@ -801,6 +823,14 @@ class LbaasAgentManager:
             return
         with self._mutex:
             self._last_stats[pool_id] = (stats, now)
+
+
+def _has_amphora_here(device: LogicalDevice, host: str) -> bool:
+    """False only for an ACTIVE_STANDBY device none of whose amphorae is on ``host``."""
+    lb = device.loadbalancer
+    if lb is None or lb.topology != "ACTIVE_STANDBY":
+        return True
+    return any(amphora.host == host for amphora in lb.amphorae)
 
 
 def _short(text: str, limit: int = STATUS_DESCRIPTION_MAX) -> str:

@@ -284,3 +284,30 @@ def pem(value: object, what: str, labels: tuple[str, ...], count: int | None = N
         raise ValueError(f"{what} is not PEM of {' or '.join(labels)}"
                          + (f" ({count} block)" if count == 1 else ""))
     return "".join(b[0].replace("\r\n", "\n") + "\n" for b in blocks)
+# VRRP (ACTIVE_STANDBY load balancers, keepalived): RFC 5798's ranges. Priority 255 is
+# the address owner's and 0 a resignation, neither is configurable; advert intervals
+# are centiseconds in VRRPv3, at most 4095 of them.
+VRRP_VRID_MIN, VRRP_VRID_MAX = 1, 255
+VRRP_PRIORITY_MIN, VRRP_PRIORITY_MAX = 1, 254
+VRRP_ADVERT_INT_MS_MIN, VRRP_ADVERT_INT_MS_MAX = 10, 40950
+# A Linux interface name (IFNAMSIZ 16 with its NUL): the characters our interface
+# drivers use; no space, quote or '#' that would change a keepalived line.
+INTERFACE_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,15}$"
+_INTERFACE_NAME_RE = re.compile(INTERFACE_NAME_PATTERN, re.ASCII)
+
+
+def interface_name(value: object) -> str:
+    if not isinstance(value, str) or not _INTERFACE_NAME_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not an interface name (1-15 letters, digits, "
+                         "'_', '.', '-')")
+    return value
+
+
+def vrrp_advert_int_ms(value: object) -> int:
+    """A VRRP advert interval in milliseconds, a whole number of centiseconds."""
+    ms = int_in(value, "VRRP advert interval (ms)", VRRP_ADVERT_INT_MS_MIN,
+                VRRP_ADVERT_INT_MS_MAX)
+    if ms % 10:
+        raise ValueError(f"VRRP advert interval {ms} ms is not a multiple of 10 ms "
+                         "(VRRPv3 counts centiseconds)")
+    return ms

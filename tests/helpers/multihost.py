@@ -171,6 +171,10 @@ class MultiHostLab:
     # Instead of net: one /24 (its first three octets, "10.98.110") for a lab that must
     # stay in it: tenant .0/25 (addresses .32-.126), mgmt .128/25.
     subnet24: str = ""
+    # Or other /24s (three octets each) for the tenant wire and mgmt: a lab that must
+    # stay inside given ranges (the ACTIVE_STANDBY tests).
+    lan_base: str = ""
+    mgmt_base: str = ""
     hosts: list[str] = field(default_factory=lambda: ["a", "b"])
     report_interval: int = 1
     agent_down_time: int = 4
@@ -197,18 +201,22 @@ class MultiHostLab:
     # -- addresses ---------------------------------------------------------------------
 
     def _tenant_ip(self, n: int) -> str:
+        if self.lan_base:
+            return f"{self.lan_base}.{n}"
         return f"{self.subnet24}.{n}" if self.subnet24 else f"{self.net}.64.{n}"
 
     def _mgmt_ip(self, n: int) -> str:
+        if self.mgmt_base:
+            return f"{self.mgmt_base}.{n}"
         return f"{self.subnet24}.{128 + n}" if self.subnet24 else f"{self.net}.120.{n}"
 
     @property
     def tenant_prefixlen(self) -> int:
-        return 25 if self.subnet24 else 20
+        return 24 if self.lan_base else 25 if self.subnet24 else 20
 
     @property
     def mgmt_prefixlen(self) -> int:
-        return 25 if self.subnet24 else 24
+        return 24 if self.mgmt_base else 25 if self.subnet24 else 24
 
     def tenant_subnet(self) -> dict[str, Any]:
         """The tenants' subnet as a v1 ``POST /subnets`` body takes it (the VIPs' and the

@@ -5,6 +5,10 @@ Modes:
                         (or "ERR:<reason>" per failed request)
   load URL SECONDS RATE new-connection requests at RATE/s for SECONDS; prints JSON
                         {"requests", "failed", "errors": [...first 10...], "bodies": {..}}
+  trace URL SECONDS RATE
+                        the same, open loop: each request starts on schedule in its own
+                        thread (a request stuck in a SYN retransmit delays no other);
+                        prints a JSON list of [start (epoch s), duration s, body or ERR]
 Extra options: --cookie-jar (keep cookies between requests), --timeout S.
 """
 
@@ -13,14 +17,16 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import threading
 import time
 import urllib.parse
 from collections import Counter
+from typing import Any
 
 
 def fetch(url: str, timeout: float, cookies: dict[str, str]) -> str:
     u = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=timeout)
+    conn = http.client.HTTPConnection(u.hostname or "", u.port or 80, timeout=timeout)
     try:
         headers = {"Connection": "close"}
         if cookies:
@@ -41,9 +47,36 @@ def fetch(url: str, timeout: float, cookies: dict[str, str]) -> str:
         conn.close()
 
 
+def trace(url: str, seconds: float, rate: float, timeout: float) -> list[list[Any]]:
+    """Open-loop new-connection requests: bounded in count (seconds x rate) and time
+    (each request ``timeout``)."""
+    results: list[list[Any]] = []
+    lock = threading.Lock()
+
+    def one(start: float) -> None:
+        began = time.monotonic()
+        body = fetch(url, timeout, {})
+        with lock:
+            results.append([start, time.monotonic() - began, body])
+
+    threads = []
+    count = int(seconds * rate)
+    first = time.monotonic()
+    for i in range(count):
+        delay = first + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        thread = threading.Thread(target=one, args=(time.time(),), daemon=True)
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join(timeout + 5)
+    return sorted(results)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["once", "load"])
+    p.add_argument("mode", choices=["once", "load", "trace"])
     p.add_argument("url")
     p.add_argument("args", nargs="+", type=float)
     p.add_argument("--timeout", type=float, default=5.0)
@@ -59,6 +92,9 @@ def main() -> None:
         print(json.dumps(out))
         return
     seconds, rate = a.args[0], a.args[1]
+    if a.mode == "trace":
+        print(json.dumps(trace(a.url, seconds, rate, a.timeout)))
+        return
     interval = 1.0 / rate
     end = time.monotonic() + seconds
     bodies: Counter[str] = Counter()

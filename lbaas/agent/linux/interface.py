@@ -110,9 +110,12 @@ class LinuxInterfaceDriver(abc.ABC):
         else:
             self.plug_new(network, port_id, device_name, mac_address, namespace, bridge, mtu)
 
-    def init_l3(self, device_name: str, cidrs: list[str], namespace: str) -> None:
-        """Reconcile the device's addresses to exactly ``cidrs`` (idempotent)."""
-        ip_lib.sync_addresses(self.namespace_device_name(device_name), cidrs, namespace)
+    def init_l3(self, device_name: str, cidrs: list[str], namespace: str,
+                keep: list[str] | None = None) -> None:
+        """Reconcile the device's addresses to exactly ``cidrs`` (idempotent), leaving
+        ``keep`` alone (a VIP keepalived holds)."""
+        ip_lib.sync_addresses(self.namespace_device_name(device_name), cidrs, namespace,
+                              keep=keep or ())
 
     @abc.abstractmethod
     def get_bridge(self, network: dict) -> str:

@@ -630,14 +630,18 @@ def list_addresses(device: str, namespace: str | None = None) -> list[str]:
     return run_in_namespace(namespace, get)
 
 
-def sync_addresses(device: str, cidrs: Iterable[str], namespace: str | None = None) -> None:
-    """Make the device's global addresses exactly ``cidrs``: remove extras, add missing."""
+def sync_addresses(device: str, cidrs: Iterable[str], namespace: str | None = None,
+                   keep: Iterable[str] = ()) -> None:
+    """Make the device's global addresses exactly ``cidrs``: remove extras, add missing.
+    ``keep``: addresses left alone whether present or not (a VIP that keepalived
+    holds and takes away by itself)."""
     wanted = {ipaddress.ip_interface(c) for c in cidrs}
+    kept = {ipaddress.ip_interface(c) for c in keep}
 
     def reconcile(ipr: IPRoute) -> None:
         index = _require(ipr, device, namespace)
         present = _global_addresses(ipr, index)
-        stale = present - wanted
+        stale = present - wanted - kept
         for addr in stale:
             with _ignore(errno.EADDRNOTAVAIL):
                 ipr.addr("del", index=index, address=str(addr.ip),
@@ -660,6 +664,35 @@ def sync_addresses(device: str, cidrs: Iterable[str], namespace: str | None = No
                 ipr.addr("add", index=index, **spec)
 
     run_in_namespace(namespace, reconcile)
+
+
+def add_address(device: str, cidr: str, namespace: str | None = None) -> None:
+    """Add one address to the device (idempotent), leaving its others alone."""
+    addr = ipaddress.ip_interface(cidr)
+
+    def add(ipr: IPRoute) -> None:
+        index = _require(ipr, device, namespace)
+        with _ignore(errno.EEXIST):
+            ipr.addr("add", index=index, address=str(addr.ip),
+                     prefixlen=addr.network.prefixlen)
+
+    run_in_namespace(namespace, add)
+
+
+def delete_address(device: str, cidr: str, namespace: str | None = None) -> bool:
+    """Remove one address from the device; False when it was not there."""
+    addr = ipaddress.ip_interface(cidr)
+
+    def delete(ipr: IPRoute) -> bool:
+        index = _require(ipr, device, namespace)
+        if addr not in _global_addresses(ipr, index):
+            return False
+        with _ignore(errno.EADDRNOTAVAIL):
+            ipr.addr("del", index=index, address=str(addr.ip),
+                     prefixlen=addr.network.prefixlen)
+        return True
+
+    return run_in_namespace(namespace, delete)
 
 
 # --------------------------------------------------------------------------- routes

@@ -151,6 +151,8 @@ class FakeDriver:
         # pool_id -> called inside deploy_instance (may block or raise).
         self.deploy_hooks: dict[str, Callable[[], None]] = {}
         self.dead: set[str] = set()
+        # Instances that are one half of an ACTIVE_STANDBY pair.
+        self.arbitrated: set[str] = set()
         self._lock = threading.Lock()
 
     def deploy_instance(self, device: LogicalDevice) -> bool:
@@ -189,6 +191,9 @@ class FakeDriver:
     def list_instances(self) -> list[str]:
         with self._lock:
             return sorted(self.instances)
+
+    def vrrp_arbitrated(self, pool_id: str) -> bool:
+        return pool_id in self.arbitrated
 
     def ensure_running(self, pool_id: str) -> bool:
         self.rec.record("ensure_running", pool_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from lbaas.common.logical_device import LogicalDevice
 from lbaas.common.plugin_api import HostNotFound, PluginApiError
 from tests.unit.agent.conftest import HOST
 
@@ -89,3 +90,54 @@ def test_cut_off_agent_stops_serving_and_serves_again_once_back(make_manager, rp
 
     rpc.report_error = None
     recorder.wait_for(lambda: driver.instances == {"p1"}, timeout=10)
+
+
+def test_self_fence_leaves_active_standby_halves_to_vrrp(make_manager, driver, recorder):
+    driver.instances = {"single", "pair"}
+    driver.arbitrated = {"pair"}
+    manager = make_manager()
+
+    assert manager.self_fence() == ["single"]
+
+    assert driver.instances == {"pair"}
+    assert recorder.named("undeploy_instance") == [("single",
+                                                    "without telling the server")]
+
+
+def _active_standby(pool_id: str, hosts: tuple[str, str]) -> LogicalDevice:
+    port = {"id": "vip-port", "network_id": "net", "mac_address": "fa:16:3e:00:00:01",
+            "network": {"id": "net"}}
+    amphorae = [{"id": f"amp-{i}", "host": host, "role": role, "vrrp_priority": prio,
+                 "vrrp_port": {**port, "id": f"vrrp-{i}"}}
+                for i, (host, role, prio) in enumerate(zip(hosts, ("MASTER", "BACKUP"),
+                                                           (200, 100), strict=True))]
+    return LogicalDevice.model_validate({
+        "id": pool_id, "host": None, "loadbalancer": {
+            "id": pool_id, "vip_address": "10.0.0.10", "vip_port": port,
+            "topology": "ACTIVE_STANDBY", "amphorae": amphorae,
+            "vrrp": {"vrid": 1, "advert_int_ms": 100}}})
+
+
+def test_active_standby_without_an_amphora_here_is_removed_not_served(
+        make_manager, rpc, driver, recorder, monkeypatch):
+    monkeypatch.setattr(rpc, "get_logical_device",
+                        lambda pool_id: _active_standby(pool_id, ("host-b", "host-c")))
+    driver.instances = {"p1"}
+
+    make_manager().refresh_device("p1")
+
+    assert driver.instances == set()
+    assert recorder.named("deploy_instance") == []
+    assert recorder.named("undeploy_instance") == [("p1", "without telling the server")]
+    assert recorder.named("pool_deployed") == []
+
+
+def test_active_standby_with_an_amphora_here_is_deployed(make_manager, rpc, driver,
+                                                         recorder, monkeypatch):
+    monkeypatch.setattr(rpc, "get_logical_device",
+                        lambda pool_id: _active_standby(pool_id, (HOST, "host-b")))
+
+    make_manager().refresh_device("p1")
+
+    assert driver.instances == {"p1"}
+    assert recorder.named("pool_deployed") == [("p1",)]

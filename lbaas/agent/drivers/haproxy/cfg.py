@@ -56,6 +56,9 @@ TIMEOUT_CLIENT_MS = 50000
 TIMEOUT_SERVER_MS = 50000
 RETRIES = 3
 STICK_TABLE_SIZE = "10k"
+# ACTIVE_STANDBY: the stick tables' peers section, on Octavia's port for it.
+PEERS_SECTION = "amphorae"
+PEERS_PORT = 1025
 APP_COOKIE_MAX_LEN = 64
 PERSISTENCE_COOKIE = "SRV"
 # The access log's line format by frontend mode (HAProxy's "option httplog"/"tcplog").
@@ -125,6 +128,8 @@ class GlobalView:
     # The operator's access log target ([haproxy] access_log); None: no logging.
     log_target: str | None
     log_facility: str = "local0"
+    # ACTIVE_STANDBY: this amphora's name in the peers section (HAProxy's localpeer).
+    localpeer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -235,6 +240,21 @@ class BackendView:
 
 
 @dataclass(frozen=True)
+class PeerView:
+    name: str
+    address: str  # "ip:port"
+
+
+@dataclass(frozen=True)
+class PeersView:
+    """ACTIVE_STANDBY: the two amphorae's HAProxys push their stick tables to each other
+    (session persistence survives a VRRP takeover)."""
+
+    name: str
+    peers: tuple[PeerView, ...]
+
+
+@dataclass(frozen=True)
 class ConfigView:
     # What the header comment names: "pool <id>" for a v1 load balancer (whose id is
     # its pool's), "load balancer <id>" otherwise.
@@ -246,6 +266,7 @@ class ConfigView:
     # The files of certs_dir the configuration names (certificates, CA and CRL bundles,
     # crt-lists), by name: what the driver keeps there, nothing else.
     tls_files: tuple[str, ...] = ()
+    peers: PeersView | None = None
 
 
 @dataclass(frozen=True)
@@ -782,7 +803,7 @@ def _frontend(listener: ld.Listener, lb: ld.LoadBalancer, backends: dict[str, Ba
 def build_view(loadbalancer: ld.LoadBalancer | None, paths: StatePaths, user_group: str,
                hard_stop_after: int, log_target: str | None = None,
                log_facility: str = "local0", tls_files: TlsFiles | None = None,
-               ) -> ConfigView:
+               own_amphora_id: str | None = None) -> ConfigView:
     """The whole configuration of one load balancer's HAProxy. Raises
     :class:`ConfigError`.
 
@@ -825,6 +846,11 @@ def build_view(loadbalancer: ld.LoadBalancer | None, paths: StatePaths, user_gro
     frontends = tuple(_frontend(li, lb, backends, defaults, files, log_target is not None)
                       for li in listeners)
     v1_shaped = any(p.id == lb.id for p in lb.pools)
+    peers = _peers(lb, own_amphora_id)
+    if peers is not None:
+        backends = {pid: dataclasses.replace(be, stick_table=f"{be.stick_table} peers "
+                                             f"{peers.name}")
+                    if be.stick_table else be for pid, be in backends.items()}
     return ConfigView(
         subject=f"{'pool' if v1_shaped else 'load balancer'} {_name(lb.id, 'id')}",
         global_=GlobalView(
@@ -835,12 +861,33 @@ def build_view(loadbalancer: ld.LoadBalancer | None, paths: StatePaths, user_gro
             hard_stop_after_s=_int(hard_stop_after, "hard_stop_after", 1, 86400 * 7),
             log_target=log_target,
             log_facility=log_facility,
+            localpeer=own_amphora_id if peers is not None else None,
         ),
         defaults=defaults,
         frontends=frontends,
         backends=tuple(backends.values()),
         tls_files=tuple(sorted(files.files)),
+        peers=peers,
     )
+
+
+def _peers(lb: ld.LoadBalancer, own_amphora_id: str | None) -> PeersView | None:
+    """The peers section of an ACTIVE_STANDBY amphora: both amphorae by id, on their
+    own addresses (the first fixed IP of each VRRP port) and PEERS_PORT."""
+    if lb.topology != "ACTIVE_STANDBY" or own_amphora_id is None:
+        return None
+    if own_amphora_id not in [a.id for a in lb.amphorae]:
+        raise ConfigError(f"amphora {own_amphora_id!r} is not one of load balancer "
+                          f"{lb.id}'s")
+    peers = []
+    for amphora in sorted(lb.amphorae, key=lambda a: a.id):
+        if not amphora.vrrp_port.fixed_ips:
+            raise ConfigError(f"VRRP port {amphora.vrrp_port.id} has no fixed IP")
+        peers.append(PeerView(
+            name=_name(amphora.id, "amphora id"),
+            address=_address(amphora.vrrp_port.fixed_ips[0].ip_address, PEERS_PORT,
+                             "peers")))
+    return PeersView(name=PEERS_SECTION, peers=tuple(peers))
 
 
 def runtime_only_difference(old: ConfigView, new: ConfigView) -> bool:
@@ -907,9 +954,16 @@ def _backend_from_dict(data: dict[str, Any]) -> BackendView:
     return BackendView(**be)
 
 
+def _peers_from_dict(data: dict[str, Any] | None) -> PeersView | None:
+    if data is None:
+        return None
+    return PeersView(name=data["name"], peers=tuple(PeerView(**p) for p in data["peers"]))
+
+
 def view_from_dict(data: dict[str, Any]) -> ConfigView:
     """Inverse of :func:`view_to_dict`, for the copy kept next to the running config."""
     return ConfigView(
+        peers=_peers_from_dict(data.get("peers")),
         subject=data["subject"],
         global_=GlobalView(**data["global_"]),
         defaults=DefaultsView(**data["defaults"]),

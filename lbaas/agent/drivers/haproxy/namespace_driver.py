@@ -23,17 +23,18 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lbaas.agent.drivers.haproxy import cfg, process
+from lbaas.agent.drivers.haproxy import cfg, keepalived, process
 from lbaas.agent.drivers.haproxy.runtime import RuntimeApi, RuntimeApiError
 from lbaas.agent.linux import arping, interface, ip_lib
 from lbaas.common import constants, limits
 from lbaas.common import plugin_api as plugin_api_mod
-from lbaas.common.logical_device import LoadBalancer, LogicalDevice, Port
+from lbaas.common.logical_device import Amphora, LoadBalancer, LogicalDevice, Port
 
 LOG = logging.getLogger(__name__)
 
@@ -43,6 +44,11 @@ DRIVER_NAME = constants.DRIVER_HAPROXY_NS
 # CMAINT bit alone only records that the config said ``disabled``.
 _ADMIN_MAINT_MASK = 0x01 | 0x02 | 0x20
 SOCKET_WAIT = 5.0
+_ACTIVE_STANDBY = "ACTIVE_STANDBY"
+# After a MASTER resigned: time for the peer to become MASTER (its skew time, a few ms)
+# and for its gratuitous ARPs to reach the clients, during which this amphora still
+# serves what reaches it.
+RESIGN_GRACE = 0.3
 
 
 class DeployError(Exception):
@@ -115,6 +121,7 @@ class HaproxyOptions:
     # Several agents on one kernel (tests) each use their own (docs/architecture.md,
     # "High availability").
     namespace_prefix: str = NS_PREFIX
+    keepalived_binary: str = "keepalived"
 
 
 @dataclass(frozen=True)
@@ -254,20 +261,27 @@ class HaproxyNSDriver:
             "namespace": self._ns(lb_id)}
         # A re-plug keeps the generation: it is raised only once the whole failover
         # (plug and fresh HAProxy) is done, so one cut short is redone.
-        previous = self._load_instance(lb_id)
+        previous = self._load_instance(lb_id) or {}
         generation = _generation(previous)
         if generation:
             record["failover_generation"] = generation
         # The member ports' devices are recorded on their own (_set_member_record).
         if _member_record(previous):
             record["member_ports"] = _member_record(previous)
+        # ACTIVE_STANDBY: which amphora this is, and the VRRP role last applied.
+        for key in ("amphora_id", "role"):
+            if key in previous:
+                record[key] = previous[key]
         _write_atomic(paths.instance, json.dumps(record))
 
     def _set_member_record(self, lb_id: str, devices: dict[str, str]) -> None:
+        self._update_instance(lb_id, member_ports=devices)
+
+    def _update_instance(self, lb_id: str, **fields: Any) -> None:
         instance = self._load_instance(lb_id)
-        if instance is None:
+        if instance is None or all(instance.get(k) == v for k, v in fields.items()):
             return
-        instance["member_ports"] = devices
+        instance.update(fields)
         _write_atomic(self._paths(lb_id).instance, json.dumps(instance))
 
     def _record_generation(self, lb_id: str, generation: int) -> None:
@@ -317,6 +331,9 @@ class HaproxyNSDriver:
             return False
         lb = device.loadbalancer
         assert lb is not None  # deployable
+        if not self.serves_here(lb):
+            # ACTIVE_STANDBY without an amphora on this host: not ours.
+            return False
         instance = self._load_instance(lb.id)
         if instance is not None and lb.failover_generation > _generation(instance):
             self.failover(lb)
@@ -327,18 +344,44 @@ class HaproxyNSDriver:
         self._record_generation(lb.id, lb.failover_generation)
         return True
 
+    def serves_here(self, lb: LoadBalancer) -> bool:
+        """SINGLE: always (the device's host is the server's word). ACTIVE_STANDBY: when
+        one of the amphorae is this host's."""
+        return (lb.topology != _ACTIVE_STANDBY
+                or any(a.host == self.host for a in lb.amphorae))
+
+    def _pair(self, lb: LoadBalancer) -> tuple[Amphora, Amphora] | None:
+        """(own amphora, peer) of an ACTIVE_STANDBY load balancer, None for SINGLE.
+        Raises :class:`DeployError`."""
+        if lb.topology != _ACTIVE_STANDBY:
+            return None
+        try:
+            pair = keepalived.own_and_peer(lb, self.host)
+        except keepalived.KeepalivedError as exc:
+            raise DeployError(exc.reason) from exc
+        if pair is None:
+            raise DeployError(f"load balancer {lb.id} has no amphora on {self.host}")
+        return pair
+
+    def _data_port(self, lb: LoadBalancer) -> Port:
+        """The port this host plugs: the VIP port (SINGLE), or this amphora's own VRRP
+        port (ACTIVE_STANDBY: keepalived holds the VIP on it)."""
+        pair = self._pair(lb)
+        return lb.vip_port if pair is None else pair[0].vrrp_port
+
     # ----------------------------------------------------------------- create/update
 
     def create(self, lb: LoadBalancer) -> None:
         namespace = self._ns(lb.id)
-        self._unplug_replaced_port(lb.id, lb.vip_port)
-        self._plug(namespace, lb.vip_port)
+        port = self._data_port(lb)
+        self._unplug_replaced_port(lb.id, port)
+        self._plug(namespace, port, vrrp_vip=_vrrp_vip(lb))
         self._sync_member_ports(lb)
         self._spawn(lb)
 
     def update(self, lb: LoadBalancer) -> None:
         namespace = self._ns(lb.id)
-        port = lb.vip_port
+        port = self._data_port(lb)
         instance = self._load_instance(lb.id)
         # One namespace hop for the device check and the L3 reconcile (see _plug).
         with ip_lib.namespace_session(namespace):
@@ -346,11 +389,11 @@ class HaproxyNSDriver:
                     or not _device_present(instance["device_name"], namespace)):
                 # A new VIP port, or the device vanished behind our back: plug again.
                 self._unplug_replaced_port(lb.id, port)
-                self._plug(namespace, port)
+                self._plug(namespace, port, vrrp_vip=_vrrp_vip(lb))
             else:
                 # Reconcile L3 (addresses, routes): cheap and idempotent.
                 self._configure_l3(namespace, instance["device_name"], port,
-                                   announce=False)
+                                   announce=False, keep=_vrrp_vips(lb))
             self._sync_member_ports(lb)
         self._spawn(lb)
 
@@ -379,7 +422,8 @@ class HaproxyNSDriver:
             self._unplug_member_ports(lb.id, set(_member_record(instance)))
             self._unplug(namespace, instance["port_id"], instance["device_name"])
         paths.server_state.unlink(missing_ok=True)
-        self._plug(namespace, lb.vip_port, reuse_existing=False)
+        self._plug(namespace, self._data_port(lb), reuse_existing=False,
+                   vrrp_vip=_vrrp_vip(lb))
         self._sync_member_ports(lb)
         self._spawn(lb)
 
@@ -391,7 +435,8 @@ class HaproxyNSDriver:
         if instance is not None and instance.get("port_id") != port.id:
             self._unplug(self._ns(lb_id), instance["port_id"], instance["device_name"])
 
-    def _plug(self, namespace: str, port: Port, reuse_existing: bool = True) -> str:
+    def _plug(self, namespace: str, port: Port, reuse_existing: bool = True,
+              vrrp_vip: str | None = None) -> str:
         self.plugin_rpc.plug_vip_port(port.id, self.host)
         port_dict = _port_dict(port)
         interface_name = self.vif_driver.get_device_name(port_dict)
@@ -413,6 +458,8 @@ class HaproxyNSDriver:
             self.vif_driver.plug(port_dict["network"], port.id, interface_name,
                                  port.mac_address, namespace=namespace)
             self._configure_l3(namespace, interface_name, port, announce=True)
+        if vrrp_vip is not None:
+            _prepare_vrrp_namespace(namespace, vrrp_vip)
         return interface_name
 
     # ----------------------------------------------------------------- member ports
@@ -474,10 +521,13 @@ class HaproxyNSDriver:
                                  self.options.send_gratuitous_arp)
 
     def _configure_l3(self, namespace: str, device: str, port: Port,
-                      announce: bool) -> None:
+                      announce: bool, keep: list[str] | None = None) -> None:
         fixed_ips, gateway, routes = _port_l3(port)
-        self.vif_driver.init_l3(device, [f"{ip}/{prefixlen}" for ip, prefixlen in fixed_ips],
-                                namespace=namespace)
+        cidrs = [f"{ip}/{prefixlen}" for ip, prefixlen in fixed_ips]
+        if keep:
+            self.vif_driver.init_l3(device, cidrs, namespace=namespace, keep=keep)
+        else:
+            self.vif_driver.init_l3(device, cidrs, namespace=namespace)
         ip_lib.set_l3_routes(namespace, device, gateway, routes)
 
         if announce and self.options.send_gratuitous_arp > 0:
@@ -490,6 +540,7 @@ class HaproxyNSDriver:
 
     def _build_view(self, lb: LoadBalancer, paths: InstancePaths,
                     tls_files: cfg.TlsFiles | None = None) -> cfg.ConfigView:
+        pair = self._pair(lb)
         try:
             return cfg.build_view(
                 lb,
@@ -501,6 +552,7 @@ class HaproxyNSDriver:
                 log_target=self.options.access_log,
                 log_facility=self.options.access_log_facility,
                 tls_files=tls_files,
+                own_amphora_id=pair[0].id if pair is not None else None,
             )
         except cfg.ConfigError as exc:
             raise DeployError(str(exc)) from exc
@@ -526,6 +578,116 @@ class HaproxyNSDriver:
             _prune_tls_files(paths.certs, set(running.tls_files) if running else set())
             raise
         _prune_tls_files(paths.certs, set(view.tls_files))
+        pair = self._pair(lb)
+        if pair is not None:
+            self._apply_keepalived(lb, pair[0], pair[1], namespace, paths)
+        elif keepalived.Paths(paths.dir).conf.exists():
+            # No longer ACTIVE_STANDBY: nothing may hold the VIP by VRRP here.
+            self._remove_keepalived(paths)
+
+    # ----------------------------------------------------------------- keepalived
+
+    def _apply_keepalived(self, lb: LoadBalancer, own: Amphora, peer: Amphora,
+                          namespace: str, paths: InstancePaths) -> None:
+        """Make this amphora's keepalived run the rendered config: started when none
+        runs, SIGHUP when the file changed, nothing otherwise (an adopted keepalived
+        keeps its PID and its VRRP state). Then, if this amphora was just demoted from
+        MASTER while holding the VIP, it resigns (see :meth:`_resign`)."""
+        instance = self._load_instance(lb.id) or {}
+        kpaths = keepalived.Paths(paths.dir)
+        try:
+            device = ip_lib.resolve_device(instance.get("device_name", ""), namespace)
+            view = keepalived.build_view(lb, own, peer, device, kpaths, paths.conf,
+                                         paths.pid)
+            changed = keepalived.write_files(kpaths, keepalived.render(view))
+            _write_atomic(kpaths.view, json.dumps(keepalived.view_to_dict(view)))
+            if keepalived.parent_pid(kpaths) is None:
+                self._start_keepalived(namespace, device, kpaths, view.vip)
+            elif changed:
+                LOG.info("load balancer %s: keepalived config changed, reloading", lb.id)
+                keepalived.reload(kpaths)
+        except (keepalived.KeepalivedError, ip_lib.IpLibError) as exc:
+            raise DeployError(str(getattr(exc, "reason", exc))) from exc
+        previous_role = instance.get("role")
+        self._update_instance(lb.id, amphora_id=own.id, role=own.role)
+        if (previous_role == "MASTER" and own.role == "BACKUP"
+                and keepalived.vrrp_state(kpaths) == "MASTER"):
+            self._resign(lb, kpaths)
+
+    def _resign(self, lb: LoadBalancer, kpaths: keepalived.Paths) -> None:
+        """Hand the VIP to the peer now (a role swap): with nopreempt the peer, now of
+        higher priority, would never take it by itself. The resign file puts this
+        instance in FAULT, which sends a priority 0 advert (the peer becomes MASTER
+        after its skew time, a few ms) and drops the VIP; once the peer has had time
+        to announce itself, the file is cleared and this instance stays BACKUP."""
+        assert lb.vrrp is not None
+        advert = lb.vrrp.advert_int_ms / 1000
+        LOG.info("load balancer %s: demoted to BACKUP while MASTER: resigning", lb.id)
+        keepalived.set_resign(kpaths, True)
+        try:
+            deadline = time.monotonic() + 5.0
+            while (keepalived.vrrp_state(kpaths) == "MASTER"
+                   and time.monotonic() < deadline):
+                time.sleep(0.02)
+            # The peer's first adverts as MASTER reach us within two intervals.
+            time.sleep(2 * advert + 0.05)
+        finally:
+            keepalived.set_resign(kpaths, False)
+
+    def _remove_keepalived(self, paths: InstancePaths) -> None:
+        kpaths = keepalived.Paths(paths.dir)
+        keepalived.stop(kpaths)
+        for path in (kpaths.conf, kpaths.pid, kpaths.vrrp_pid, kpaths.state):
+            path.unlink(missing_ok=True)
+
+    def ensure_keepalived(self, lb_id: str) -> bool:
+        """Restart a dead keepalived of an ACTIVE_STANDBY instance from its config.
+        True if it restarted."""
+        paths = self._paths(lb_id)
+        kpaths = keepalived.Paths(paths.dir)
+        namespace = self._ns(lb_id)
+        if not kpaths.conf.exists() or keepalived.parent_pid(kpaths) is not None:
+            return False
+        if not ip_lib.namespace_exists(namespace):
+            return False
+        LOG.warning("keepalived of load balancer %s is not running; restarting it", lb_id)
+        instance = self._load_instance(lb_id) or {}
+        view = self._load_keepalived_vip(kpaths)
+        try:
+            device = ip_lib.resolve_device(instance.get("device_name", ""), namespace)
+            self._start_keepalived(namespace, device, kpaths, view)
+        except (keepalived.KeepalivedError, ip_lib.IpLibError) as exc:
+            raise DeployError(str(getattr(exc, "reason", exc))) from exc
+        return True
+
+    @staticmethod
+    def _load_keepalived_vip(kpaths: keepalived.Paths) -> str | None:
+        try:
+            vip = json.loads(kpaths.view.read_text()).get("vip")
+        except (FileNotFoundError, ValueError, AttributeError):
+            return None
+        return vip if isinstance(vip, str) else None
+
+    def _start_keepalived(self, namespace: str, device: str, kpaths: keepalived.Paths,
+                          vip: str | None) -> None:
+        """Start keepalived afresh: leftovers of a dead one go first. A keepalived that
+        was killed leaves the VIP on the device, where it would answer ARP next to the
+        MASTER on the other host (a black hole once the wire is back): removed before
+        the new one starts BACKUP."""
+        process.stop(keepalived.running_pids(kpaths))
+        if vip is not None:
+            prefixlen = 128 if ":" in vip else 32
+            if ip_lib.delete_address(device, f"{vip}/{prefixlen}", namespace):
+                LOG.warning("removed the VIP %s a dead keepalived left on %s", vip, device)
+        kpaths.state.unlink(missing_ok=True)
+        keepalived.set_resign(kpaths, False)
+        keepalived.start(self.options.keepalived_binary,
+                         ip_lib.netns_exec_argv(namespace, []), kpaths)
+
+    def vrrp_arbitrated(self, lb_id: str) -> bool:
+        """Whether the instance is one half of an ACTIVE_STANDBY pair (keepalived decides
+        on the wire which half holds the VIP)."""
+        return bool((self._load_instance(lb_id) or {}).get("amphora_id"))
 
     def _apply(self, namespace: str, paths: InstancePaths, view: cfg.ConfigView,
                text: str) -> None:
@@ -638,7 +800,12 @@ class HaproxyNSDriver:
                 and self._runtime(lb_id).alive())
 
     def ensure_running(self, lb_id: str) -> bool:
-        """Restart a dead HAProxy from its last good config. True if it restarted."""
+        """Restart a dead HAProxy (and a dead keepalived) from its last good config.
+        True if one restarted."""
+        restarted = self._ensure_haproxy(lb_id)
+        return self.ensure_keepalived(lb_id) or restarted
+
+    def _ensure_haproxy(self, lb_id: str) -> bool:
         paths = self._paths(lb_id)
         namespace = self._ns(lb_id)
         if not paths.conf.exists():
@@ -680,6 +847,14 @@ class HaproxyNSDriver:
         load balancer is another host's now) leaves the port's binding alone."""
         namespace = self._ns(lb_id)
         paths = self._paths(lb_id)
+        # keepalived first: it resigns (the peer takes the VIP at once) while this
+        # HAProxy still serves what reaches it, until the peer's gratuitous ARPs
+        # turned the clients to it.
+        kpaths = keepalived.Paths(paths.dir)
+        if keepalived.vrrp_state(kpaths) == "MASTER":
+            keepalived.stop(kpaths)
+            time.sleep(RESIGN_GRACE)
+        keepalived.stop(kpaths)
         ns_exists = ip_lib.namespace_exists(namespace)
         pids = set(self._alive_pids(paths))
         if ns_exists:
@@ -782,7 +957,9 @@ class HaproxyNSDriver:
         pid = info.get("Pid", "0")
         totals = {key: sum(c[key] for c in listeners.values())
                   for key in (*_COUNTERS, *_RESPONSES)}
+        amphora = self._amphora_report(lb_id)
         return {
+            **amphora,
             **totals,
             "epoch": f"{pid}-{process.process_start_time(int(pid)) if pid.isdigit() else 0}",
             "members": members,
@@ -790,6 +967,16 @@ class HaproxyNSDriver:
             "listeners": listeners,
             "pools": pools,
         }
+
+
+    def _amphora_report(self, lb_id: str) -> dict[str, Any]:
+        """ACTIVE_STANDBY: {"amphora": {"id", "vrrp_state"}}, the state keepalived is in
+        (MASTER holds the VIP); {} for SINGLE."""
+        amphora_id = (self._load_instance(lb_id) or {}).get("amphora_id")
+        if not amphora_id:
+            return {}
+        state = keepalived.vrrp_state(keepalived.Paths(self._paths(lb_id).dir))
+        return {"amphora": {"id": amphora_id, "vrrp_state": state}}
 
 
 # Our names for HAProxy's "show stat" columns.
@@ -820,6 +1007,45 @@ def _member_record(instance: dict[str, Any] | None) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}
     return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _vrrp_vip(lb: LoadBalancer) -> str | None:
+    """The VIP of an ACTIVE_STANDBY load balancer, checked; None for SINGLE."""
+    if lb.topology != _ACTIVE_STANDBY:
+        return None
+    try:
+        return limits.canonical_ip(lb.vip_address)
+    except ValueError as exc:
+        raise DeployError(str(exc)) from None
+
+
+def _vrrp_vips(lb: LoadBalancer) -> list[str] | None:
+    """The VIP as an address keepalived may hold on an ACTIVE_STANDBY amphora's device
+    (the L3 reconcile leaves it alone); None for SINGLE."""
+    if lb.topology != _ACTIVE_STANDBY:
+        return None
+    return [f"{lb.vip_address}/{128 if ':' in lb.vip_address else 32}"]
+
+
+def _prepare_vrrp_namespace(namespace: str, vip: str) -> None:
+    """An ACTIVE_STANDBY amphora's namespace (docs/architecture.md, "ACTIVE_STANDBY"):
+
+    * ``ip_nonlocal_bind``: HAProxy binds the VIP on both amphorae, also where
+      keepalived does not hold it, so a takeover needs no HAProxy change;
+    * the VIP on ``lo`` with ``arp_ignore=1`` / ``arp_announce=2``: only the device that
+      keepalived put the VIP on answers ARP for it (the MASTER), but both amphorae
+      accept what is sent to it. An amphora that just lost the VIP (a role swap, an
+      undeploy) keeps serving the clients that still have its MAC until the new
+      MASTER's gratuitous ARPs reach them, instead of dropping their packets."""
+    argv = ip_lib.netns_exec_argv(namespace, [
+        "sysctl", "-e", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1",
+        "net.ipv6.ip_nonlocal_bind=1", "net.ipv4.conf.all.arp_ignore=1",
+        "net.ipv4.conf.all.arp_announce=2"])
+    try:
+        subprocess.run(argv, check=True, capture_output=True, timeout=10)
+        ip_lib.add_address("lo", f"{vip}/{128 if ':' in vip else 32}", namespace)
+    except (OSError, subprocess.SubprocessError, ip_lib.IpLibError) as exc:
+        raise DeployError(f"cannot prepare {namespace} for VRRP: {exc}") from exc
 
 
 def _public_reason(reason: str, conf_path: Path) -> str:
