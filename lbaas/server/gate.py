@@ -30,9 +30,13 @@ from lbaas.server.auth import Authenticator
 # Prometheus metrics (scrapers send no token; metrics_enabled = false turns them off),
 # and the dashboard's page, which asks for the token and sends it with every call.
 PUBLIC_PATHS = frozenset({"/", "/openapi.json", "/docs", "/docs/oauth2-redirect",
-                          "/healthcheck", "/metrics", "/ui"})
+                          "/healthcheck", "/metrics", "/ui",
+                          # The key manager's version documents (Barbican's are open).
+                          "/key-manager", "/key-manager/", "/key-manager/v1",
+                          "/key-manager/v1/"})
 OCTAVIA_PREFIXES = ("/v2/lbaas", "/v2.0/lbaas")
 PUBLIC_PREFIXES = ("/static/",)
+KEY_MANAGER = "/key-manager"
 
 
 class BodyTooLarge(HTTPException):
@@ -98,8 +102,13 @@ class RequestGate:
 
 async def _answer(send: Any, exc: errors.NeutronError, path: str) -> None:
     # The API's own error body: Octavia's for its paths, Neutron's for the rest.
-    content = errors.octavia_body(exc.status_code, exc.msg) \
-        if path.startswith(OCTAVIA_PREFIXES) else exc.body()
+    content: object
+    if path.startswith(OCTAVIA_PREFIXES):
+        content = errors.octavia_body(exc.status_code, exc.msg)
+    elif path == KEY_MANAGER or path.startswith(KEY_MANAGER + "/"):
+        content = errors.barbican_body(exc.status_code, exc.msg)
+    else:
+        content = exc.body()
     body = json.dumps(content).encode()
     headers = [(b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode()),
