@@ -53,8 +53,12 @@ def test_store_show_fetch_and_delete_a_text_secret(api: Api, server: ServerProce
     # Barbican's older form: the secret's own URL with the payload's type.
     assert api.get(f"{KM}/secrets/{uuid_of(ref)}",
                    headers={"Accept": "text/plain"}).text == "hunter2"
+    # Barbican's conversions: text as bytes, but not bytes that aren't UTF-8 as text.
+    as_bytes = api.get(f"{KM}/secrets/{uuid_of(ref)}/payload",
+                       headers={"Accept": "application/octet-stream"})
+    assert as_bytes.status_code == 200 and as_bytes.content == b"hunter2"
     wrong = api.get(f"{KM}/secrets/{uuid_of(ref)}/payload",
-                    headers={"Accept": "application/octet-stream"})
+                    headers={"Accept": "application/json"})
     assert wrong.status_code == 406, wrong.text
     assert api.delete(f"{KM}/secrets/{uuid_of(ref)}").status_code == 204
     gone = api.get(f"{KM}/secrets/{uuid_of(ref)}")
@@ -71,6 +75,9 @@ def test_a_binary_secret_comes_back_byte_for_byte(api: Api) -> None:
     resp = api.get(f"{KM}/secrets/{uuid_of(ref)}/payload",
                    headers={"Accept": "application/octet-stream"})
     assert resp.status_code == 200 and resp.content == raw
+    not_text = api.get(f"{KM}/secrets/{uuid_of(ref)}/payload",
+                       headers={"Accept": "text/plain"})
+    assert not_text.status_code == 406 and not_text.json()["code"] == 406
 
 
 @pytest.mark.parametrize("body, words", [

@@ -212,15 +212,32 @@ def secret_payload(request: Request, secret_id: str) -> Response:
         secret = km.get_secret(s, project, secret_id)
         return km.payload_of(vault, secret), secret.payload_content_type or km.TEXT
 
-    payload, content_type = in_session(request, read, read_only=True)
-    accept = [a.split(";")[0].strip().lower()
-              for a in request.headers.get("accept", "").split(",") if a.strip()]
-    if accept and not any(a in (content_type, "*/*") for a in accept):
-        raise errors.BarbicanFault(f"Wrong payload content-type: the secret is "
-                                   f"{content_type}", 406)
+    payload, stored = in_session(request, read, read_only=True)
+    content_type = _served_type(request, stored, payload)
     # no-store: a payload must not stay in a cache on the way.
     return Response(payload, media_type=content_type,
                     headers={"Cache-Control": "no-store"})
+
+
+def _served_type(request: Request, stored: str, payload: bytes) -> str:
+    """The type the payload is answered as: the first the client accepts of text (if it
+    is UTF-8) or the binary types (the bytes as stored), as Barbican converts; the
+    stored one for ``*/*`` or no Accept. None of them: 406."""
+    accept = [a.split(";")[0].strip().lower()
+              for a in request.headers.get("accept", "").split(",") if a.strip()]
+    for wanted in accept or ["*/*"]:
+        if wanted == "*/*":
+            return stored
+        if wanted in km.BINARY:
+            return wanted
+        if wanted == km.TEXT:
+            try:
+                payload.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            return wanted
+    raise errors.BarbicanFault(f"Wrong payload content-type: the secret can be "
+                               f"answered as {stored}", 406)
 
 
 @router.delete("/v1/secrets/{secret_id}", status_code=204)
