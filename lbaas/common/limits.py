@@ -205,3 +205,82 @@ def log_facility(value: object) -> str:
                          f"({', '.join(LOG_FACILITIES)})")
     assert isinstance(value, str)
     return value
+
+
+# TLS (Octavia's TERMINATED_HTTPS listeners and pools with tls_enabled). Octavia's
+# version names, oldest first; the agent maps them to HAProxy's.
+TLS_VERSIONS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+# The ALPN protocol names Octavia accepts (and HAProxy 2.6 can speak to either side).
+ALPN_PROTOCOLS = ("h2", "http/1.1", "http/1.0")
+# Octavia's hsts_max_age: seconds, 0 (the browser forgets the host) to 2^31 - 1.
+HSTS_MAX_AGE_MIN, HSTS_MAX_AGE_MAX = 0, 2_147_483_647
+TLS_CIPHERS_MAX = 2048
+# An OpenSSL cipher string: names joined by ':' with OpenSSL's operators (!, +, -, @=).
+# No space, quote, backslash or '#', which HAProxy's parser would split on, open a quote
+# with, escape, or start a comment with; no ',' (HAProxy's list separator elsewhere).
+TLS_CIPHERS_PATTERN = r"^[A-Za-z0-9_.:+!@=-]{1,2048}$"
+# A name a certificate serves, as an SNI filter of a crt-list: a host name, or a
+# wildcard one ("*.example.com"). No '!' (a crt-list's negative filter), no space or '#'.
+SNI_NAME_PATTERN = (r"^(\*\.)?(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_TLS_CIPHERS_RE = re.compile(TLS_CIPHERS_PATTERN, re.ASCII)
+_SNI_NAME_RE = re.compile(SNI_NAME_PATTERN, re.ASCII)
+# One PEM block: a label of upper-case words, base64 lines (RFC 7468's strict form, plus
+# the "Proc-Type"-less bodies OpenSSL writes). Nothing outside the blocks is kept.
+_PEM_BLOCK_RE = re.compile(
+    r"-----BEGIN (?P<label>[A-Z0-9 ]{1,40})-----\r?\n"
+    r"(?P<body>(?:[A-Za-z0-9+/=]{1,76}\r?\n)+)"
+    r"-----END (?P=label)-----", re.ASCII)
+PEM_MAX = 1_000_000
+CERTIFICATE_LABELS = ("CERTIFICATE",)
+PRIVATE_KEY_LABELS = ("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY")
+CRL_LABELS = ("X509 CRL",)
+
+
+def tls_versions(value: object) -> list[str]:
+    """Octavia's tls_versions: a non-empty list of distinct names of TLS_VERSIONS."""
+    if (not isinstance(value, list) or not value
+            or any(v not in TLS_VERSIONS for v in value) or len(set(value)) != len(value)):
+        raise ValueError(f"tls_versions {value!r} must be distinct names out of "
+                         f"{', '.join(TLS_VERSIONS)}")
+    return value
+
+
+def alpn_protocols(value: object) -> list[str]:
+    if (not isinstance(value, list) or not value
+            or any(v not in ALPN_PROTOCOLS for v in value) or len(set(value)) != len(value)):
+        raise ValueError(f"alpn_protocols {value!r} must be distinct names out of "
+                         f"{', '.join(ALPN_PROTOCOLS)}")
+    return value
+
+
+def tls_ciphers(value: object) -> str:
+    if not isinstance(value, str) or not _TLS_CIPHERS_RE.fullmatch(value):
+        raise ValueError(f"tls_ciphers must be an OpenSSL cipher string of at most "
+                         f"{TLS_CIPHERS_MAX} letters, digits and _.:+!@=-")
+    return value
+
+
+def hsts_max_age(value: object) -> int:
+    return int_in(value, "hsts_max_age", HSTS_MAX_AGE_MIN, HSTS_MAX_AGE_MAX)
+
+
+def sni_name(value: object) -> str:
+    if not isinstance(value, str) or not _SNI_NAME_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a host name a certificate can serve")
+    return value
+
+
+def pem(value: object, what: str, labels: tuple[str, ...], count: int | None = None) -> str:
+    """``value`` rewritten as its PEM blocks only, each ending in a newline: every block
+    must carry one of ``labels`` (``count`` of them when given). The error never quotes
+    the value: it may be a private key."""
+    if not isinstance(value, str) or len(value) > PEM_MAX:
+        raise ValueError(f"{what} is not PEM text")
+    blocks = list(_PEM_BLOCK_RE.finditer(value))
+    rest = _PEM_BLOCK_RE.sub("", value)
+    if (not blocks or rest.strip() or any(b["label"] not in labels for b in blocks)
+            or (count is not None and len(blocks) != count)):
+        raise ValueError(f"{what} is not PEM of {' or '.join(labels)}"
+                         + (f" ({count} block)" if count == 1 else ""))
+    return "".join(b[0].replace("\r\n", "\n") + "\n" for b in blocks)
