@@ -50,6 +50,12 @@ _URL_RE = re.compile(
     r"^https?://[A-Za-z0-9\-._~!$&()*+,;=:@\[\]]+"
     r"(/[A-Za-z0-9\-._~!$&()*+,;=:@/?%]*)?$", re.ASCII)
 _PERCENT_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# An SSL_DN_FIELD key: an attribute name of a Distinguished Name as HAProxy's
+# ssl_c_s_dn(<entry>) takes it ("CN", "OU", "emailAddress") or its dotted OID.
+_DN_FIELD_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,63}|[0-9]{1,9}(\.[0-9]{1,9}){1,15})$",
+                          re.ASCII)
+# An SSL_VERIFY_RESULT value: an X509 verify result code (0: verified).
+_VERIFY_RESULT_RE = re.compile(r"^[0-9]{1,9}$", re.ASCII)
 
 
 def regex(value: object) -> str:
@@ -97,6 +103,9 @@ def rule(rule_type: object, compare_type: object, rule_key: object, value: objec
     if rule_type in SSL_RULE_TYPES and not tls_listener:
         raise ValueError(f"L7 rule type {rule_type} needs a TERMINATED_HTTPS listener, "
                          "which this provider does not serve yet")
+    if rule_type in SSL_RULE_TYPES:
+        _ssl_rule(rule_type, compare_type, rule_key, value)
+        return
     if rule_type in KEYED_TYPES:
         if rule_key is None:
             raise ValueError("key must not be None for HEADER and COOKIE rules")
@@ -109,6 +118,40 @@ def rule(rule_type: object, compare_type: object, rule_key: object, value: objec
         regex(value)
     else:
         literal(value)
+
+
+def dn_field(value: object) -> str:
+    if not isinstance(value, str) or not _DN_FIELD_RE.fullmatch(value):
+        raise ValueError("an SSL_DN_FIELD key is a Distinguished Name attribute (CN, OU, "
+                         "emailAddress...) or its dotted OID")
+    return value
+
+
+def _ssl_rule(rule_type: object, compare_type: object, rule_key: object,
+              value: object) -> None:
+    """The client certificate rules: SSL_CONN_HAS_CERT (value "True": a certificate was
+    presented, valid or not), SSL_VERIFY_RESULT (value an X509 verify result code, 0 for
+    verified), both EQUAL_TO without a key; SSL_DN_FIELD (key a subject DN attribute,
+    any compare type)."""
+    if rule_type == "SSL_DN_FIELD":
+        if rule_key is None:
+            raise ValueError("key must not be None for SSL_DN_FIELD rules")
+        dn_field(rule_key)
+        if compare_type == "REGEX":
+            regex(value)
+        else:
+            literal(value)
+        return
+    if rule_key is not None:
+        raise ValueError(f"key is not a valid option for {rule_type} rules")
+    if compare_type != "EQUAL_TO":
+        raise ValueError(f"compare_type must be EQUAL_TO for {rule_type} rules")
+    if rule_type == "SSL_CONN_HAS_CERT":
+        if not isinstance(value, str) or value.lower() != "true":
+            raise ValueError("the value of an SSL_CONN_HAS_CERT rule must be True")
+    elif not isinstance(value, str) or not _VERIFY_RESULT_RE.fullmatch(value):
+        raise ValueError("the value of an SSL_VERIFY_RESULT rule must be a verify result "
+                         "code (0 to 999999999)")
 
 
 def policy(action: object, redirect_pool_id: object, redirect_url: object,

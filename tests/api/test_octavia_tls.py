@@ -392,3 +392,59 @@ def test_only_agents_read_the_device(backend: str, server_factory: Any) -> None:
         resp = agent.get("/agent/v2/logical_devices/00000000-0000-4000-8000-000000000000")
         assert resp.status_code == 404
     srv.cleanup()
+
+
+def test_client_certificate_l7_rules_on_terminated_https(
+        octavia: Octavia, km: KeyManager, material: Material) -> None:  # noqa: F811
+    lb = octavia.active_lb()
+    listener = tls_listener(
+        octavia, lb["id"], default_tls_container_ref=km.certificate(material.leaf,
+                                                                    material.key),
+        client_authentication="OPTIONAL",
+        client_ca_tls_container_ref=km.secret(pem(material.ca))).json()["listener"]
+    octavia.deploy(lb["id"])
+    policy = octavia.ok("POST", "/l7policies", {"l7policy": {
+        "listener_id": listener["id"], "action": "REJECT"}}, 201)["l7policy"]
+    octavia.deploy(lb["id"])
+    rules = f"/l7policies/{policy['id']}/rules"
+    for body in ({"type": "SSL_CONN_HAS_CERT", "compare_type": "EQUAL_TO", "value": "True",
+                  "invert": True},
+                 {"type": "SSL_VERIFY_RESULT", "compare_type": "EQUAL_TO", "value": "0",
+                  "invert": True},
+                 {"type": "SSL_DN_FIELD", "compare_type": "STARTS_WITH", "key": "OU",
+                  "value": "ops"}):
+        rule = octavia.ok("POST", rules, {"rule": body}, 201)["rule"]
+        assert rule["type"] == body["type"]
+        octavia.deploy(lb["id"])
+    device = device_listener(octavia, lb["id"])
+    assert [r["type"] for r in device["l7policies"][0]["rules"]] == [
+        "SSL_CONN_HAS_CERT", "SSL_VERIFY_RESULT", "SSL_DN_FIELD"]
+
+    def bad(body: dict[str, Any]) -> str:
+        return octavia.fault(octavia.request("POST", rules, {"rule": body}), 400)
+
+    assert "must be True" in bad({"type": "SSL_CONN_HAS_CERT", "compare_type": "EQUAL_TO",
+                                  "value": "yes"})
+    assert "EQUAL_TO" in bad({"type": "SSL_CONN_HAS_CERT", "compare_type": "REGEX",
+                              "value": "True"})
+    assert "verify result" in bad({"type": "SSL_VERIFY_RESULT",
+                                   "compare_type": "EQUAL_TO", "value": "-1"})
+    assert "key is not a valid option" in bad({"type": "SSL_VERIFY_RESULT", "key": "x",
+                                               "compare_type": "EQUAL_TO", "value": "0"})
+    assert "key must not be None" in bad({"type": "SSL_DN_FIELD",
+                                          "compare_type": "EQUAL_TO", "value": "x"})
+    assert "Distinguished Name" in bad({"type": "SSL_DN_FIELD", "key": "C N",
+                                        "compare_type": "EQUAL_TO", "value": "x"})
+
+
+def test_client_certificate_l7_rules_need_terminated_https(
+        octavia: Octavia) -> None:  # noqa: F811
+    lb = octavia.active_lb(listeners=[{"protocol": "HTTP", "protocol_port": 80}])
+    octavia.deploy(lb["id"])
+    policy = octavia.ok("POST", "/l7policies", {"l7policy": {
+        "listener_id": lb["listeners"][0]["id"], "action": "REJECT"}}, 201)["l7policy"]
+    octavia.deploy(lb["id"])
+    fault = octavia.fault(octavia.request("POST", f"/l7policies/{policy['id']}/rules", {
+        "rule": {"type": "SSL_CONN_HAS_CERT", "compare_type": "EQUAL_TO",
+                 "value": "True"}}), 400)
+    assert "only allowed on TERMINATED_HTTPS listeners" in fault
