@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from lbaas.server import errors
-from lbaas.server.api.common import ctx_of, in_session, settings_of
+from lbaas.server.api.common import Int, ctx_of, in_session, settings_of
 from lbaas.server.db import models as m
 from lbaas.server.plugin import key_manager as km
 from lbaas.server.policies import key_manager as rules
@@ -36,7 +36,7 @@ class SecretCreate(_Body):
     name: Text255 | None = None
     secret_type: Literal[km.SECRET_TYPES] = "opaque"  # type: ignore[valid-type]
     algorithm: Text255 | None = None
-    bit_length: Annotated[int, Field(ge=0, le=1 << 20)] | None = None
+    bit_length: Annotated[Int, Field(ge=0, le=1 << 20)] | None = None
     mode: Text255 | None = None
     expiration: dt.datetime | None = None
     payload: Annotated[str, Field(max_length=PAYLOAD_MAX)] | None = None

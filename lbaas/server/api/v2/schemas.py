@@ -56,7 +56,7 @@ AlpnProtocols = Annotated[list[str], Field(max_length=len(limits.ALPN_PROTOCOLS)
                           AfterValidator(limits.alpn_protocols)]
 TlsCiphers = Annotated[str, Field(max_length=limits.TLS_CIPHERS_MAX),
                        AfterValidator(limits.tls_ciphers)]
-HstsMaxAge = Annotated[int, Field(ge=limits.HSTS_MAX_AGE_MIN, le=limits.HSTS_MAX_AGE_MAX)]
+HstsMaxAge = Annotated[Int, Field(ge=limits.HSTS_MAX_AGE_MIN, le=limits.HSTS_MAX_AGE_MAX)]
 ClientAuthentication = Literal["NONE", "OPTIONAL", "MANDATORY"]
 Algorithm = Annotated[str, Field(max_length=32),
                       _supported("lb_algorithm", c.V2_LB_ALGORITHMS)]
