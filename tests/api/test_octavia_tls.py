@@ -252,12 +252,14 @@ def test_a_crl_must_come_from_the_client_ca(octavia: Octavia, km: KeyManager,  #
     ({"client_authentication": "MANDATORY"}, "requires a client CA container reference"),
     ({"client_crl_container_ref": "CRL"}, "A client authentication CA reference is "
                                           "required"),
-    ({"tls_versions": ["TLSv1.4"]}, "tls_versions"),
+    ({"tls_versions": ["TLSv1.4"]}, "Invalid TLS versions: TLSv1.4"),
+    ({"tls_versions": []}, "Empty TLS version list"),
     ({"tls_versions": ["TLSv1.2", "TLSv1.2"]}, "distinct"),
-    ({"alpn_protocols": ["h3"]}, "alpn_protocols"),
+    ({"alpn_protocols": ["h3"]}, "Invalid ALPN protocol: h3"),
+    ({"alpn_protocols": []}, "Empty ALPN protocol list"),
     ({"tls_ciphers": "ECDHE RSA"}, "OpenSSL cipher string"),
     ({"tls_ciphers": "A'B"}, "OpenSSL cipher string"),
-    ({"hsts_preload": True}, "need hsts_max_age"),
+    ({"hsts_preload": True}, "only make sense if hsts_max_age is set"),
     ({"hsts_max_age": -1}, "hsts_max_age"),
     ({"client_authentication": "SOMETIMES"}, "client_authentication"),
 ])
@@ -276,7 +278,8 @@ def test_octavias_rules_for_terminated_https(octavia: Octavia, km: KeyManager,  
     ({"default_tls_container_ref": "REF"}, "only allowed on TERMINATED_HTTPS"),
     ({"sni_container_refs": ["REF"]}, "only allowed on TERMINATED_HTTPS"),
     ({"tls_versions": ["TLSv1.2"]}, "only valid on TERMINATED_HTTPS"),
-    ({"hsts_max_age": 10}, "only valid on TERMINATED_HTTPS"),
+    ({"hsts_max_age": 10}, "The HSTS feature can only be used for listeners using the "
+                           "TERMINATED_HTTPS protocol."),
     ({"insert_headers": {"X-SSL-Client-DN": "true"}}, "only valid for TERMINATED_HTTPS"),
 ])
 def test_tls_fields_on_an_http_listener_are_400s(octavia: Octavia,  # noqa: F811

@@ -320,18 +320,22 @@ def listener_tls_rules(protocol: str, li: dict[str, Any]) -> None:
     if ssl_headers and not tls:
         raise ValueError(f"insert_headers {', '.join(ssl_headers)} are only valid for "
                          f"TERMINATED_HTTPS listeners")
+    if (li.get("hsts_include_subdomains") or li.get("hsts_preload")) and \
+            li.get("hsts_max_age") is None:
+        raise ValueError("HSTS configuration options hsts_include_subdomains and "
+                         "hsts_preload only make sense if hsts_max_age is set as well.")
+    if li.get("hsts_max_age") is not None and not tls:
+        raise ValueError("The HSTS feature can only be used for listeners using the "
+                         "TERMINATED_HTTPS protocol.")
     refs = li.get("default_tls_container_ref") or li.get("sni_container_refs")
     if not tls:
         if refs or li.get("client_ca_tls_container_ref"):
             raise ValueError("Certificate container references are only allowed on "
                              "TERMINATED_HTTPS protocol listeners.")
-        for name in ("tls_versions", "tls_ciphers", "alpn_protocols", "hsts_max_age",
+        for name in ("tls_versions", "tls_ciphers", "alpn_protocols",
                      "client_crl_container_ref"):
             if li.get(name) is not None:
                 raise ValueError(f"{name} is only valid on TERMINATED_HTTPS listeners")
-        if li.get("hsts_include_subdomains") or li.get("hsts_preload"):
-            raise ValueError("The HSTS feature can only be used in combination with the "
-                             "TERMINATED_HTTPS protocol.")
         if (li.get("client_authentication") or "NONE") != "NONE":
             raise ValueError(f"Client authentication setting "
                              f"{li['client_authentication']} requires a client CA "
@@ -347,6 +351,3 @@ def listener_tls_rules(protocol: str, li: dict[str, Any]) -> None:
     if li.get("client_crl_container_ref") and not li.get("client_ca_tls_container_ref"):
         raise ValueError("A client authentication CA reference is required to specify "
                          "a client authentication revocation list.")
-    if (li.get("hsts_include_subdomains") or li.get("hsts_preload")) and \
-            li.get("hsts_max_age") is None:
-        raise ValueError("hsts_include_subdomains and hsts_preload need hsts_max_age")

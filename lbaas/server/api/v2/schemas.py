@@ -50,10 +50,33 @@ ListenerProtocol = Annotated[str, Field(max_length=32),
                              _supported("protocol", (*c.V2_PROTOCOLS, TERMINATED_HTTPS))]
 # A key manager ref as Octavia stores it (255 characters); resolved by the plugin.
 Ref = Annotated[str, Field(min_length=1, max_length=255)]
-TlsVersions = Annotated[list[str], Field(max_length=len(limits.TLS_VERSIONS)),
-                        AfterValidator(limits.tls_versions)]
-AlpnProtocols = Annotated[list[str], Field(max_length=len(limits.ALPN_PROTOCOLS)),
-                          AfterValidator(limits.alpn_protocols)]
+def _tls_versions(value: list[str]) -> list[str]:
+    # Octavia's words first; then the renderer's own rule (each name once).
+    if not value:
+        raise ValueError("Empty TLS version list. Either specify at least one TLS version "
+                         "or remove this parameter to use the default.")
+    invalid = [v for v in value if v not in limits.TLS_VERSIONS]
+    if invalid:
+        raise ValueError(f"Invalid TLS versions: {', '.join(invalid)}")
+    return limits.tls_versions(value)
+
+
+def _alpn_protocols(value: list[str]) -> list[str]:
+    if not value:
+        raise ValueError("Empty ALPN protocol list. Either specify at least one ALPN "
+                         "protocol or remove this parameter to use the default.")
+    invalid = [p for p in value if p not in limits.ALPN_PROTOCOLS]
+    if invalid:
+        raise ValueError(f"Invalid ALPN protocol: {', '.join(invalid)}")
+    return limits.alpn_protocols(value)
+
+
+TlsVersions = Annotated[list[Annotated[str, Field(max_length=16)]],
+                        Field(max_length=len(limits.TLS_VERSIONS)),
+                        AfterValidator(_tls_versions)]
+AlpnProtocols = Annotated[list[Annotated[str, Field(max_length=16)]],
+                          Field(max_length=len(limits.ALPN_PROTOCOLS)),
+                          AfterValidator(_alpn_protocols)]
 TlsCiphers = Annotated[str, Field(max_length=limits.TLS_CIPHERS_MAX),
                        AfterValidator(limits.tls_ciphers)]
 HstsMaxAge = Annotated[Int, Field(ge=limits.HSTS_MAX_AGE_MIN, le=limits.HSTS_MAX_AGE_MAX)]
