@@ -451,3 +451,38 @@ def test_client_certificate_l7_rules_need_terminated_https(
         "rule": {"type": "SSL_CONN_HAS_CERT", "compare_type": "EQUAL_TO",
                  "value": "True"}}), 400)
     assert "only allowed on TERMINATED_HTTPS listeners" in fault
+
+
+def test_a_certificate_that_no_longer_decrypts_is_left_out_not_a_500(
+        backend: str, server_factory: Any, material: Material) -> None:
+    """The server's key changed under stored secrets: the agent still gets the device,
+    without that certificate (the renderer then refuses the listener), and the server's
+    log names the ref; the payload fetch says what happened."""
+    from tests.api.builders import FakeAgent, make_network, make_subnet
+
+    first = base64.urlsafe_b64encode(b"1" * 32).decode()
+    srv = server_factory(backend, conf={"key_manager": {"encryption_key": first}})
+    with Api(srv.url, project="p1") as api:
+        agent = FakeAgent(api, ["phys-tls"]).register()
+        net = make_network(api, **{"provider:physical_network": "phys-tls"})
+        subnet = make_subnet(api, net["id"], cidr="10.61.0.0/24")
+        lb_octavia = Octavia(api, agent, subnet)
+        lb = lb_octavia.active_lb()
+        ref = KeyManager(api).certificate(material.leaf, material.key)
+        assert tls_listener(lb_octavia, lb["id"],
+                            default_tls_container_ref=ref).status_code == 201
+    srv.conf["key_manager"]["encryption_key"] = base64.urlsafe_b64encode(b"2" * 32).decode()
+    srv._write_config()
+    srv.restart()
+    with Api(srv.url, project="p1") as api:
+        agent = FakeAgent(api, ["phys-tls"])
+        device = agent.typed_logical_device(lb["id"])
+        (listener,) = device["loadbalancer"]["listeners"]
+        assert listener["default_tls_container"] is None
+        container = api.get(f"{KM}/containers/{uuid_of(ref)}").json()
+        cert_id = uuid_of(container["secret_refs"][0]["secret_ref"])
+        resp = api.get(f"{KM}/secrets/{cert_id}/payload")
+        assert resp.status_code == 500 and "another encryption key" in \
+            resp.json()["description"]
+    assert f"certificate {ref} left out of the device" in srv.log_tail(20000)
+    srv.cleanup()
