@@ -236,9 +236,22 @@ def register_common_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(logging_opts)
 
 
+key_manager_opts: list[cfg.Opt] = [
+    cfg.StrOpt("encryption_key", secret=True, default="",
+               help="The key that encrypts the key manager's secret payloads at rest "
+                    "(docs/tls.md): a Fernet key, 32 random bytes in URL-safe base64 "
+                    "(python3 -c 'import base64, os; "
+                    "print(base64.urlsafe_b64encode(os.urandom(32)).decode())'). Empty: "
+                    "the key in <state_path>/key_manager.key, made (mode 0600) on first "
+                    "use; set it when several servers share a database. Losing it loses "
+                    "every stored payload."),
+]
+
+
 def register_server_opts(conf: cfg.ConfigOpts) -> None:
     register_common_opts(conf)
     conf.register_opts(server_opts)
+    conf.register_opts(key_manager_opts, group="key_manager")
     conf.register_opts(database_opts, group="database")
     conf.register_opts(quota_opts, group="quotas")
     conf.register_opts(server_agent_opts, group="agent")
@@ -293,6 +306,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
         ("quotas", quota_opts),
         ("agent", server_agent_opts),
         ("haproxy", haproxy_opts),
+        ("key_manager", key_manager_opts),
         (SERVICE_AUTH_GROUP, list(ks_loading.get_auth_common_conf_options())),
     ]
 

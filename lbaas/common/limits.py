@@ -284,6 +284,8 @@ def pem(value: object, what: str, labels: tuple[str, ...], count: int | None = N
         raise ValueError(f"{what} is not PEM of {' or '.join(labels)}"
                          + (f" ({count} block)" if count == 1 else ""))
     return "".join(b[0].replace("\r\n", "\n") + "\n" for b in blocks)
+
+
 # VRRP (ACTIVE_STANDBY load balancers, keepalived): RFC 5798's ranges. Priority 255 is
 # the address owner's and 0 a resignation, neither is configurable; advert intervals
 # are centiseconds in VRRPv3, at most 4095 of them.

@@ -26,6 +26,7 @@ from lbaas.server.api import (
     extensions,
     health,
     health_monitors,
+    key_manager,
     members,
     networks,
     pools,
@@ -47,6 +48,7 @@ from lbaas.server.db.session import Database, upgrade
 from lbaas.server.gate import RequestGate, octavia_path
 from lbaas.server.local_plugin_api import LocalPluginApi
 from lbaas.server.metrics import ApiMetrics
+from lbaas.server.plugin.key_manager import Vault
 from lbaas.server.plugin.loadbalancer import Settings
 from lbaas.server.policy import Policy
 from lbaas.server.request_log import RequestLog
@@ -59,11 +61,17 @@ def is_octavia_path(path: str) -> bool:
     return octavia_path(path)
 
 
+def is_key_manager_path(path: str) -> bool:
+    return path == key_manager.PREFIX or path.startswith(key_manager.PREFIX + "/")
+
+
 def _error(request: Request, status: int, type_: str, message: str) -> JSONResponse:
     """The API's own error body: Octavia's under /v2/lbaas and /v2.0/lbaas, Neutron's
     everywhere else."""
     if is_octavia_path(request.url.path):
         return JSONResponse(status_code=status, content=errors.octavia_body(status, message))
+    if is_key_manager_path(request.url.path):
+        return JSONResponse(status_code=status, content=errors.barbican_body(status, message))
     return JSONResponse(status_code=status, content={
         "NeutronError": {"type": type_, "message": message, "detail": ""}})
 
@@ -179,6 +187,7 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
         # the process that serves (lbaas/server/db/listener.py).
         _run_during_lifespan(app, db.start_listener, db.stop_listener)
     app.state.settings = Settings(conf)
+    app.state.vault = app.state.settings.vault = Vault(conf)
     app.state.local_api = LocalPluginApi(db, app.state.settings)
     app.state.rescheduler = Rescheduler(db, app.state.settings.agent_down_time,
                                         app.state.settings.allow_failover)
@@ -205,6 +214,7 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
             app.include_router(v2_module.router, prefix=prefix,
                                dependencies=[Depends(authorize_v2)])
     app.include_router(agent_api.router)
+    app.include_router(key_manager.router)
 
     @app.get("/", include_in_schema=False)
     def versions(request: Request) -> dict[str, Any]:
@@ -217,8 +227,12 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
 
     @app.exception_handler(errors.NeutronError)
     def _neutron(request: Request, exc: errors.NeutronError) -> JSONResponse:
-        if is_octavia_path(request.url.path):
+        if is_octavia_path(request.url.path) or is_key_manager_path(request.url.path):
             return _error(request, exc.status_code, exc.type, exc.msg)
+        return JSONResponse(status_code=exc.status_code, content=exc.body())
+
+    @app.exception_handler(errors.BarbicanFault)
+    def _barbican(request: Request, exc: errors.BarbicanFault) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content=exc.body())
 
     @app.exception_handler(errors.OctaviaFault)

@@ -247,3 +247,32 @@ class OctaviaConflict(OctaviaFault):
 class OctaviaImmutable(OctaviaConflict):
     def __init__(self, resource: str, obj_id: str) -> None:
         super().__init__(f"{resource} {obj_id} is immutable and cannot be updated.")
+
+
+# --- the key manager (Barbican's subset) ------------------------------------------------
+# Barbican's error body: {"code": 404, "title": "Not Found", "description": "..."}
+# (python-barbicanclient prints "<title>: <description>").
+
+BARBICAN_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+                   404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+                   409: "Conflict", 413: "Request Entity Too Large",
+                   415: "Unsupported Media Type", 500: "Internal Server Error",
+                   503: "Service Unavailable"}
+
+
+def barbican_body(status: int, description: str) -> dict[str, object]:
+    return {"code": status, "title": BARBICAN_TITLES.get(status, "Error"),
+            "description": description}
+
+
+class BarbicanFault(Exception):
+    status_code = 400
+
+    def __init__(self, description: str, status_code: int | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        if status_code is not None:
+            self.status_code = status_code
+
+    def body(self) -> dict[str, object]:
+        return barbican_body(self.status_code, self.description)

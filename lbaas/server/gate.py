@@ -30,12 +30,16 @@ from lbaas.server.auth import Authenticator
 # Prometheus metrics (scrapers send no token; metrics_enabled = false turns them off),
 # and the dashboard's page, which asks for the token and sends it with every call.
 PUBLIC_PATHS = frozenset({"/", "/openapi.json", "/docs", "/docs/oauth2-redirect",
-                          "/healthcheck", "/metrics", "/ui"})
+                          "/healthcheck", "/metrics", "/ui",
+                          # The key manager's version documents (Barbican's are open).
+                          "/key-manager", "/key-manager/", "/key-manager/v1",
+                          "/key-manager/v1/"})
 OCTAVIA_PREFIXES = ("/v2/lbaas", "/v2.0/lbaas")
 # Neutron's resources under an Octavia prefix (neutron-lbaas v2's agent scheduler,
 # lbaas/server/api/agents.py): their errors carry Neutron's body.
 NEUTRON_SUFFIXES = ("/loadbalancer-hosting-agent",)
 PUBLIC_PREFIXES = ("/static/",)
+KEY_MANAGER = "/key-manager"
 
 
 class BodyTooLarge(HTTPException):
@@ -107,8 +111,13 @@ def octavia_path(path: str) -> bool:
 
 async def _answer(send: Any, exc: errors.NeutronError, path: str) -> None:
     # The API's own error body: Octavia's for its paths, Neutron's for the rest.
-    content = errors.octavia_body(exc.status_code, exc.msg) \
-        if octavia_path(path) else exc.body()
+    content: object
+    if octavia_path(path):
+        content = errors.octavia_body(exc.status_code, exc.msg)
+    elif path == KEY_MANAGER or path.startswith(KEY_MANAGER + "/"):
+        content = errors.barbican_body(exc.status_code, exc.msg)
+    else:
+        content = exc.body()
     body = json.dumps(content).encode()
     headers = [(b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode()),

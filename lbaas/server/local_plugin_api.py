@@ -107,7 +107,7 @@ class LocalPluginApi(plugin_api.PluginApi):
         v2 load balancer or a v1 pool; one being deleted is PoolNotFound (see
         callbacks.get_typed_device)."""
         with self.db.session(read_only=True) as s:
-            return callbacks.get_typed_device(s, pool_id)
+            return callbacks.get_typed_device(s, pool_id, self.settings.vault)
 
     def get_logical_device(self, pool_id: str) -> LogicalDevice:
         try:

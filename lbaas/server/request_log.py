@@ -36,7 +36,7 @@ AUDIT = logging.getLogger("lbaas.audit")
 LOG = logging.getLogger(__name__)
 
 _HEADER = request_id.HEADER.encode("latin-1")
-_AUDITED_PREFIXES = ("/v2.0/", "/v2/")
+_AUDITED_PREFIXES = ("/v2.0/", "/v2/", "/key-manager/")
 _ACTIONS = {"POST": "create", "PUT": "update", "DELETE": "delete"}
 # A created object's answer is small; anything bigger is not looked at for its id.
 _CREATED_BODY_MAX = 256 * 1024
@@ -80,6 +80,9 @@ def _created_id(body: bytes) -> str | None:
         (obj,) = data.values()
         if isinstance(obj, dict) and isinstance(obj.get("id"), str):
             return _printable(obj["id"])
+        # The key manager's {"secret_ref": "<url>/secrets/<id>"} (never a payload).
+        if isinstance(obj, str) and "/" in obj:
+            return _printable(obj.rsplit("/", 1)[-1])
     return None
 
 

@@ -158,7 +158,7 @@ def test_listener_rules(octavia: Octavia) -> None:
     resp = octavia.request("POST", "/listeners", {"listener": {
         "loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80}})
     assert "protocol_port 80" in octavia.fault(resp, 409)
-    for protocol in ("UDP", "SCTP", "PROXY", "TERMINATED_HTTPS"):
+    for protocol in ("UDP", "SCTP", "PROXY"):
         resp = octavia.request("POST", "/listeners", {"listener": {
             "loadbalancer_id": lb["id"], "protocol": protocol, "protocol_port": 81}})
         assert "not supported by provider" in octavia.fault(resp, 400)

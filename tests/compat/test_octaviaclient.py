@@ -81,6 +81,7 @@ OPENSTACKCLIENT_REQUIREMENTS = [
     "Pygments==2.21.0",
     "pyparsing==3.3.3",
     "pyperclip==1.11.0",
+    "python-barbicanclient==7.6.0",
     "python-dateutil==4.0.0",
     "python-keystoneclient==6.0.0",
     "python-manilaclient==6.3.0",

@@ -249,7 +249,8 @@ class Api:
 
     @staticmethod
     def _path(path: str) -> str:
-        if path.startswith(("/v2.0", "/v2/", "/agent/", "/openapi")) or path == "/":
+        if path.startswith(("/v2.0", "/v2/", "/agent/", "/openapi", "/key-manager")) \
+                or path == "/":
             return path
         return "/v2.0" + path
 

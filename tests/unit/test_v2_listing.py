@@ -14,11 +14,13 @@ def _objects() -> dict[str, object]:
     lb = m.LoadBalancer(id="lb", tenant_id="p", name="", description="", tags=[])
     # Attributes that are an object or a list when set are set.
     pool = m.LbPool(id="pool", tenant_id="p", loadbalancer=lb, tags=[],
-                    session_persistence={"type": "SOURCE_IP"})
+                    session_persistence={"type": "SOURCE_IP"}, tls_versions=["TLSv1.2"],
+                    alpn_protocols=["h2"])
     return {
         "loadbalancers": lb,
         "listeners": m.Listener(id="li", tenant_id="p", loadbalancer_id="lb", tags=[],
-                                allowed_cidrs=["10.0.0.0/8"]),
+                                allowed_cidrs=["10.0.0.0/8"], tls_versions=["TLSv1.2"],
+                                alpn_protocols=["h2"]),
         "pools": pool,
         "members": m.LbMember(id="me", tenant_id="p", pool=pool, tags=[]),
         "healthmonitors": m.LbHealthMonitor(id="hm", tenant_id="p", pool_id="pool",

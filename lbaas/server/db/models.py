@@ -24,6 +24,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -313,6 +314,24 @@ class Listener(HasId, HasV2Status, HasNameAndTags, Base):
     timeout_tcp_inspect: Mapped[int] = mapped_column(Integer, default=0)
     insert_headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     allowed_cidrs: Mapped[list[Any]] = mapped_column(default=list)
+    # TERMINATED_HTTPS (docs/tls.md): key manager refs as the client gave them, and the
+    # TLS settings, null / empty on other protocols.
+    default_tls_container_ref: Mapped[str | None] = mapped_column(String(255),
+                                                                  nullable=True)
+    sni_container_refs: Mapped[list[Any]] = mapped_column(default=list)
+    client_authentication: Mapped[str] = mapped_column(String(16), default="NONE",
+                                                       server_default="NONE")
+    client_ca_tls_container_ref: Mapped[str | None] = mapped_column(String(255),
+                                                                    nullable=True)
+    client_crl_container_ref: Mapped[str | None] = mapped_column(String(255),
+                                                                 nullable=True)
+    tls_versions: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    tls_ciphers: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    alpn_protocols: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    hsts_max_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    hsts_include_subdomains: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                          server_default="0")
+    hsts_preload: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     loadbalancer: Mapped[LoadBalancer] = relationship(back_populates="listeners")
     default_pool: Mapped[LbPool | None] = relationship(foreign_keys=[default_pool_id])
@@ -332,6 +351,14 @@ class LbPool(HasId, HasV2Status, HasNameAndTags, Base):
     # v1's pool subnet (where its members are; the network it is scheduled by).
     subnet_id: Mapped[str | None] = mapped_column(
         ForeignKey("subnets.id", ondelete="RESTRICT"), nullable=True, index=True)
+    # Octavia's re-encryption to the members (docs/tls.md).
+    tls_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    tls_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    ca_tls_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    crl_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    tls_versions: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    tls_ciphers: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    alpn_protocols: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
 
     loadbalancer: Mapped[LoadBalancer] = relationship(back_populates="pools")
     subnet: Mapped[Subnet | None] = relationship()
@@ -492,3 +519,39 @@ class LbQuota(Base):
     pool: Mapped[int | None] = mapped_column(Integer, nullable=True)
     member: Mapped[int | None] = mapped_column(Integer, nullable=True)
     healthmonitor: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+# --- the key manager (Barbican's subset: docs/tls.md) ------------------------------------
+
+
+class KmSecret(HasId, Base):
+    """A Barbican secret. ``encrypted_payload`` is the payload's bytes encrypted with
+    the server's key (Fernet, lbaas/server/plugin/key_manager.py); nothing else here is
+    secret."""
+
+    __tablename__ = "km_secrets"
+    name: Mapped[str | None] = mapped_column(String(NAME_LEN), nullable=True)
+    secret_type: Mapped[str] = mapped_column(String(32), default="opaque")
+    algorithm: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    bit_length: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    mode: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    expiration: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # None: metadata only (Barbican's two-step store); the payload can't be fetched.
+    payload_content_type: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    encrypted_payload: Mapped[str | None] = mapped_column(Text, nullable=True)
+    creator_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True,
+                                                           onupdate=utcnow)
+
+
+class KmContainer(HasId, Base):
+    """A Barbican container: named references to secrets of the same project
+    (``secret_refs``: ``[{"name": ..., "secret_id": ...}]``)."""
+
+    __tablename__ = "km_containers"
+    name: Mapped[str | None] = mapped_column(String(NAME_LEN), nullable=True)
+    type: Mapped[str] = mapped_column(String(32))
+    secret_refs: Mapped[list[Any]] = mapped_column(default=list)
+    creator_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True,
+                                                           onupdate=utcnow)

@@ -82,7 +82,8 @@ def get_logical_device(session: Session, pool_id: str) -> dict[str, Any]:
             "pending": _pending(pool)}
 
 
-def get_typed_device(session: Session, device_id: str) -> LogicalDevice:
+def get_typed_device(session: Session, device_id: str,
+                     vault: Any = None) -> LogicalDevice:
     """What ``GET /agent/v2/logical_devices/{id}`` answers: a v2 load balancer, or a v1
     pool with its VIP (through ``from_v1``). Being deleted is PoolNotFound, as gone: the
     agent then removes the instance and confirms with pool_destroyed, which is what
@@ -91,7 +92,7 @@ def get_typed_device(session: Session, device_id: str) -> LogicalDevice:
     if lb is not None and lb.api_version != loadbalancer.V1:
         if lb.provisioning_status == c.PENDING_DELETE:
             raise errors.PoolNotFound(id=device_id)
-        return octavia_agent.logical_device(session, lb).model_copy(
+        return octavia_agent.logical_device(session, lb, vault).model_copy(
             update={"host": _host_of(lb)})
     device = get_logical_device(session, device_id)
     if v1_pool_deleting(device):

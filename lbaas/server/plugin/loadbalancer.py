@@ -39,6 +39,8 @@ class Settings:
         self.conf = conf
         self.agent_down_time: int = conf.agent.agent_down_time
         self.allow_failover: bool = conf.allow_automatic_lbaas_agent_failover
+        # The key manager's (lbaas/server/plugin/key_manager.py); set by the app.
+        self.vault: Any = None
 
 
 # --- v1's status word over Octavia's pair -----------------------------------------------

@@ -26,7 +26,7 @@ from lbaas.common import constants as c
 from lbaas.server import errors
 from lbaas.server.context import Context
 from lbaas.server.db import models as m
-from lbaas.server.plugin import core, member_ports, scheduler
+from lbaas.server.plugin import core, member_ports, scheduler, tls
 
 PENDING = (c.PENDING_CREATE, c.PENDING_UPDATE, c.PENDING_DELETE)
 
@@ -190,6 +190,58 @@ LISTENER_DEFAULTS: dict[str, Any] = {
     "timeout_client_data": 50000, "timeout_member_connect": 5000,
     "timeout_member_data": 50000, "timeout_tcp_inspect": 0, "insert_headers": {}}
 POOL_DEFAULTS: dict[str, Any] = {"name": "", "description": ""}
+
+# Octavia's TLS defaults ([api_settings] default_listener_tls_versions, ..._ciphers,
+# ..._alpn_protocols and the pool's): what a TERMINATED_HTTPS listener, or a pool with
+# tls_enabled, gets when the request names none (docs/tls.md).
+TLS_VERSIONS_DEFAULT = ["TLSv1.2", "TLSv1.3"]
+TLS_CIPHERS_DEFAULT = (
+    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:"
+    "DHE-RSA-AES256-GCM-SHA384:DHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:"
+    "ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-SHA256:DHE-RSA-AES128-SHA256:"
+    "ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:ECDHE-ECDSA-AES128-SHA256:"
+    "ECDHE-RSA-AES128-SHA256")
+LISTENER_ALPN_DEFAULT = ["h2", "http/1.1", "http/1.0"]
+POOL_ALPN_DEFAULT = ["http/1.1", "http/1.0"]
+LISTENER_TLS_KEYS = ("default_tls_container_ref", "sni_container_refs",
+                     "client_authentication", "client_ca_tls_container_ref",
+                     "client_crl_container_ref", "tls_versions", "tls_ciphers",
+                     "alpn_protocols", "hsts_max_age", "hsts_include_subdomains",
+                     "hsts_preload")
+POOL_TLS_KEYS = ("tls_enabled", "tls_container_ref", "ca_tls_container_ref",
+                 "crl_container_ref", "tls_versions", "tls_ciphers", "alpn_protocols")
+
+
+def _listener_tls_defaults(listener: m.Listener) -> None:
+    if listener.protocol != "TERMINATED_HTTPS":
+        return
+    if not listener.tls_versions:
+        listener.tls_versions = list(TLS_VERSIONS_DEFAULT)
+    if listener.tls_ciphers is None:
+        listener.tls_ciphers = TLS_CIPHERS_DEFAULT
+    if not listener.alpn_protocols:
+        listener.alpn_protocols = list(LISTENER_ALPN_DEFAULT)
+
+
+def _pool_tls_defaults(pool: m.LbPool) -> None:
+    if not pool.tls_enabled:
+        return
+    if not pool.tls_versions:
+        pool.tls_versions = list(TLS_VERSIONS_DEFAULT)
+    if pool.tls_ciphers is None:
+        pool.tls_ciphers = TLS_CIPHERS_DEFAULT
+    if not pool.alpn_protocols:
+        pool.alpn_protocols = list(POOL_ALPN_DEFAULT)
+
+
+def _check_tls(session: Session, s: Any, obj: m.Listener | m.LbPool) -> None:
+    """The refs of a listener or pool resolve in its project to what Octavia accepts
+    (lbaas/server/plugin/tls.py): a 400 naming the ref otherwise."""
+    try:
+        tls.check_refs(session, s.vault, obj.tenant_id, obj)
+    except tls.TlsRefError as exc:
+        raise errors.OctaviaBadRequest(str(exc)) from None
 MEMBER_DEFAULTS: dict[str, Any] = {"name": "", "weight": 1, "backup": False,
                                    "monitor_address": None, "monitor_port": None}
 
@@ -287,6 +339,10 @@ def create_loadbalancer(session: Session, ctx: Context, s: Any,
     if any(li.get("l7policies") for li in body.get("listeners") or []):
         _l7_in_tree(session, lb, body, made, batch)
     session.flush()
+    for listener in lb.listeners:
+        _check_tls(session, s, listener)
+    for lb_pool in lb.pools:
+        _check_tls(session, s, lb_pool)
     _notify(session, s, lb)
     return lb
 
@@ -545,13 +601,18 @@ def _new_listener(session: Session, lb: m.LoadBalancer, body: dict[str, Any],
                 "timeout_tcp_inspect"):
         if body.get(key) is not None:
             setattr(listener, key, body[key])
+    for key in LISTENER_TLS_KEYS:
+        if body.get(key) is not None:
+            setattr(listener, key, body[key])
+    _listener_tls_defaults(listener)
     _made(session, listener, batch)
     return listener
 
 
 def _check_pool_for_listener(pool: m.LbPool, listener: m.Listener) -> None:
     # Octavia's compatibility table, for the protocols served here.
-    allowed = {"HTTP": {"HTTP"}, "HTTPS": {"HTTPS", "TCP"}, "TCP": {"TCP", "HTTP", "HTTPS"}}
+    allowed = {"HTTP": {"HTTP"}, "HTTPS": {"HTTPS", "TCP"}, "TCP": {"TCP", "HTTP", "HTTPS"},
+               "TERMINATED_HTTPS": {"HTTP"}}
     if pool.protocol not in allowed[listener.protocol]:
         raise errors.OctaviaBadRequest(
             f"The pool protocol '{pool.protocol}' is invalid while the listener protocol "
@@ -569,6 +630,7 @@ def create_listener(session: Session, ctx: Context, s: Any,
     _check_quota(session, s.conf, lb.tenant_id, {"listener": 1})
     _lock(lb)
     listener = _new_listener(session, lb, body)
+    _check_tls(session, s, listener)
     if body.get("default_pool_id"):
         pool = get_pool(session, ctx, body["default_pool_id"])
         _check_pool_for_listener(pool, listener)
@@ -615,9 +677,33 @@ def update_listener(session: Session, ctx: Context, s: Any, listener_id: str,
         listener.allowed_cidrs = body["allowed_cidrs"] or []
     if "tags" in body:
         listener.tags = _tags(body["tags"])
+    _update_listener_tls(session, s, listener, body)
     listener.provisioning_status = c.PENDING_UPDATE
     _notify(session, s, lb)
     return listener
+
+
+def _update_listener_tls(session: Session, s: Any, listener: m.Listener,
+                         body: dict[str, Any]) -> None:
+    """The TLS fields of an update: null resets one (``listener unset``), to Octavia's
+    default for versions, ciphers and ALPN; the result must pass the create's rules."""
+    changed = [k for k in LISTENER_TLS_KEYS if k in body]
+    if not changed and "insert_headers" not in body:
+        return
+    for key in changed:
+        value = body[key]
+        if value is None:
+            value = {"sni_container_refs": [], "client_authentication": "NONE",
+                     "hsts_include_subdomains": False, "hsts_preload": False}.get(key)
+        setattr(listener, key, value)
+    _listener_tls_defaults(listener)
+    state = {k: getattr(listener, k) for k in LISTENER_TLS_KEYS}
+    state["insert_headers"] = listener.insert_headers
+    try:
+        tls.listener_tls_rules(listener.protocol, state)
+    except ValueError as exc:
+        raise errors.OctaviaBadRequest(str(exc)) from None
+    _check_tls(session, s, listener)
 
 
 def delete_listener(session: Session, ctx: Context, s: Any, listener_id: str) -> None:
@@ -652,6 +738,10 @@ def _new_pool(session: Session, lb: m.LoadBalancer, body: dict[str, Any],
         protocol=body["protocol"], lb_algorithm=body["lb_algorithm"],
         session_persistence=body.get("session_persistence"),
         provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE)
+    for key in POOL_TLS_KEYS:
+        if body.get(key) is not None:
+            setattr(pool, key, body[key])
+    _pool_tls_defaults(pool)
     _made(session, pool, batch)
     for member_body in body.get("members") or []:
         _new_member(session, pool, member_body, batch)
@@ -684,6 +774,7 @@ def create_pool(session: Session, ctx: Context, s: Any, body: dict[str, Any]) ->
                   "healthmonitor": 1 if body.get("healthmonitor") else 0})
     _lock(lb)
     pool = _new_pool(session, lb, body)
+    _check_tls(session, s, pool)
     if listener is not None:
         _check_pool_for_listener(pool, listener)
         listener.default_pool_id = pool.id
@@ -702,9 +793,26 @@ def update_pool(session: Session, ctx: Context, s: Any, pool_id: str,
         pool.session_persistence = body["session_persistence"]
     if "tags" in body:
         pool.tags = _tags(body["tags"])
+    _update_pool_tls(session, s, pool, body)
     pool.provisioning_status = c.PENDING_UPDATE
     _notify(session, s, lb)
     return pool
+
+
+def _update_pool_tls(session: Session, s: Any, pool: m.LbPool,
+                     body: dict[str, Any]) -> None:
+    changed = [k for k in POOL_TLS_KEYS if k in body]
+    if not changed:
+        return
+    for key in changed:
+        value = body[key]
+        setattr(pool, key, False if key == "tls_enabled" and value is None else value)
+    _pool_tls_defaults(pool)
+    try:
+        tls.pool_tls_rules(pool.crl_container_ref, pool.ca_tls_container_ref)
+    except ValueError as exc:
+        raise errors.OctaviaBadRequest(str(exc)) from None
+    _check_tls(session, s, pool)
 
 
 def delete_pool(session: Session, ctx: Context, s: Any, pool_id: str) -> None:

@@ -7,14 +7,19 @@ The agent API is keyed by device id: a v1 pool's id or a v2 load balancer's id
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from lbaas.common import constants as c
 from lbaas.common import logical_device as ld
+from lbaas.server import errors
 from lbaas.server.db import models as m
-from lbaas.server.plugin import core, member_ports, octavia
+from lbaas.server.plugin import core, member_ports, octavia, tls
+from lbaas.server.plugin.key_manager import Vault
+
+LOG = logging.getLogger(__name__)
 
 
 def _live(objs: list[Any]) -> list[Any]:
@@ -45,9 +50,85 @@ def _port(port: m.Port) -> ld.Port:
     return ld.Port.model_validate(port_d)
 
 
-def logical_device(session: Session, lb: m.LoadBalancer) -> ld.LogicalDevice:
+class _Certificates:
+    """Resolves a load balancer's refs into what the agent renders, each once. The API
+    checked every ref when it was set and a secret in use can't be deleted; should one
+    still fail (an expired secret, another encryption key), it is left out with a
+    warning naming it, and the renderer then refuses the listener or pool: its status
+    says so."""
+
+    def __init__(self, session: Session, vault: Vault | None, project_id: str) -> None:
+        self.session, self.vault, self.project_id = session, vault, project_id
+
+    def _resolve(self, what: str, ref: str, load: Any) -> Any:
+        if self.vault is None:
+            LOG.warning("no key manager: %s %s left out of the device", what, ref)
+            return None
+        try:
+            return load()
+        except (tls.TlsRefError, errors.BarbicanFault) as exc:
+            LOG.warning("%s %s left out of the device: %s", what, ref, exc)
+            return None
+
+    def certificate(self, ref: str | None) -> ld.TlsCertificate | None:
+        if not ref:
+            return None
+        cert = self._resolve("certificate", ref, lambda: tls.load_certificate(
+            self.session, self.vault, self.project_id, ref))  # type: ignore[arg-type]
+        if cert is None:
+            return None
+        return ld.TlsCertificate(id=cert.id, certificate=cert.certificate,
+                                 private_key=cert.private_key,
+                                 intermediates=cert.intermediates, names=cert.names)
+
+    def ca(self, ref: str | None) -> str | None:
+        if not ref:
+            return None
+        ca: str | None = self._resolve("CA", ref, lambda: tls.load_ca(
+            self.session, self.vault, self.project_id, ref))  # type: ignore[arg-type]
+        return ca
+
+    def crl(self, ref: str | None, ca: str | None) -> str | None:
+        if not ref or not ca:
+            return None
+        crl: str | None = self._resolve("CRL", ref, lambda: tls.load_crl(
+            self.session, self.vault, self.project_id, ref, ca))  # type: ignore[arg-type]
+        return crl
+
+
+def _listener_tls(li: m.Listener, certs: _Certificates) -> dict[str, Any]:
+    if li.protocol != "TERMINATED_HTTPS":
+        return {}
+    ca = certs.ca(li.client_ca_tls_container_ref)
+    sni = [certs.certificate(ref) for ref in li.sni_container_refs or []]
+    return {"default_tls_container": certs.certificate(li.default_tls_container_ref),
+            "sni_containers": [cert for cert in sni if cert is not None],
+            "tls_versions": list(li.tls_versions or []), "tls_ciphers": li.tls_ciphers,
+            "alpn_protocols": list(li.alpn_protocols or []),
+            "hsts_max_age": li.hsts_max_age,
+            "hsts_include_subdomains": bool(li.hsts_include_subdomains),
+            "hsts_preload": bool(li.hsts_preload),
+            "client_authentication": li.client_authentication or "NONE",
+            "client_ca_tls_container": ca,
+            "client_crl_container": certs.crl(li.client_crl_container_ref, ca)}
+
+
+def _pool_tls(pool: m.LbPool, certs: _Certificates) -> dict[str, Any]:
+    ca = certs.ca(pool.ca_tls_container_ref)
+    return {"tls_enabled": bool(pool.tls_enabled),
+            "tls_container": certs.certificate(pool.tls_container_ref),
+            "ca_tls_container": ca, "crl_container": certs.crl(pool.crl_container_ref, ca),
+            "tls_versions": list(pool.tls_versions or []) if pool.tls_enabled else [],
+            "tls_ciphers": pool.tls_ciphers if pool.tls_enabled else None,
+            "alpn_protocols": list(pool.alpn_protocols or []) if pool.tls_enabled else []}
+
+
+def logical_device(session: Session, lb: m.LoadBalancer,
+                   vault: Vault | None = None) -> ld.LogicalDevice:
     """The device of a load balancer that is not being deleted (callbacks answers a
-    deleted or deleting one as not found)."""
+    deleted or deleting one as not found). Certificates are resolved with ``vault``
+    into PEM (docs/tls.md): only the agent API serves this."""
+    certs = _Certificates(session, vault, lb.tenant_id)
     pending = octavia.lb_pending(lb)
     port = lb.vip_port
     assert port is not None and lb.vip_address is not None  # an Octavia LB has its VIP
@@ -63,7 +144,7 @@ def logical_device(session: Session, lb: m.LoadBalancer) -> ld.LogicalDevice:
         insert_headers={k: str(v) for k, v in (li.insert_headers or {}).items()},
         allowed_cidrs=list(li.allowed_cidrs or []),
         provisioning_status=li.provisioning_status,
-        l7policies=[_policy(p) for p in _live(li.l7policies)])
+        l7policies=[_policy(p) for p in _live(li.l7policies)], **_listener_tls(li, certs))
         for li in _live(lb.listeners)]
     pools = []
     for pool in _live(lb.pools):
@@ -88,7 +169,8 @@ def logical_device(session: Session, lb: m.LoadBalancer) -> ld.LogicalDevice:
                 monitor_address=mem.monitor_address, monitor_port=mem.monitor_port,
                 provisioning_status=mem.provisioning_status)
                 for mem in _live(pool.members)],
-            healthmonitor=monitor, provisioning_status=pool.provisioning_status))
+            healthmonitor=monitor, provisioning_status=pool.provisioning_status,
+            **_pool_tls(pool, certs)))
     return ld.LogicalDevice(
         id=lb.id, revision=lb.revision, pending=pending, request_id=lb.request_id,
         loadbalancer=ld.LoadBalancer(

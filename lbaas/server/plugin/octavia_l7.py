@@ -117,8 +117,14 @@ def _renumber(listener: m.Listener) -> None:
 
 def _rule_check(policy_listener: m.Listener, rule_type: Any, compare_type: Any,
                 key: Any, value: Any) -> None:
+    tls_listener = policy_listener.protocol == "TERMINATED_HTTPS"
+    if rule_type in l7.SSL_RULE_TYPES and not tls_listener:
+        raise errors.OctaviaBadRequest(
+            f"Error parsing L7Rule: Invalid L7 Rule: L7 rule type {rule_type} is only "
+            f"allowed on TERMINATED_HTTPS listeners (listener {policy_listener.id} is "
+            f"{policy_listener.protocol})")
     try:
-        l7.rule(rule_type, compare_type, key, value, tls_listener=False)
+        l7.rule(rule_type, compare_type, key, value, tls_listener=tls_listener)
     except ValueError as exc:
         text = str(exc)
         if not text.startswith("Unable to parse"):
@@ -143,9 +149,10 @@ def _new_rule(session: Session, policy: m.L7Policy, body: dict[str, Any]) -> m.L
 
 
 def _check_listener_and_action(listener: m.Listener, action: str) -> None:
-    if listener.protocol != "HTTP":
+    if listener.protocol not in ("HTTP", "TERMINATED_HTTPS"):
         raise errors.OctaviaBadRequest(
-            f"L7 policies are only supported on HTTP listeners by provider "
+            f"L7 policies are only supported on TERMINATED_HTTPS and HTTP listeners by "
+            f"provider "
             f"'{c.PROVIDER_HAPROXY_NS}' (listener {listener.id} is {listener.protocol})")
     if action not in l7.ACTIONS:
         raise errors.OctaviaBadRequest(f"Invalid L7 Policy action specified: {action}")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from oslo_policy import policy
 
-from lbaas.server.policies import agent, base, neutron, octavia
+from lbaas.server.policies import agent, base, key_manager, neutron, octavia
 
 
 def list_rules() -> list[policy.RuleDefault]:
-    return [*base.rules(), *octavia.rules(), *neutron.rules(), *agent.rules()]
+    return [*base.rules(), *octavia.rules(), *neutron.rules(), *agent.rules(),
+            *key_manager.rules()]

@@ -140,13 +140,15 @@ LISTENERS = Resource(
            "timeout_member_connect": col(LI.timeout_member_connect, INT),
            "timeout_member_data": col(LI.timeout_member_data, INT),
            "timeout_tcp_inspect": col(LI.timeout_tcp_inspect, INT),
-           **{key: const(None) for key in (
+           **{key: col(getattr(LI, key), nullable=True) for key in (
                "default_tls_container_ref", "client_ca_tls_container_ref",
-               "client_crl_container_ref", "tls_ciphers", "tls_versions", "alpn_protocols",
-               "hsts_max_age", "hsts_include_subdomains", "hsts_preload")},
-           "client_authentication": const("NONE")},
+               "client_crl_container_ref", "tls_ciphers")},
+           "hsts_max_age": col(LI.hsts_max_age, INT, nullable=True),
+           "hsts_include_subdomains": col(LI.hsts_include_subdomains, BOOL),
+           "hsts_preload": col(LI.hsts_preload, BOOL),
+           "client_authentication": col(LI.client_authentication)},
     other=frozenset({"tags", "sni_container_refs", "l7policies", "insert_headers",
-                     "loadbalancers", "allowed_cidrs"}),
+                     "loadbalancers", "allowed_cidrs", "tls_versions", "alpn_protocols"}),
     load=(selectinload(LI.l7policies),))
 
 PO = m.LbPool
@@ -157,12 +159,12 @@ POOLS = Resource(
     attrs={**_common(PO), "description": col(PO.description),
            "protocol": col(PO.protocol), "lb_algorithm": col(PO.lb_algorithm),
            "healthmonitor_id": col(_POOL_MONITOR, nullable=True),
-           **{key: const(None) for key in (
+           **{key: col(getattr(PO, key), nullable=True) for key in (
                "tls_container_ref", "ca_tls_container_ref", "crl_container_ref",
-               "tls_ciphers", "tls_versions", "alpn_protocols")},
-           "tls_enabled": const(False)},
+               "tls_ciphers")},
+           "tls_enabled": col(PO.tls_enabled, BOOL)},
     other=frozenset({"tags", "session_persistence", "loadbalancers", "listeners",
-                     "members"}),
+                     "members", "tls_versions", "alpn_protocols"}),
     load=(selectinload(PO.loadbalancer).selectinload(LB.listeners).selectinload(
               LI.l7policies),
           selectinload(PO.members), selectinload(PO.healthmonitor)))

@@ -1,6 +1,7 @@
 """Octavia v2 request bodies: every field with Octavia's defaults and validation, and a
-clear 400 for what this provider can't serve (UDP, SCTP, PROXY, TERMINATED_HTTPS,
-SOURCE_IP_PORT, TLS references until certificates land)."""
+clear 400 for what this provider can't serve (UDP, SCTP, PROXY, SOURCE_IP_PORT).
+TLS fields (docs/tls.md) are checked here for their shapes and Octavia's rules between
+them; the refs themselves are resolved by lbaas/server/plugin/tls.py."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ from lbaas.server.api.common import (
     Uuid,
 )
 from lbaas.server.api.v2.common import HostName, MilliSeconds, ProjectId, Tags, V2Body
+from lbaas.server.plugin.tls import (
+    SSL_HEADERS,
+    TERMINATED_HTTPS,
+    listener_tls_rules,
+    pool_tls_rules,
+)
 
 PROVIDER = c.PROVIDER_HAPROXY_NS
 
@@ -39,6 +46,41 @@ def _supported(kind: str, supported: tuple[str, ...]) -> Any:
 
 
 Protocol = Annotated[str, Field(max_length=32), _supported("protocol", c.V2_PROTOCOLS)]
+ListenerProtocol = Annotated[str, Field(max_length=32),
+                             _supported("protocol", (*c.V2_PROTOCOLS, TERMINATED_HTTPS))]
+# A key manager ref as Octavia stores it (255 characters); resolved by the plugin.
+Ref = Annotated[str, Field(min_length=1, max_length=255)]
+def _tls_versions(value: list[str]) -> list[str]:
+    # Octavia's words first; then the renderer's own rule (each name once).
+    if not value:
+        raise ValueError("Empty TLS version list. Either specify at least one TLS version "
+                         "or remove this parameter to use the default.")
+    invalid = [v for v in value if v not in limits.TLS_VERSIONS]
+    if invalid:
+        raise ValueError(f"Invalid TLS versions: {', '.join(invalid)}")
+    return limits.tls_versions(value)
+
+
+def _alpn_protocols(value: list[str]) -> list[str]:
+    if not value:
+        raise ValueError("Empty ALPN protocol list. Either specify at least one ALPN "
+                         "protocol or remove this parameter to use the default.")
+    invalid = [p for p in value if p not in limits.ALPN_PROTOCOLS]
+    if invalid:
+        raise ValueError(f"Invalid ALPN protocol: {', '.join(invalid)}")
+    return limits.alpn_protocols(value)
+
+
+TlsVersions = Annotated[list[Annotated[str, Field(max_length=16)]],
+                        Field(max_length=len(limits.TLS_VERSIONS)),
+                        AfterValidator(_tls_versions)]
+AlpnProtocols = Annotated[list[Annotated[str, Field(max_length=16)]],
+                          Field(max_length=len(limits.ALPN_PROTOCOLS)),
+                          AfterValidator(_alpn_protocols)]
+TlsCiphers = Annotated[str, Field(max_length=limits.TLS_CIPHERS_MAX),
+                       AfterValidator(limits.tls_ciphers)]
+HstsMaxAge = Annotated[Int, Field(ge=limits.HSTS_MAX_AGE_MIN, le=limits.HSTS_MAX_AGE_MAX)]
+ClientAuthentication = Literal["NONE", "OPTIONAL", "MANDATORY"]
 Algorithm = Annotated[str, Field(max_length=32),
                       _supported("lb_algorithm", c.V2_LB_ALGORITHMS)]
 MonitorType = Annotated[str, Field(max_length=32),
@@ -55,13 +97,6 @@ HttpVersion = Annotated[float, AfterValidator(_http_version)]
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "OPTIONS", "CONNECT",
                 "PATCH")
 INSERT_HEADERS = ("X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto")
-
-
-def _no_tls(model: BaseModel, names: tuple[str, ...]) -> None:
-    for name in names:
-        if getattr(model, name, None):
-            raise ValueError(f"{name}: TLS certificates are not supported yet by provider "
-                             f"'{PROVIDER}'")
 
 
 class SessionPersistence(BaseModel):
@@ -179,16 +214,18 @@ class PoolInLb(V2Body):
     members: list[MemberCreate] | None = Field(None, max_length=1000)
     healthmonitor: MonitorInPool | None = None
     tls_enabled: Bool = False
-    tls_container_ref: str | None = None
-    ca_tls_container_ref: str | None = None
-    crl_container_ref: str | None = None
+    tls_container_ref: Ref | None = None
+    ca_tls_container_ref: Ref | None = None
+    crl_container_ref: Ref | None = None
+    tls_versions: TlsVersions | None = None
+    tls_ciphers: TlsCiphers | None = None
+    alpn_protocols: AlpnProtocols | None = None
     project_id: ProjectId | None = None
     tenant_id: ProjectId | None = None
 
     @model_validator(mode="after")
     def _tls(self) -> PoolInLb:
-        _no_tls(self, ("tls_enabled", "tls_container_ref", "ca_tls_container_ref",
-                       "crl_container_ref"))
+        pool_tls_rules(self.crl_container_ref, self.ca_tls_container_ref)
         return self
 
 
@@ -205,20 +242,22 @@ class PoolUpdate(V2Body):
     session_persistence: SessionPersistence | None = None
     tags: Tags | None = None
     tls_enabled: Bool | None = None
-
-    @model_validator(mode="after")
-    def _tls(self) -> PoolUpdate:
-        _no_tls(self, ("tls_enabled",))
-        return self
+    tls_container_ref: Ref | None = None
+    ca_tls_container_ref: Ref | None = None
+    crl_container_ref: Ref | None = None
+    tls_versions: TlsVersions | None = None
+    tls_ciphers: TlsCiphers | None = None
+    alpn_protocols: AlpnProtocols | None = None
 
 
 def _insert_headers(value: dict[str, str] | None) -> dict[str, str] | None:
     if value is None:
         return None
     for key, flag in value.items():
-        if key not in INSERT_HEADERS:
+        if key not in INSERT_HEADERS + SSL_HEADERS:
             raise ValueError(f"insert_headers: {key} is not supported by provider "
-                             f"'{PROVIDER}' (supported: {', '.join(INSERT_HEADERS)})")
+                             f"'{PROVIDER}' (supported: "
+                             f"{', '.join(INSERT_HEADERS + SSL_HEADERS)})")
         if str(flag).lower() not in ("true", "false"):
             raise ValueError(f"insert_headers: {key} must be 'true' or 'false'")
     return {k: str(v).lower() for k, v in value.items()}
@@ -239,25 +278,28 @@ class _ListenerFields(V2Body):
     insert_headers: InsertHeaders = None
     allowed_cidrs: list[Cidr] | None = Field(None, max_length=256)
     tags: Tags | None = None
-    default_tls_container_ref: str | None = None
-    sni_container_refs: list[str] | None = None
-    client_ca_tls_container_ref: str | None = None
-    client_crl_container_ref: str | None = None
-    client_authentication: Literal["NONE"] | None = None
+    default_tls_container_ref: Ref | None = None
+    sni_container_refs: list[Ref] | None = Field(None, max_length=64)
+    client_ca_tls_container_ref: Ref | None = None
+    client_crl_container_ref: Ref | None = None
+    client_authentication: ClientAuthentication | None = None
+    tls_versions: TlsVersions | None = None
+    tls_ciphers: TlsCiphers | None = None
+    alpn_protocols: AlpnProtocols | None = None
+    hsts_max_age: HstsMaxAge | None = None
+    hsts_include_subdomains: Bool = False
+    hsts_preload: Bool = False
     project_id: ProjectId | None = None
     tenant_id: ProjectId | None = None
 
     @model_validator(mode="after")
     def _tls(self) -> _ListenerFields:
-        _no_tls(self, ("default_tls_container_ref", "sni_container_refs",
-                       "client_ca_tls_container_ref", "client_crl_container_ref"))
-        if self.insert_headers and getattr(self, "protocol", "HTTP") != "HTTP":
-            raise ValueError("insert_headers are only valid for HTTP listeners")
+        listener_tls_rules(getattr(self, "protocol", "HTTP"), self.model_dump())
         return self
 
 
 class ListenerInLb(_ListenerFields):
-    protocol: Protocol
+    protocol: ListenerProtocol
     protocol_port: Port
     default_pool: PoolInLb | None = None
     default_pool_id: Uuid | None = None
@@ -268,7 +310,7 @@ class ListenerInLb(_ListenerFields):
 
 class ListenerCreate(_ListenerFields):
     loadbalancer_id: Uuid
-    protocol: Protocol
+    protocol: ListenerProtocol
     protocol_port: Port
     default_pool_id: Uuid | None = None
 
@@ -286,13 +328,17 @@ class ListenerUpdate(V2Body):
     insert_headers: InsertHeaders = None
     allowed_cidrs: list[Cidr] | None = Field(None, max_length=256)
     tags: Tags | None = None
-    default_tls_container_ref: str | None = None
-    sni_container_refs: list[str] | None = None
-
-    @model_validator(mode="after")
-    def _tls(self) -> ListenerUpdate:
-        _no_tls(self, ("default_tls_container_ref", "sni_container_refs"))
-        return self
+    default_tls_container_ref: Ref | None = None
+    sni_container_refs: list[Ref] | None = Field(None, max_length=64)
+    client_ca_tls_container_ref: Ref | None = None
+    client_crl_container_ref: Ref | None = None
+    client_authentication: ClientAuthentication | None = None
+    tls_versions: TlsVersions | None = None
+    tls_ciphers: TlsCiphers | None = None
+    alpn_protocols: AlpnProtocols | None = None
+    hsts_max_age: HstsMaxAge | None = None
+    hsts_include_subdomains: Bool | None = None
+    hsts_preload: Bool | None = None
 
 
 class LoadBalancerCreate(V2Body):

@@ -32,19 +32,28 @@ def listener(li: m.Listener) -> dict[str, Any]:
     return {**_common(li), "name": li.name, "description": li.description,
             "admin_state_up": li.admin_state_up, "protocol": li.protocol,
             "protocol_port": li.protocol_port, "connection_limit": li.connection_limit,
-            "default_pool_id": li.default_pool_id, "default_tls_container_ref": None,
-            "sni_container_refs": [], "l7policies": ids(_live(li.l7policies)),
+            "default_pool_id": li.default_pool_id,
+            "default_tls_container_ref": li.default_tls_container_ref,
+            "sni_container_refs": list(li.sni_container_refs or []),
+            "l7policies": ids(_live(li.l7policies)),
             "insert_headers": dict(li.insert_headers or {}),
             "loadbalancers": [{"id": li.loadbalancer_id}],
             "timeout_client_data": li.timeout_client_data,
             "timeout_member_connect": li.timeout_member_connect,
             "timeout_member_data": li.timeout_member_data,
             "timeout_tcp_inspect": li.timeout_tcp_inspect,
-            "client_ca_tls_container_ref": None, "client_authentication": "NONE",
-            "client_crl_container_ref": None,
+            "client_ca_tls_container_ref": li.client_ca_tls_container_ref,
+            "client_authentication": li.client_authentication or "NONE",
+            "client_crl_container_ref": li.client_crl_container_ref,
             "allowed_cidrs": list(li.allowed_cidrs) if li.allowed_cidrs else None,
-            "tls_ciphers": None, "tls_versions": None, "alpn_protocols": None,
-            "hsts_max_age": None, "hsts_include_subdomains": None, "hsts_preload": None}
+            "tls_ciphers": li.tls_ciphers, "tls_versions": _list(li.tls_versions),
+            "alpn_protocols": _list(li.alpn_protocols), "hsts_max_age": li.hsts_max_age,
+            "hsts_include_subdomains": bool(li.hsts_include_subdomains),
+            "hsts_preload": bool(li.hsts_preload)}
+
+
+def _list(value: list[Any] | None) -> list[Any] | None:
+    return None if value is None else list(value)
 
 
 def _live(objs: list[Any]) -> list[Any]:
@@ -67,9 +76,11 @@ def pool(p: m.LbPool) -> dict[str, Any]:
             "loadbalancers": [{"id": p.loadbalancer_id}], "listeners": ids(listeners),
             "members": ids(p.members),
             "healthmonitor_id": p.healthmonitor.id if p.healthmonitor else None,
-            "tls_container_ref": None, "ca_tls_container_ref": None,
-            "crl_container_ref": None, "tls_enabled": False, "tls_ciphers": None,
-            "tls_versions": None, "alpn_protocols": None}
+            "tls_container_ref": p.tls_container_ref,
+            "ca_tls_container_ref": p.ca_tls_container_ref,
+            "crl_container_ref": p.crl_container_ref, "tls_enabled": bool(p.tls_enabled),
+            "tls_ciphers": p.tls_ciphers, "tls_versions": _list(p.tls_versions),
+            "alpn_protocols": _list(p.alpn_protocols)}
 
 
 def member(mem: m.LbMember) -> dict[str, Any]:
