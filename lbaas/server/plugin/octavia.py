@@ -26,7 +26,7 @@ from lbaas.common import constants as c
 from lbaas.server import errors
 from lbaas.server.context import Context
 from lbaas.server.db import models as m
-from lbaas.server.plugin import core, scheduler
+from lbaas.server.plugin import amphorae, core, scheduler
 
 PENDING = (c.PENDING_CREATE, c.PENDING_UPDATE, c.PENDING_DELETE)
 
@@ -214,7 +214,7 @@ def create_loadbalancer(session: Session, ctx: Context, s: Any,
     """``body``: the validated request, tenant decided. Listeners and pools given in the
     body (Octavia's single-call create) are made in the same transaction."""
     provider = resolve_provider(body.get("provider"))
-    topology = "SINGLE"
+    topology = amphorae.v2_topology(None, s.topology)
     flavor_id = body.get("flavor_id")
     if flavor_id is not None:
         flavor = session.get(m.Flavor, flavor_id)
@@ -223,7 +223,8 @@ def create_loadbalancer(session: Session, ctx: Context, s: Any,
         if not flavor.enabled:
             raise errors.OctaviaBadRequest(f"The selected flavor is not allowed in this "
                                            f"deployment: {flavor_id}")
-        topology = flavor_topology(flavor.profile.flavor_data)
+        topology = amphorae.v2_topology(flavor_topology(flavor.profile.flavor_data),
+                                        s.topology)
     if body.get("availability_zone"):
         raise errors.OctaviaBadRequest(
             f"Availability zone {body['availability_zone']} not found.")
@@ -246,6 +247,8 @@ def create_loadbalancer(session: Session, ctx: Context, s: Any,
         vip_address=port.fixed_ips[0].ip_address, provider=provider, flavor_id=flavor_id,
         topology=topology, provisioning_status=c.PENDING_CREATE,
         operating_status=c.OFFLINE, revision=0)
+    if amphorae.is_active_standby(lb):
+        amphorae.ensure_rows(lb)
     session.add(lb)
     port.device_id = lb.id
     port.name = f"octavia-lb-{lb.id}"
@@ -310,16 +313,17 @@ def _all_pool_bodies(body: dict[str, Any]) -> list[dict[str, Any]]:
     return pools
 
 
-def flavor_topology(flavor_data: str) -> str:
+def flavor_topology(flavor_data: str) -> str | None:
+    """The profile's ``loadbalancer_topology``; None when it names none (the configured
+    default then applies)."""
     import json
 
     try:
         data = json.loads(flavor_data or "{}")
     except ValueError:
-        return "SINGLE"
-    topology = data.get("loadbalancer_topology", "SINGLE") if isinstance(data, dict) \
-        else "SINGLE"
-    return topology if topology in ("SINGLE", "ACTIVE_STANDBY") else "SINGLE"
+        return None
+    topology = data.get("loadbalancer_topology") if isinstance(data, dict) else None
+    return topology if topology in ("SINGLE", "ACTIVE_STANDBY") else None
 
 
 def _vip(session: Session, ctx: Context, body: dict[str, Any]) -> tuple[m.Subnet, str, m.Port]:
@@ -447,6 +451,7 @@ def _children(lb: m.LoadBalancer) -> list[Any]:
 
 
 def delete_loadbalancer_rows(session: Session, lb: m.LoadBalancer) -> None:
+    amphorae.free_ports(session, lb)
     port = lb.vip_port
     for listener in lb.listeners:
         listener.default_pool_id = None
