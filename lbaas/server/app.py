@@ -35,6 +35,7 @@ from lbaas.server.api import (
     vips,
 )
 from lbaas.server.api.authorize import authorize_v1, authorize_v2
+from lbaas.server.api.v2 import amphorae as v2_amphorae
 from lbaas.server.api.v2 import catalog as v2_catalog
 from lbaas.server.api.v2 import healthmonitors as v2_healthmonitors
 from lbaas.server.api.v2 import l7policies as v2_l7policies
@@ -56,7 +57,7 @@ LOG = logging.getLogger(__name__)
 
 
 def is_octavia_path(path: str) -> bool:
-    return path.startswith(OCTAVIA_PREFIXES)
+    return path.startswith(OCTAVIA_PREFIXES) or path.startswith(v2_amphorae.PREFIXES)
 
 
 def _error(request: Request, status: int, type_: str, message: str) -> JSONResponse:
@@ -204,6 +205,8 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
                           v2_l7policies, v2_catalog):
             app.include_router(v2_module.router, prefix=prefix,
                                dependencies=[Depends(authorize_v2)])
+    for prefix in v2_amphorae.PREFIXES:
+        app.include_router(v2_amphorae.router, prefix=prefix)
     app.include_router(agent_api.router)
 
     @app.get("/", include_in_schema=False)

@@ -31,7 +31,8 @@ from lbaas.server.auth import Authenticator
 # and the dashboard's page, which asks for the token and sends it with every call.
 PUBLIC_PATHS = frozenset({"/", "/openapi.json", "/docs", "/docs/oauth2-redirect",
                           "/healthcheck", "/metrics", "/ui"})
-OCTAVIA_PREFIXES = ("/v2/lbaas", "/v2.0/lbaas")
+# Octavia's API, and its amphora API (docs/architecture.md): Octavia's error body.
+OCTAVIA_PREFIXES = ("/v2/lbaas", "/v2.0/lbaas", "/v2/octavia", "/v2.0/octavia")
 PUBLIC_PREFIXES = ("/static/",)
 
 

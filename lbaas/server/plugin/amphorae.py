@@ -19,6 +19,7 @@ agent confirmed; the load balancer settles once every amphora on a live agent di
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from sqlalchemy import func, select
@@ -272,7 +273,7 @@ def device_parts(lb: m.LoadBalancer, advert_int_ms: int) -> dict[str, Any]:
             for a in lb.amphorae if a.agent is not None and a.vrrp_port is not None]
     vrrp = ld.Vrrp(vrid=lb.vrrp_id, advert_int_ms=advert_int_ms) \
         if lb.vrrp_id is not None else None
-    return {"topology": ACTIVE_STANDBY, "amphorae": amps, "vrrp": vrrp}
+    return {"amphorae": amps, "vrrp": vrrp}
 
 
 def conflict_for(lb: m.LoadBalancer, exc: NoVrrpId) -> errors.NeutronError | Exception:
@@ -281,3 +282,132 @@ def conflict_for(lb: m.LoadBalancer, exc: NoVrrpId) -> errors.NeutronError | Exc
     if lb.api_version == 1:
         return errors.Conflict(message)
     return errors.OctaviaConflict(message)
+
+
+# --- moving one amphora (host failure, drain, amphora failover) ---------------------------
+
+def other_of(lb: m.LoadBalancer, amp: m.Amphora) -> m.Amphora | None:
+    return next((a for a in lb.amphorae if a.id != amp.id), None)
+
+
+def make_master(lb: m.LoadBalancer, amp: m.Amphora) -> None:
+    """``amp`` MASTER, the other BACKUP, with Octavia's priorities."""
+    for each in lb.amphorae:
+        each.role = MASTER if each.id == amp.id else BACKUP
+        each.vrrp_priority = PRIORITY[each.role]
+    rebind_lb(lb)
+
+
+def moved_to(session: Session, lb: m.LoadBalancer, amp: m.Amphora, target: m.Agent) -> None:
+    """``amp`` now runs on ``target`` (the caller moved its row): it comes up as BACKUP,
+    since the other instance is serving and holds the VIP (keepalived made it MASTER when
+    this one went silent, so the database says so too); its port follows it; both hosts
+    are told. The old host learns from its own revision bump (the caller's)."""
+    _bind(amp, target)
+    amp.confirmed_revision, amp.vrrp_state, amp.vrrp_state_at = 0, None, None
+    survivor = other_of(lb, amp)
+    if survivor is not None:
+        make_master(lb, survivor)
+    bump(session, lb)
+
+
+def stuck(session: Session, lb: m.LoadBalancer, amp: m.Amphora) -> bool:
+    """No agent can take ``amp`` (on a dead agent): it stays there (shown ERROR while
+    its agent is dead) and the survivor serves; a MASTER that is stuck hands the role to
+    the survivor, which keepalived made MASTER already. Returns whether anything
+    changed (then both hosts were told)."""
+    survivor = other_of(lb, amp)
+    if amp.role != MASTER or survivor is None or survivor.agent_id is None:
+        return False
+    make_master(lb, survivor)
+    bump(session, lb)
+    return True
+
+
+def candidates_for(lb: m.LoadBalancer, amp: m.Amphora, live: list[m.Agent],
+                   load: dict[str, int]) -> list[m.Agent]:
+    """Where ``amp`` may go: a live agent (``live``: admin-up, alive, mapping the
+    network) that is neither its own nor the other amphora's, least loaded first."""
+    survivor = other_of(lb, amp)
+    taken = {amp.agent_id, survivor.agent_id if survivor is not None else None}
+    return sorted((a for a in live if a.id not in taken),
+                  key=lambda a: (load.get(a.id, 0), a.created_at, a.id))
+
+
+# --- the amphora API (Octavia's /v2/octavia/amphorae) ---------------------------------------
+
+# A SINGLE load balancer's one instance has no row: its id is derived from the load
+# balancer's, so that it is stable and can be asked for.
+_STANDALONE_NS = uuid.UUID("5d3a1f52-8a8e-4f57-9a34-5e0d8c2b7a10")
+
+
+def standalone_id(lb_id: str) -> str:
+    return str(uuid.uuid5(_STANDALONE_NS, lb_id))
+
+
+def _status(lb: m.LoadBalancer, stored: str, agent: m.Agent | None, down_time: int) -> str:
+    if lb.provisioning_status == c.PENDING_DELETE:
+        return c.PENDING_DELETE
+    if agent is None:
+        return PENDING_CREATE
+    if not agents.is_alive(agent, down_time):
+        return ERROR
+    return stored
+
+
+def _ts(value: Any) -> str | None:
+    return None if value is None else value.replace(microsecond=0).isoformat()
+
+
+def amphora_dict(lb: m.LoadBalancer, amp: m.Amphora | None, down_time: int) -> dict[str, Any]:
+    """Octavia's amphora body. ``compute_id`` is the host of the agent that runs it (the
+    machine it runs on, as Octavia's names the VM: ``--compute-id`` then lists a host's
+    instances); ``vrrp_state`` (not Octavia's) is keepalived's state as the agent last
+    reported it, where ``role`` is the configured one."""
+    agent = amp.agent if amp is not None else lb.agent
+    body: dict[str, Any] = {
+        "id": amp.id if amp is not None else standalone_id(lb.id),
+        "loadbalancer_id": lb.id,
+        "compute_id": agent.host if agent is not None else None,
+        "lb_network_ip": None,
+        "vrrp_ip": amp.vrrp_ip if amp is not None else None,
+        "ha_ip": lb.vip_address,
+        "vrrp_port_id": amp.vrrp_port_id if amp is not None else None,
+        "ha_port_id": lb.vip_port_id,
+        "cert_expiration": None,
+        "cert_busy": False,
+        "role": amp.role if amp is not None else STANDALONE,
+        "status": _status(lb, amp.status if amp is not None else ALLOCATED, agent,
+                          down_time),
+        "vrrp_interface": None,
+        "vrrp_id": lb.vrrp_id if amp is not None else None,
+        "vrrp_priority": amp.vrrp_priority if amp is not None else None,
+        "cached_zone": lb.availability_zone,
+        "created_at": _ts(amp.created_at if amp is not None else lb.created_at),
+        "updated_at": _ts(amp.updated_at if amp is not None else lb.updated_at),
+        "image_id": None,
+        "compute_flavor": None,
+        "vrrp_state": amp.vrrp_state if amp is not None else None,
+    }
+    return body
+
+
+def views(lb: m.LoadBalancer, down_time: int) -> list[dict[str, Any]]:
+    if is_active_standby(lb):
+        return [amphora_dict(lb, amp, down_time) for amp in lb.amphorae]
+    return [amphora_dict(lb, None, down_time)]
+
+
+def find(session: Session, amphora_id: str) -> tuple[m.LoadBalancer, m.Amphora | None]:
+    """The load balancer and amphora row (None: a SINGLE one's) of an amphora id of an
+    Octavia load balancer; OctaviaNotFound otherwise."""
+    amp = session.get(m.Amphora, amphora_id)
+    if amp is not None and amp.loadbalancer.api_version != 1:
+        return amp.loadbalancer, amp
+    if amp is None:
+        for lb in session.scalars(select(m.LoadBalancer).where(
+                m.LoadBalancer.api_version != 1,
+                m.LoadBalancer.topology != ACTIVE_STANDBY)):
+            if standalone_id(lb.id) == amphora_id:
+                return lb, None
+    raise errors.OctaviaNotFound("Amphora", amphora_id)

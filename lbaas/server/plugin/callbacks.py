@@ -129,7 +129,8 @@ def get_typed_device(session: Session, device_id: str,
             update={"failover_generation": lb.failover_generation})})
     if typed.loadbalancer is not None and amphorae.is_active_standby(lb):
         typed = typed.model_copy(update={"loadbalancer": typed.loadbalancer.model_copy(
-            update=amphorae.device_parts(lb, advert_int_ms))})
+            update={"topology": amphorae.ACTIVE_STANDBY,
+                    **amphorae.device_parts(lb, advert_int_ms)})})
     return typed.model_copy(update={"request_id": lb.request_id, "host": _host_of(lb)})
 
 

@@ -23,10 +23,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lbaas.common import constants as c
+from lbaas.common import request_id
 from lbaas.server import errors
 from lbaas.server.context import Context
 from lbaas.server.db import models as m
-from lbaas.server.plugin import amphorae, core, scheduler
+from lbaas.server.plugin import agents, amphorae, core, scheduler
 
 PENDING = (c.PENDING_CREATE, c.PENDING_UPDATE, c.PENDING_DELETE)
 
@@ -431,7 +432,45 @@ def failover_loadbalancer(session: Session, ctx: Context, s: Any, lb_id: str) ->
         raise errors.OctaviaForbidden()
     lb = get_loadbalancer(session, ctx, lb_id)
     _lock(lb)
-    lb.failover_generation = (lb.failover_generation or 0) + 1
+    _fail_over(session, s, lb)
+
+
+def _fail_over(session: Session, s: Any, lb: m.LoadBalancer) -> None:
+    """SINGLE: a new data plane (``failover_generation``). ACTIVE_STANDBY: the two
+    amphorae swap roles and priorities, and a new revision tells both agents, which
+    re-render keepalived: the new MASTER takes the VIP from a data plane that keeps
+    running (raising the generation would make both rebuild theirs, at once)."""
+    if amphorae.is_active_standby(lb):
+        amphorae.swap_roles(lb)
+    else:
+        lb.failover_generation = (lb.failover_generation or 0) + 1
+    _notify(session, s, lb)
+
+
+def failover_amphora(session: Session, ctx: Context, s: Any, amphora_id: str) -> None:
+    """Octavia's amphora failover (``PUT /v2/octavia/amphorae/{id}/failover``) under the
+    load balancer's lock. A SINGLE load balancer's one instance: the load balancer's
+    failover. An ACTIVE_STANDBY amphora moves to another live agent that runs neither
+    instance, when there is one, as after a host failure (it comes back BACKUP);
+    otherwise it stays, and if it was MASTER the roles are swapped so that the VIP
+    leaves it."""
+    lb, amp = amphorae.find(session, amphora_id)
+    _lock(lb)
+    if amp is None:
+        _fail_over(session, s, lb)
+        return
+    if amp.agent is not None:
+        fits = scheduler.live_agents(session, scheduler.physnet_of(lb), s.agent_down_time)
+        choice = amphorae.candidates_for(lb, amp, fits, scheduler.load_by_agent(session))
+        if choice:
+            old = amp.agent_id
+            assert old is not None
+            amphorae.moved_to(session, lb, amp, choice[0])
+            agents.bump(session, old)
+            lb.request_id = request_id.current() or lb.request_id
+            return
+    if amp.role == amphorae.MASTER:
+        amphorae.swap_roles(lb)
     _notify(session, s, lb)
 
 
