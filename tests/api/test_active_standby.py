@@ -287,3 +287,243 @@ def test_v1_pool_is_active_standby_too(asa: Api, physnet: str) -> None:
     wait_for(lambda: asa.get(f"/lb/vips/{vip['id']}").status_code == 404)
     for port_id in ports:
         assert asa.get(f"/ports/{port_id}").status_code == 404
+
+
+# --- the amphora API ------------------------------------------------------------------
+
+OCTAVIA_FIELDS = {"id", "loadbalancer_id", "compute_id", "lb_network_ip", "vrrp_ip", "ha_ip",
+                  "vrrp_port_id", "ha_port_id", "cert_expiration", "cert_busy", "role",
+                  "status", "vrrp_interface", "vrrp_id", "vrrp_priority", "cached_zone",
+                  "created_at", "updated_at", "image_id", "compute_flavor"}
+
+
+def test_amphora_list_and_show_as_octavia_serves_them(asa: Api, physnet: str) -> None:
+    a, b = _two_agents(asa, physnet)
+    lb = _lb(asa, _subnet(asa, physnet))
+    amps = _amphorae(asa, lb["id"])
+    assert len(amps) == 2
+    for amp in amps:
+        assert OCTAVIA_FIELDS <= set(amp)
+        assert amp["loadbalancer_id"] == lb["id"]
+        assert amp["ha_ip"] == lb["vip_address"] and amp["ha_port_id"] == lb["vip_port_id"]
+        assert amp["status"] == "ALLOCATED" and amp["vrrp_id"] == 1
+        assert amp["compute_id"] in (a.host, b.host)
+        port = asa.get(f"/ports/{amp['vrrp_port_id']}").json()["port"]
+        assert port["fixed_ips"][0]["ip_address"] == amp["vrrp_ip"]
+    roles = _by_role(amps)
+    assert (roles["MASTER"]["vrrp_priority"], roles["BACKUP"]["vrrp_priority"]) == (100, 90)
+    one = asa.get(f"{AMPHORAE}/{roles['BACKUP']['id']}")
+    assert one.status_code == 200 and one.json()["amphora"] == roles["BACKUP"]
+    # The filters Octavia takes, on the amphorae API's fields.
+    by_role = asa.get(AMPHORAE, params={"loadbalancer_id": lb["id"], "role": "BACKUP"})
+    assert [x["id"] for x in by_role.json()["amphorae"]] == [roles["BACKUP"]["id"]]
+    on_host = asa.get(AMPHORAE, params={"compute_id": a.host}).json()["amphorae"]
+    assert [x["compute_id"] for x in on_host] == [a.host]
+    assert asa.get(AMPHORAE, params={"loadbalancer_id": lb["id"],
+                                     "status": "ERROR"}).json()["amphorae"] == []
+    # Octavia's version path too (python-octaviaclient's endpoint + /octavia).
+    assert asa.get(f"/v2.0/octavia/amphorae/{roles['MASTER']['id']}").status_code == 200
+    missing = asa.get(f"{AMPHORAE}/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404 and "faultstring" in missing.json()
+
+
+TOKENS = [("admin-token", "admin", "admin"), ("member-token", "tenant", "member"),
+          ("agent-token", "service", "agent")]
+
+
+def test_amphorae_are_for_admins(backend: str, server_factory: ServerFactory,
+                                 physnet: str) -> None:
+    srv = server_factory(backend, auth_strategy="token", tokens=TOKENS,
+                         conf={"DEFAULT": {"loadbalancer_topology": "ACTIVE_STANDBY"}})
+    try:
+        with Api(srv.url, token="admin-token") as admin, \
+                Api(srv.url, token="member-token") as member, \
+                Api(srv.url, token="agent-token") as agent_api:
+            _two_agents(agent_api, physnet)
+            lb = _lb(admin, _subnet(admin, physnet))
+            amp = _amphorae(admin, lb["id"])[0]
+            for resp in (member.get(AMPHORAE), member.get(f"{AMPHORAE}/{amp['id']}"),
+                         member.put(f"{AMPHORAE}/{amp['id']}/failover", {})):
+                assert resp.status_code == 403, resp.text
+                assert resp.json()["faultstring"] == \
+                    "Policy does not allow this request to be performed."
+    finally:
+        srv.cleanup()
+
+
+def test_failover_swaps_roles_without_a_new_generation(asa: Api, physnet: str) -> None:
+    a, b = _two_agents(asa, physnet)
+    lb = _lb(asa, _subnet(asa, physnet))
+    _confirm_both(asa, lb["id"], a, b)
+    before = _device(asa, lb["id"])
+    roles = {x["host"]: x["role"] for x in before["loadbalancer"]["amphorae"]}
+    revs = {ag.host: ag.events(0, 0)["revision"] for ag in (a, b)}
+    assert asa.put(f"{LBS}/{lb['id']}/failover", {}).status_code == 202
+    assert _get_lb(asa, lb["id"])["provisioning_status"] == "PENDING_UPDATE"
+    after = _device(asa, lb["id"])
+    assert after["loadbalancer"]["failover_generation"] == \
+        before["loadbalancer"]["failover_generation"]
+    assert after["revision"] > before["revision"]
+    for amp in after["loadbalancer"]["amphorae"]:
+        assert amp["role"] != roles[amp["host"]]
+        assert amp["vrrp_priority"] == (100 if amp["role"] == "MASTER" else 90)
+    for agent in (a, b):
+        assert agent.events(revs[agent.host], 5)["pool_ids"] == [lb["id"]]
+    _confirm_both(asa, lb["id"], a, b)
+    assert _get_lb(asa, lb["id"])["provisioning_status"] == "ACTIVE"
+
+
+def test_amphora_failover_moves_it_to_a_third_agent(asa: Api, physnet: str) -> None:
+    a, b = _two_agents(asa, physnet)
+    lb = _lb(asa, _subnet(asa, physnet))
+    _confirm_both(asa, lb["id"], a, b)
+    master = _by_role(_amphorae(asa, lb["id"]))["MASTER"]
+    c = FakeAgent(asa, [physnet]).register()
+    assert asa.put(f"{AMPHORAE}/{master['id']}/failover", {}).status_code == 202
+    moved = asa.get(f"{AMPHORAE}/{master['id']}").json()["amphora"]
+    assert moved["compute_id"] == c.host and moved["role"] == "BACKUP"
+    port = asa.get(f"/ports/{moved['vrrp_port_id']}").json()["port"]
+    assert port["binding:host_id"] == c.host
+    assert lb["id"] in c.ready_devices()
+    old_host = master["compute_id"]
+    old = a if a.host == old_host else b
+    assert lb["id"] not in old.ready_devices()
+    # Not ACTIVE before the new host and the survivor confirmed.
+    survivor = b if old is a else a
+    rev = _device(asa, lb["id"])["revision"]
+    _deployed(c, lb["id"], rev)
+    assert _get_lb(asa, lb["id"])["provisioning_status"] == "PENDING_UPDATE"
+    _deployed(survivor, lb["id"], rev)
+    assert _get_lb(asa, lb["id"])["provisioning_status"] == "ACTIVE"
+
+
+def test_single_load_balancer_amphora_failover_is_the_load_balancers(
+        as_server: ServerProcess, physnet: str) -> None:
+    with Api(as_server.url) as api:
+        agent = FakeAgent(api, [physnet]).register()
+        profile = api.post("/v2/lbaas/flavorprofiles", {"flavorprofile": {
+            "name": f"s-{physnet}", "provider_name": "amphora",
+            "flavor_data": '{"loadbalancer_topology": "SINGLE"}'}}).json()["flavorprofile"]
+        flavor = api.post("/v2/lbaas/flavors", {"flavor": {
+            "name": f"s-{physnet}", "flavor_profile_id": profile["id"]}}).json()["flavor"]
+        lb = _lb(api, _subnet(api, physnet), flavor_id=flavor["id"])
+        agent.deployed(lb["id"])
+        (amp,) = _amphorae(api, lb["id"])
+        assert amp["role"] == "STANDALONE" and amp["compute_id"] == agent.host
+        assert api.get(f"{AMPHORAE}/{amp['id']}").json()["amphora"] == amp
+        assert api.put(f"{AMPHORAE}/{amp['id']}/failover", {}).status_code == 202
+        assert _device(api, lb["id"])["loadbalancer"]["failover_generation"] == 1
+
+
+# --- host failure, drain, delete --------------------------------------------------------
+
+def test_a_dead_agents_amphora_moves_to_a_third_agent_as_backup(
+        asa: Api, physnet: str) -> None:
+    a, b = _two_agents(asa, physnet)
+    lb = _lb(asa, _subnet(asa, physnet))
+    _confirm_both(asa, lb["id"], a, b)
+    master = _by_role(_amphorae(asa, lb["id"]))["MASTER"]
+    dying = a if master["compute_id"] == a.host else b
+    survivor = b if dying is a else a
+    c = FakeAgent(asa, [physnet]).register()
+    start = time.monotonic()
+    while time.monotonic() - start < DOWN_TIME + 3:
+        _keep_alive(survivor, c)
+        now = {x["id"]: x for x in _amphorae(asa, lb["id"])}
+        if now[master["id"]]["compute_id"] == c.host:
+            break
+        time.sleep(0.3)
+    now = {x["id"]: x for x in _amphorae(asa, lb["id"])}
+    assert now[master["id"]]["compute_id"] == c.host
+    assert now[master["id"]]["role"] == "BACKUP"
+    assert now[master["id"]]["vrrp_priority"] == 90
+    other = next(x for x in now.values() if x["id"] != master["id"])
+    assert other["role"] == "MASTER" and other["compute_id"] == survivor.host
+    port = asa.get(f"/ports/{master['vrrp_port_id']}").json()["port"]
+    assert port["binding:host_id"] == c.host
+    assert lb["id"] in c.ready_devices() and lb["id"] not in dying.ready_devices()
+    # The generation is untouched: the survivor's data plane keeps running.
+    assert _device(asa, lb["id"])["loadbalancer"]["failover_generation"] == 0
+
+
+def test_with_no_third_agent_the_dead_amphora_stays_in_error(
+        asa: Api, physnet: str) -> None:
+    a, b = _two_agents(asa, physnet)
+    lb = _lb(asa, _subnet(asa, physnet))
+    _confirm_both(asa, lb["id"], a, b)
+    master = _by_role(_amphorae(asa, lb["id"]))["MASTER"]
+    dying = a if master["compute_id"] == a.host else b
+    survivor = b if dying is a else a
+
+    def settled() -> bool:
+        _keep_alive(survivor)
+        now = {x["id"]: x for x in _amphorae(asa, lb["id"])}
+        return now[master["id"]]["status"] == "ERROR" and \
+            now[master["id"]]["role"] == "BACKUP"
+
+    wait_for(settled, timeout=DOWN_TIME + 4, interval=0.3)
+    now = {x["id"]: x for x in _amphorae(asa, lb["id"])}
+    assert now[master["id"]]["compute_id"] == dying.host
+    other = next(x for x in now.values() if x["id"] != master["id"])
+    assert other["role"] == "MASTER" and other["status"] == "ALLOCATED"
+    assert lb["id"] in dying.ready_devices()  # it comes back as BACKUP
+
+
+def test_draining_moves_amphorae_one_at_a_time(asa: Api, physnet: str) -> None:
+    a, b = _two_agents(asa, physnet)
+    subnet = _subnet(asa, physnet)
+    lbs = [_lb(asa, subnet) for _ in range(2)]
+    c = FakeAgent(asa, [physnet]).register()
+    resp = asa.put(f"/agents/{a.record['id']}", {"agent": {"admin_state_up": False}})
+    assert resp.status_code == 200, resp.text
+
+    def drained() -> bool:
+        _keep_alive(a, b, c)
+        return not a.ready_devices()
+
+    wait_for(drained, timeout=6, interval=0.3)
+    for lb in lbs:
+        hosts = {x["compute_id"] for x in _amphorae(asa, lb["id"])}
+        assert hosts == {b.host, c.host}
+
+
+def test_deleting_a_dead_agent_unbinds_what_cannot_move(
+        asa: Api, physnet: str) -> None:
+    a, b = _two_agents(asa, physnet)
+    lb = _lb(asa, _subnet(asa, physnet))
+    _confirm_both(asa, lb["id"], a, b)
+    time.sleep(DOWN_TIME + 0.5)
+    _keep_alive(b)
+    resp = asa.delete(f"/agents/{a.record['id']}")
+    assert resp.status_code == 204, resp.text
+    amps = {x["compute_id"]: x for x in _amphorae(asa, lb["id"])}
+    assert amps[b.host]["role"] == "MASTER"
+    assert amps[None]["status"] == "PENDING_CREATE"
+    assert b.ready_devices() == [lb["id"]]
+    # A new agent of the network takes the missing amphora at its first heartbeat.
+    c = FakeAgent(asa, [physnet]).register()
+    assert c.ready_devices() == [lb["id"]]
+    amps = {x["compute_id"]: x for x in _amphorae(asa, lb["id"])}
+    assert amps[c.host]["role"] == "BACKUP" and amps[c.host]["status"] == "ALLOCATED"
+
+
+def test_without_automatic_failover_nothing_moves(
+        backend: str, server_factory: ServerFactory, physnet: str) -> None:
+    srv = server_factory(backend, conf={
+        "DEFAULT": {"loadbalancer_topology": "ACTIVE_STANDBY",
+                    "allow_automatic_lbaas_agent_failover": False},
+        "agent": {"agent_down_time": DOWN_TIME}})
+    try:
+        with Api(srv.url) as api:
+            a, b = _two_agents(api, physnet)
+            lb = _lb(api, _subnet(api, physnet))
+            before = {x["id"]: (x["compute_id"], x["role"]) for x in _amphorae(api, lb["id"])}
+            c = FakeAgent(api, [physnet]).register()
+            for _ in range(int((DOWN_TIME + 2) / 0.5)):
+                _keep_alive(b, c)
+                time.sleep(0.5)
+            after = {x["id"]: (x["compute_id"], x["role"]) for x in _amphorae(api, lb["id"])}
+            assert after == before
+            del a
+    finally:
+        srv.cleanup()
