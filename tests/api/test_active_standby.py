@@ -527,3 +527,17 @@ def test_without_automatic_failover_nothing_moves(
             del a
     finally:
         srv.cleanup()
+
+
+def test_heartbeats_do_not_wake_the_survivor_while_nothing_can_be_placed(
+        asa: Api, physnet: str) -> None:
+    a, b = _two_agents(asa, physnet)
+    lb = _lb(asa, _subnet(asa, physnet))
+    _confirm_both(asa, lb["id"], a, b)
+    time.sleep(DOWN_TIME + 0.5)
+    _keep_alive(b)
+    assert asa.delete(f"/agents/{a.record['id']}").status_code == 204
+    rev = b.events(0, 0)["revision"]
+    for _ in range(3):
+        _keep_alive(b)
+    assert b.events(rev, 0) == {"revision": rev, "pool_ids": []}

@@ -159,9 +159,11 @@ def _place_waiting_active_standby(session: Session, lb: m.LoadBalancer, agent: m
     if not maps_physnet(agent, physnet):
         return
     amphorae.ensure_rows(lb)
-    if not amphorae.place(session, lb, live_agents(session, physnet, down_time),
-                          load_by_agent(session)) and lb.agent_id is None:
-        return
+    unplaced = sum(1 for a in lb.amphorae if a.agent_id is None)
+    amphorae.place(session, lb, live_agents(session, physnet, down_time),
+                   load_by_agent(session))
+    if sum(1 for a in lb.amphorae if a.agent_id is None) == unplaced:
+        return  # nothing placed: no host to tell (every heartbeat comes here)
     amphorae.ensure_ports(session, lb)
     amphorae.bump(session, lb)
     for obj in _objects(lb):
