@@ -83,8 +83,9 @@ server_opts: list[cfg.Opt] = [
                 help="Move the SINGLE load balancers of an agent that missed its heartbeats "
                      "for [agent] agent_down_time (or of an admin-down one) to a live agent "
                      "mapping the same physical network, and its ACTIVE_STANDBY amphorae "
-                     "to a live agent that runs neither of the load balancer's two. The agent side stops serving when "
-                     "it cannot reach a server for that long (docs/architecture.md, "
+                     "to a live agent that runs neither of the load balancer's two. The "
+                     "agent side stops serving when it cannot reach a server for that "
+                     "long (docs/architecture.md, "
                      "'High availability')."),
     cfg.StrOpt("loadbalancer_topology", default="SINGLE",
                choices=["SINGLE", "ACTIVE_STANDBY"],

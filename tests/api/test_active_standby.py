@@ -541,3 +541,16 @@ def test_heartbeats_do_not_wake_the_survivor_while_nothing_can_be_placed(
     for _ in range(3):
         _keep_alive(b)
     assert b.events(rev, 0) == {"revision": rev, "pool_ids": []}
+
+
+def test_a_drained_agent_with_nowhere_to_go_keeps_serving(asa: Api, physnet: str) -> None:
+    a, b = _two_agents(asa, physnet)
+    lb = _lb(asa, _subnet(asa, physnet))
+    before = {x["id"]: (x["compute_id"], x["role"]) for x in _amphorae(asa, lb["id"])}
+    resp = asa.put(f"/agents/{a.record['id']}", {"agent": {"admin_state_up": False}})
+    assert resp.status_code == 200, resp.text
+    for _ in range(4):
+        _keep_alive(a, b)
+        time.sleep(0.5)
+    after = {x["id"]: (x["compute_id"], x["role"]) for x in _amphorae(asa, lb["id"])}
+    assert after == before

@@ -2,12 +2,12 @@
 
 An agent silent for ``agent_down_time`` is dead. With
 ``allow_automatic_lbaas_agent_failover`` every SINGLE load balancer bound to it is moved,
-(and every ACTIVE_STANDBY amphora on it: ``move_amphorae_away``)
 least loaded first, to a live admin-up agent that maps the same physical network; the
 VIP port is re-bound to the new host and the load balancer's ``failover_generation``
 raised, so that whichever agent holds an old instance of it rebuilds rather than
 reuses it. An admin-down agent (``PUT /v2.0/agents/{id}`` with ``admin_state_up=false``)
-is drained the same way while it is still alive.
+is drained the same way while it is still alive. ACTIVE_STANDBY load balancers move one
+amphora at a time, never onto the agent of the other (``move_amphorae_away``).
 
 Several servers may run this over one database at the same moment. Each move is a
 conditional UPDATE (``... WHERE id = :lb AND agent_id = :old``): the second server's
@@ -70,7 +70,8 @@ def move_amphorae_away(session: Session, agent: m.Agent, down_time: int,
     network and runs neither of the load balancer's two instances (a host failure must
     leave one). The moved one comes up BACKUP: the other kept serving, and keepalived made
     it MASTER. One no agent can take stays (its status shows ERROR while the agent is
-    dead; a MASTER hands the role to the survivor), or with ``unbind_when_stuck`` (the
+    dead; a dead MASTER hands the role to the survivor; a drained one keeps serving),
+    or with ``unbind_when_stuck`` (the
     agent is being deleted) loses its agent, to be placed by the next heartbeat of an
     agent that may take it. The row moves only while it is still on ``agent`` (see the
     module's docstring)."""
@@ -85,6 +86,7 @@ def move_amphorae_away(session: Session, agent: m.Agent, down_time: int,
     load = scheduler.load_by_agent(session)
     moved: list[Moved] = []
     changed = False
+    dead = not agents.is_alive(agent, down_time)
     for amp in amps:
         if limit is not None and len(moved) >= limit:
             break
@@ -94,7 +96,8 @@ def move_amphorae_away(session: Session, agent: m.Agent, down_time: int,
         choice = amphorae.candidates_for(lb, amp, fits, load)
         target = choice[0] if choice else None
         if target is None and not unbind_when_stuck:
-            changed = amphorae.stuck(session, lb, amp) or changed
+            if dead:
+                changed = amphorae.stuck(session, lb, amp) or changed
             continue
         result = session.execute(
             update(m.Amphora).where(m.Amphora.id == amp.id, m.Amphora.agent_id == agent.id)
