@@ -40,7 +40,8 @@ def test_pairs_are_replaced_and_cleared_by_update(api: Api) -> None:
     assert resp.status_code == 200, resp.text
     assert [p["ip_address"] for p in resp.json()["port"]["allowed_address_pairs"]] == \
         ["10.33.0.201"]
-    for cleared in ([], None):
+    cleared_values: tuple[list[Any] | None, ...] = ([], None)
+    for cleared in cleared_values:
         resp = api.put(f"/ports/{port['id']}", {"port": {"allowed_address_pairs": cleared}})
         assert resp.status_code == 200, resp.text
         assert resp.json()["port"]["allowed_address_pairs"] == []
