@@ -52,8 +52,10 @@ FAILOVER_OPT = cfg.BoolOpt(
     "allow_automatic_lbaas_agent_failover", default=True,
     help="Move the SINGLE load balancers of an agent that missed its heartbeats for "
          "[agent] agent_down_time (or of an admin-down one) to a live agent mapping the "
-         "same physical network. The agent side stops serving when it cannot reach a "
-         "server for that long (docs/architecture.md, 'High availability'); the agent "
+         "same physical network, and its ACTIVE_STANDBY amphorae to a live agent that "
+         "runs neither of the load balancer's two. The agent side stops serving SINGLE "
+         "ones when it cannot reach a server for that long (docs/architecture.md, 'High "
+         "availability'); the agent "
          "reads this option too, for the time before any server has answered it: set "
          "it the same on servers and agents.")
 
@@ -91,6 +93,15 @@ server_opts: list[cfg.Opt] = [
                help="The private key of ssl_cert_file (PEM, unencrypted); empty: the key "
                     "is in ssl_cert_file."),
     FAILOVER_OPT,
+    cfg.StrOpt("loadbalancer_topology", default="SINGLE",
+               choices=["SINGLE", "ACTIVE_STANDBY"],
+               help="Topology of Octavia load balancers created without a flavor (a "
+                    "flavor profile's loadbalancer_topology wins) and of every v1 pool. "
+                    "SINGLE: one HAProxy on one agent. ACTIVE_STANDBY: two, on two "
+                    "different agents mapping the VIP's physical network, the VIP held "
+                    "by keepalived (VRRP) on one of them; it needs two live agents, and "
+                    "waits for them as a SINGLE one waits for one (docs/architecture.md, "
+                    "'ACTIVE_STANDBY')."),
     cfg.BoolOpt("metrics_enabled", default=True,
                 help="Serve Prometheus metrics at GET /metrics, without authentication "
                      "(scrapers send no token): API requests, objects by status, agents, "
@@ -231,6 +242,19 @@ haproxy_opts: list[cfg.Opt] = [
 ]
 
 
+# What the server tells the agents about the VRRP groups of ACTIVE_STANDBY load
+# balancers (the logical device's ``vrrp``); the group is Octavia's.
+vrrp_opts: list[cfg.Opt] = [
+    cfg.IntOpt("vrrp_advert_int_ms", default=100, min=10, max=40950,
+               help="keepalived's VRRP advertisement interval, in milliseconds (VRRPv3 "
+                    "counts centiseconds). A BACKUP takes the VIP after about 3.6 "
+                    "intervals without an advertisement: 100 ms moves the VIP in under "
+                    "half a second for ten small unicast packets a second per load "
+                    "balancer; Octavia's 1 s would cost ~3.6 s of a host failure. Raise "
+                    "it on congested networks, where a lost burst would flap the VIP."),
+]
+
+
 def register_common_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(common_opts)
     conf.register_opts(logging_opts)
@@ -255,6 +279,7 @@ def register_server_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(database_opts, group="database")
     conf.register_opts(quota_opts, group="quotas")
     conf.register_opts(server_agent_opts, group="agent")
+    conf.register_opts(vrrp_opts, group="keepalived_vrrp")
 
 
 def register_agent_opts(conf: cfg.ConfigOpts) -> None:
@@ -307,6 +332,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
         ("agent", server_agent_opts),
         ("haproxy", haproxy_opts),
         ("key_manager", key_manager_opts),
+        ("keepalived_vrrp", vrrp_opts),
         (SERVICE_AUTH_GROUP, list(ks_loading.get_auth_common_conf_options())),
     ]
 

@@ -36,6 +36,7 @@ from lbaas.server.api import (
     vips,
 )
 from lbaas.server.api.authorize import authorize_v1, authorize_v2
+from lbaas.server.api.v2 import amphorae as v2_amphorae
 from lbaas.server.api.v2 import catalog as v2_catalog
 from lbaas.server.api.v2 import healthmonitors as v2_healthmonitors
 from lbaas.server.api.v2 import l7policies as v2_l7policies
@@ -213,6 +214,8 @@ def create_app(conf: Any, db: Database | None = None, run_migrations: bool = Tru
                           v2_l7policies, v2_catalog):
             app.include_router(v2_module.router, prefix=prefix,
                                dependencies=[Depends(authorize_v2)])
+    for prefix in v2_amphorae.PREFIXES:
+        app.include_router(v2_amphorae.router, prefix=prefix)
     app.include_router(agent_api.router)
     app.include_router(key_manager.router)
 

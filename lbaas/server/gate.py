@@ -34,7 +34,8 @@ PUBLIC_PATHS = frozenset({"/", "/openapi.json", "/docs", "/docs/oauth2-redirect"
                           # The key manager's version documents (Barbican's are open).
                           "/key-manager", "/key-manager/", "/key-manager/v1",
                           "/key-manager/v1/"})
-OCTAVIA_PREFIXES = ("/v2/lbaas", "/v2.0/lbaas")
+# Octavia's API, and its amphora API (docs/architecture.md): Octavia's error body.
+OCTAVIA_PREFIXES = ("/v2/lbaas", "/v2.0/lbaas", "/v2/octavia", "/v2.0/octavia")
 # Neutron's resources under an Octavia prefix (neutron-lbaas v2's agent scheduler,
 # lbaas/server/api/agents.py): their errors carry Neutron's body.
 NEUTRON_SUFFIXES = ("/loadbalancer-hosting-agent",)

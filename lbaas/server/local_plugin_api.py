@@ -107,7 +107,8 @@ class LocalPluginApi(plugin_api.PluginApi):
         v2 load balancer or a v1 pool; one being deleted is PoolNotFound (see
         callbacks.get_typed_device)."""
         with self.db.session(read_only=True) as s:
-            return callbacks.get_typed_device(s, pool_id, self.settings.vault)
+            return callbacks.get_typed_device(s, pool_id, vault=self.settings.vault,
+                                              advert_int_ms=self.settings.vrrp_advert_int_ms)
 
     def get_logical_device(self, pool_id: str) -> LogicalDevice:
         try:
@@ -115,9 +116,12 @@ class LocalPluginApi(plugin_api.PluginApi):
         except errors.PoolNotFound:
             raise plugin_api.PoolNotFound(pool_id) from None
 
-    def pool_deployed(self, pool_id: str, revision: int | None = None) -> None:
+    def pool_deployed(self, pool_id: str, revision: int | None = None,
+                      host: str | None = None) -> None:
+        """``host``: the confirming agent's (beyond the PluginApi contract, optional):
+        an ACTIVE_STANDBY load balancer waits for both of its amphorae's agents."""
         with self.db.session() as s:
-            callbacks.pool_deployed(s, pool_id, revision)
+            callbacks.pool_deployed(s, pool_id, revision, host, self.settings.agent_down_time)
 
     def pool_destroyed(self, pool_id: str) -> None:
         with self.db.session() as s:

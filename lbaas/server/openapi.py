@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-OCTAVIA_PREFIXES = ("/v2/lbaas", "/v2.0/lbaas")
+OCTAVIA_PREFIXES = ("/v2/lbaas", "/v2.0/lbaas", "/v2/octavia", "/v2.0/octavia")
 
 NEUTRON_ERROR = {
     "type": "object", "required": ["NeutronError"],

@@ -127,6 +127,9 @@ def test_a_v1_database_moves_onto_the_loadbalancer_model_with_nothing_lost(
         old = data["served"]
         with Api(srv.url, project="alpha") as api:
             for kind, items in old["lists"].items():
+                if kind == "port":
+                    # Shown since migration 0008 (Neutron's attribute); none were set.
+                    items = [{**item, "allowed_address_pairs": []} for item in items]
                 assert api.list(kind) == items, kind
             pools = [p["id"] for p in old["lists"]["pool"]]
             assert len(pools) == 5

@@ -92,6 +92,14 @@ class PoolStats(HttpResponses):
     # Per member (server), keyed by member id, whatever its health verdict.
     member_counters: dict[str, MemberCounters] = Field(default_factory=dict,
                                                        max_length=65536)
+    amphora: AmphoraReport | None = None
+
+
+class AmphoraReport(BaseModel):
+    """ACTIVE_STANDBY: which amphora reports, and keepalived's state on its host."""
+
+    id: str = Field(min_length=1, max_length=36)
+    vrrp_state: str = Field(pattern=r"^(MASTER|BACKUP|FAULT)$")
 
 
 class StatsBody(BaseModel):
@@ -136,12 +144,16 @@ def logical_device(request: Request, pool_id: str) -> dict[str, Any]:
 
 class DeployedBody(BaseModel):
     revision: int | None = Field(None, ge=0, le=2**63 - 1)
+    # The confirming agent's host: an ACTIVE_STANDBY load balancer is realized once
+    # each amphora's agent confirmed. Optional: without it, as before.
+    host: str | None = Field(None, min_length=1, max_length=255)
 
 
 @v1.post("/pools/{pool_id}/deployed", status_code=204)
 def pool_deployed(request: Request, pool_id: str,
                   body: DeployedBody | None = None) -> Response:
-    _api(request).pool_deployed(pool_id, body.revision if body else None)
+    _api(request).pool_deployed(pool_id, body.revision if body else None,
+                                body.host if body else None)
     return Response(status_code=204)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from lbaas.server import errors
@@ -94,6 +94,7 @@ def delete_agent(request: Request, agent_id: str) -> None:
         if agents.is_alive(agent, down):
             raise errors.AgentInUse(id=agent_id)
         failover.move_away(s, agent, down, unbind_when_stuck=True)
+        failover.move_amphorae_away(s, agent, down, unbind_when_stuck=True)
         s.delete(agent)
     in_session(request, run)
 
@@ -106,7 +107,10 @@ def agent_pools(request: Request, agent_id: str) -> dict[str, Any]:
         agent = agents.get_agent(s, agent_id)
         pools = s.scalars(select(m.LbPool).join(m.LoadBalancer, m.LoadBalancer.id ==
                                                 m.LbPool.loadbalancer_id)
-                          .where(m.LoadBalancer.agent_id == agent.id,
+                          .where(or_(m.LoadBalancer.agent_id == agent.id,
+                                     # ACTIVE_STANDBY: either instance's agent
+                                     m.LoadBalancer.amphorae.any(
+                                         m.Amphora.agent_id == agent.id)),
                                  m.LoadBalancer.api_version == loadbalancer.V1)
                           .order_by(m.LbPool.created_at, m.LbPool.id))
         return [loadbalancer.pool_dict(p) for p in pools]

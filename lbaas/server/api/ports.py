@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import selectinload
 
+from lbaas.common import limits
 from lbaas.server.api.common import (
     Body,
     Bool,
@@ -14,6 +15,7 @@ from lbaas.server.api.common import (
     Name,
     TenantId,
     Uuid,
+    checked_by,
 )
 from lbaas.server.api.listing import Listing
 from lbaas.server.api.resource import Resource, crud_router
@@ -28,6 +30,25 @@ class FixedIp(BaseModel):
     ip_address: IpAddress | None = None
 
 
+def _address_or_cidr(value: str) -> str:
+    # Neutron takes an address or a network ("10.0.0.0/24", "0.0.0.0/0").
+    return limits.canonical_cidr(value) if "/" in value else limits.canonical_ip(value)
+
+
+class AddressPair(BaseModel):
+    """Neutron's allowed address pair: the MAC defaults to the port's own."""
+
+    model_config = ConfigDict(extra="forbid")
+    ip_address: Annotated[str, Field(max_length=49),
+                          AfterValidator(checked_by(_address_or_cidr))]
+    mac_address: str | None = Field(None, pattern=r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
+
+
+# Neutron's max_allowed_address_pair default.
+MAX_ADDRESS_PAIRS = 10
+AddressPairs = Annotated[list[AddressPair], Field(max_length=MAX_ADDRESS_PAIRS)]
+
+
 class PortCreate(Body):
     network_id: Uuid
     name: Name = ""
@@ -39,6 +60,7 @@ class PortCreate(Body):
     device_id: Name = ""
     device_owner: Name = ""
     binding_host_id: Name = Field("", alias="binding:host_id")
+    allowed_address_pairs: AddressPairs = Field(default_factory=list)
 
 
 class PortUpdate(Body):
@@ -48,6 +70,8 @@ class PortUpdate(Body):
     device_id: Name = ""
     device_owner: Name = ""
     binding_host_id: Name = Field("", alias="binding:host_id")
+    # null clears them, as Neutron takes it.
+    allowed_address_pairs: AddressPairs | None = None
 
 
 class PortCreateRequest(Body):
@@ -64,6 +88,10 @@ def _fixed_ips_plain(data: dict[str, Any]) -> dict[str, Any]:
                              for f in data["fixed_ips"]]
     if data.get("mac_address") is not None:
         data["mac_address"] = data["mac_address"].lower()
+    if "allowed_address_pairs" in data:
+        data["allowed_address_pairs"] = [
+            {k: v.lower() if k == "mac_address" else v for k, v in p.items()
+             if v is not None} for p in data["allowed_address_pairs"] or []]
     return data
 
 

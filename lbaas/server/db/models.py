@@ -103,6 +103,10 @@ class Port(HasId, Base):
     device_id: Mapped[str] = mapped_column(String(255), default="")
     device_owner: Mapped[str] = mapped_column(String(255), default="")
     binding_host_id: Mapped[str] = mapped_column(String(255), default="")
+    # Neutron's allowed_address_pairs: [{"ip_address": ..., "mac_address": ...}], the
+    # addresses besides its own the port may send from (an amphora's VRRP port: the VIP).
+    allowed_address_pairs: Mapped[list[Any]] = mapped_column(default=list,
+                                                             server_default="[]")
 
     network: Mapped[Network] = relationship()
     fixed_ips: Mapped[list[IPAllocation]] = relationship(
@@ -239,6 +243,10 @@ class Flavor(Base):
 
 class LoadBalancer(HasId, HasV2Status, HasNameAndTags, Base):
     __tablename__ = "lb_loadbalancers"
+    # Two ACTIVE_STANDBY load balancers on one network must not share a VRRP group:
+    # their advertisements would be taken for each other's (NULLs are distinct).
+    __table_args__ = (UniqueConstraint("vip_network_id", "vrrp_id",
+                                       name="uniq_lb_vrrp_id_per_network"),)
     # 2: made through the Octavia API; 1: a v1 pool (same id as its LbPool), which has
     # no VIP until v1's ``POST /lb/vips`` gives it one (the vip_* columns are then null).
     api_version: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
@@ -263,6 +271,8 @@ class LoadBalancer(HasId, HasV2Status, HasNameAndTags, Base):
     # agent with the device so that its log lines carry it too.
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     failover_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # ACTIVE_STANDBY: the VRRP group id (vrid, 1..255), given with the VIP.
+    vrrp_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     listeners: Mapped[list[Listener]] = relationship(
         back_populates="loadbalancer", order_by="Listener.created_at",
@@ -276,6 +286,9 @@ class LoadBalancer(HasId, HasV2Status, HasNameAndTags, Base):
     stats: Mapped[list[ListenerStatistics]] = relationship(cascade="all, delete-orphan")
     member_ports: Mapped[list[LbMemberPort]] = relationship(
         back_populates="loadbalancer", order_by="LbMemberPort.subnet_id",
+        cascade="all, delete-orphan")
+    amphorae: Mapped[list[Amphora]] = relationship(
+        back_populates="loadbalancer", order_by="(Amphora.created_at, Amphora.id)",
         cascade="all, delete-orphan")
 
 
@@ -296,6 +309,41 @@ class LbMemberPort(Base):
     loadbalancer: Mapped[LoadBalancer] = relationship(back_populates="member_ports")
     port: Mapped[Port] = relationship()
     subnet: Mapped[Subnet] = relationship()
+
+
+class Amphora(Base):
+    """One instance of an ACTIVE_STANDBY load balancer (Octavia's word): the agent that
+    runs it, its configured VRRP role and priority, and its own port on the VIP subnet
+    (docs/architecture.md, "ACTIVE_STANDBY"). A SINGLE load balancer has no row: the
+    amphora API shows its one STANDALONE instance from the load balancer itself."""
+
+    __tablename__ = "lb_amphorae"
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True, default=new_id)
+    loadbalancer_id: Mapped[str] = mapped_column(
+        ForeignKey("lb_loadbalancers.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), nullable=True, index=True)
+    role: Mapped[str] = mapped_column(String(16))  # MASTER, BACKUP
+    vrrp_priority: Mapped[int] = mapped_column(Integer)
+    vrrp_port_id: Mapped[str | None] = mapped_column(
+        ForeignKey("ports.id", ondelete="RESTRICT"), unique=True, nullable=True)
+    vrrp_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Octavia's amphora status: PENDING_CREATE until it has an agent, then ALLOCATED.
+    status: Mapped[str] = mapped_column(String(16))
+    # What the agent last reported keepalived's state to be (MASTER, BACKUP, FAULT).
+    vrrp_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    vrrp_state_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # The host revision at which this instance last changed (its agent long-polls on
+    # it), and the device revision its agent confirmed with ``deployed``.
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
+    confirmed_revision: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True,
+                                                           onupdate=utcnow)
+
+    loadbalancer: Mapped[LoadBalancer] = relationship(back_populates="amphorae")
+    agent: Mapped[Agent | None] = relationship()
+    vrrp_port: Mapped[Port | None] = relationship()
 
 
 class Listener(HasId, HasV2Status, HasNameAndTags, Base):

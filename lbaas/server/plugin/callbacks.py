@@ -13,27 +13,47 @@ from lbaas.common import constants as c
 from lbaas.common.logical_device import LogicalDevice, from_v1, v1_pool_deleting
 from lbaas.server import errors
 from lbaas.server.db import models as m
-from lbaas.server.plugin import agents, core, loadbalancer, octavia, octavia_agent
+from lbaas.server.plugin import (
+    agents,
+    amphorae,
+    core,
+    loadbalancer,
+    octavia,
+    octavia_agent,
+)
 
 LOG = logging.getLogger(__name__)
 
+def _single_on(agent: m.Agent) -> Any:
+    return select(m.LoadBalancer.id).where(
+        m.LoadBalancer.agent_id == agent.id,
+        m.LoadBalancer.topology != amphorae.ACTIVE_STANDBY)
+
+
+def _amphorae_on(agent: m.Agent) -> Any:
+    return select(m.Amphora.loadbalancer_id).where(m.Amphora.agent_id == agent.id)
+
+
 def get_ready_devices(session: Session, host: str) -> list[str]:
-    """The ids of the load balancers (v1 pools and v2 load balancers) bound to the host."""
+    """The ids of the load balancers (v1 pools and v2 load balancers) bound to the host:
+    SINGLE ones by their binding, ACTIVE_STANDBY ones by an amphora on it."""
     agent = agents.agent_by_host(session, host)
-    return sorted(session.scalars(select(m.LoadBalancer.id)
-                                  .where(m.LoadBalancer.agent_id == agent.id)))
+    return sorted(set(session.scalars(_single_on(agent)))
+                  | set(session.scalars(_amphorae_on(agent))))
 
 
 def changes_since(session: Session, host: str, after: int) -> tuple[int, list[str]] | None:
     """(revision, changed device ids) when the host is past ``after``; None otherwise.
-    A caller ahead of the server (its database was replaced) gets every bound one."""
+    A caller ahead of the server (its database was replaced) gets every bound one. An
+    ACTIVE_STANDBY load balancer changed for this host when its amphora here did."""
     agent = agents.agent_by_host(session, host)
     if agent.revision == after:
         return None
-    q = select(m.LoadBalancer.id).where(m.LoadBalancer.agent_id == agent.id)
+    single, amps = _single_on(agent), _amphorae_on(agent)
     if after < agent.revision:
-        q = q.where(m.LoadBalancer.revision > after)
-    return agent.revision, sorted(session.scalars(q))
+        single = single.where(m.LoadBalancer.revision > after)
+        amps = amps.where(m.Amphora.revision > after)
+    return agent.revision, sorted(set(session.scalars(single)) | set(session.scalars(amps)))
 
 
 def _v1_pool(session: Session, pool_id: str) -> m.LbPool | None:
@@ -55,6 +75,8 @@ def get_logical_device(session: Session, pool_id: str) -> dict[str, Any]:
         port = lb.vip_port
         vip = loadbalancer.vip_dict(listener)
         port_d = core.port_dict(port)
+        # Not a key of v1's device: /agent/v1 answers what it always did.
+        port_d.pop("allowed_address_pairs", None)
         port_d["fixed_ips"] = [
             {"subnet_id": a.subnet_id, "ip_address": a.ip_address,
              "subnet": core.subnet_dict(a.subnet)} for a in port.fixed_ips]
@@ -83,7 +105,7 @@ def get_logical_device(session: Session, pool_id: str) -> dict[str, Any]:
 
 
 def get_typed_device(session: Session, device_id: str,
-                     vault: Any = None) -> LogicalDevice:
+                     vault: Any = None, advert_int_ms: int = 100) -> LogicalDevice:
     """What ``GET /agent/v2/logical_devices/{id}`` answers: a v2 load balancer, or a v1
     pool with its VIP (through ``from_v1``). Being deleted is PoolNotFound, as gone: the
     agent then removes the instance and confirms with pool_destroyed, which is what
@@ -92,7 +114,8 @@ def get_typed_device(session: Session, device_id: str,
     if lb is not None and lb.api_version != loadbalancer.V1:
         if lb.provisioning_status == c.PENDING_DELETE:
             raise errors.PoolNotFound(id=device_id)
-        return octavia_agent.logical_device(session, lb, vault).model_copy(
+        return octavia_agent.logical_device(
+            session, lb, vault=vault, advert_int_ms=advert_int_ms).model_copy(
             update={"host": _host_of(lb)})
     device = get_logical_device(session, device_id)
     if v1_pool_deleting(device):
@@ -105,10 +128,18 @@ def get_typed_device(session: Session, device_id: str,
         # left behind anywhere is rebuilt, not reused.
         typed = typed.model_copy(update={"loadbalancer": typed.loadbalancer.model_copy(
             update={"failover_generation": lb.failover_generation})})
+    if typed.loadbalancer is not None and amphorae.is_active_standby(lb):
+        typed = typed.model_copy(update={"loadbalancer": typed.loadbalancer.model_copy(
+            update={"topology": amphorae.ACTIVE_STANDBY,
+                    **amphorae.device_parts(lb, advert_int_ms)})})
     return typed.model_copy(update={"request_id": lb.request_id, "host": _host_of(lb)})
 
 
 def _host_of(lb: m.LoadBalancer) -> str | None:
+    """SINGLE: the host it is bound to. ACTIVE_STANDBY: None (each agent finds its own
+    instance among the device's amphorae)."""
+    if amphorae.is_active_standby(lb):
+        return None
     return lb.agent.host if lb.agent is not None else None
 
 
@@ -127,14 +158,16 @@ def _activate(obj: Any) -> None:
     obj.status_description = None
 
 
-def pool_deployed(session: Session, pool_id: str, revision: int | None = None) -> None:
+def pool_deployed(session: Session, pool_id: str, revision: int | None = None,
+                  host: str | None = None, down_time: int = 75) -> None:
     """The agent realized the device as the logical device of ``revision`` described
-    it."""
+    it. ``host`` (optional) is the confirming agent's: an ACTIVE_STANDBY load balancer
+    is realized once every amphora on a live agent confirmed (amphorae.confirm)."""
     lb = session.get(m.LoadBalancer, pool_id)
     if lb is None:
         return
     if lb.api_version != loadbalancer.V1:
-        octavia_agent.deployed(session, lb, revision)
+        octavia_agent.deployed(session, lb, revision, host, down_time)
         return
     pool = lb.pools[0]
     if pool.provisioning_status == c.PENDING_DELETE:
@@ -143,6 +176,9 @@ def pool_deployed(session: Session, pool_id: str, revision: int | None = None) -
         LOG.debug("pool %s: deployed revision %s is older than %s; not confirming",
                   pool_id, revision, lb.revision)
         return
+    if amphorae.is_active_standby(lb) and not amphorae.confirm(session, lb, revision,
+                                                                host, down_time):
+        return  # the other amphora's agent has still to realize it
     _activate(pool)
     for member in list(pool.members):
         if member.provisioning_status == c.PENDING_DELETE:
@@ -268,10 +304,15 @@ def update_pool_stats(session: Session, pool_id: str, stats: dict[str, Any],
     lb = session.get(m.LoadBalancer, pool_id)
     if lb is None:
         raise errors.PoolNotFound(id=pool_id)
+    counting = amphorae.record_vrrp_state(session, lb, stats.get("amphora"))
     if lb.api_version != loadbalancer.V1:
-        octavia_agent.stats(session, lb, stats)
+        octavia_agent.stats(session, lb, stats, counting)
         return
     pool = lb.pools[0]
+    if not counting:
+        stats = {"members": stats.get("members") or {}}
+        _v1_member_health(session, pool, stats)
+        return
     st = pool.stats
     if st is None:
         st = m.PoolStatistics(pool_id=pool.id, bytes_in=0, bytes_out=0,
@@ -293,6 +334,10 @@ def update_pool_stats(session: Session, pool_id: str, stats: dict[str, Any],
     st.last_epoch, st.last_raw = epoch, raw
     octavia.record_pool_and_member_stats(session, lb, stats.get("pools") or {},
                                          stats.get("member_counters") or {}, epoch)
+    _v1_member_health(session, pool, stats)
+
+
+def _v1_member_health(session: Session, pool: m.LbPool, stats: dict[str, Any]) -> None:
     for member_id, info in (stats.get("members") or {}).items():
         member = session.get(m.LbMember, member_id)
         if member is None or member.pool_id != pool.id:

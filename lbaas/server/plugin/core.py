@@ -242,7 +242,28 @@ def port_dict(p: m.Port) -> dict[str, Any]:
                       for a in p.fixed_ips],
         "admin_state_up": p.admin_state_up, "status": p.status, "device_id": p.device_id,
         "device_owner": p.device_owner, "binding:host_id": p.binding_host_id,
+        "allowed_address_pairs": [dict(pair) for pair in p.allowed_address_pairs or []],
     }
+
+
+def address_pairs(port: m.Port, pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Neutron's rules for allowed_address_pairs (shapes were checked by the API): the
+    MAC defaults to the port's, a pair may not repeat, nor be the port's own address
+    with its own MAC."""
+    result: list[dict[str, Any]] = []
+    own = {a.ip_address for a in port.fixed_ips}
+    for pair in pairs:
+        entry = {"ip_address": pair["ip_address"],
+                 "mac_address": pair.get("mac_address") or port.mac_address}
+        if entry in result:
+            raise errors.InvalidInput(error_message="Request contains duplicate address "
+                                      "pair: " + f"mac_address {entry['mac_address']} "
+                                      f"ip_address {entry['ip_address']}.")
+        if entry["ip_address"] in own and entry["mac_address"] == port.mac_address:
+            raise errors.InvalidInput(error_message="Port's Fixed IP and Mac Address "
+                                      "match an address pair entry.")
+        result.append(entry)
+    return result
 
 
 def _random_mac() -> str:
@@ -339,6 +360,8 @@ def create_port(session: Session, ctx: Context, body: dict[str, Any],
                       binding_host_id=body.get("binding:host_id", ""))
         port.fixed_ips = [m.IPAllocation(subnet_id=sn.id, ip_address=ip, position=i)
                           for i, (sn, ip) in enumerate(ips)]
+        port.allowed_address_pairs = address_pairs(port, body.get("allowed_address_pairs")
+                                                   or [])
         addresses = [ip for _, ip in ips]
         try:
             with session.begin_nested():
@@ -393,9 +416,18 @@ def port_query(ctx: Context) -> Any:
     return visible_query(ctx, m.Port).order_by(None)
 
 
+def _is_amphora_port(session: Session, port: m.Port) -> bool:
+    return session.scalar(select(m.Amphora.id).where(
+        m.Amphora.vrrp_port_id == port.id)) is not None
+
+
 def _refuse_vip_port(session: Session, port: m.Port) -> None:
-    """A VIP's port changes only with its VIP. Whether a port is a VIP's is what the
-    VIPs say, not what the port's owner field claims."""
+    """A VIP's port changes only with its VIP, an amphora's (ACTIVE_STANDBY) with its
+    load balancer. Whether a port is a VIP's is what the VIPs say, not what the port's
+    owner field claims."""
+    if _is_amphora_port(session, port):
+        raise errors.PortInUse(id=port.id, owner=port.device_owner or "amphora",
+                               device_id=port.device_id)
     lb = session.scalar(select(m.LoadBalancer).where(m.LoadBalancer.vip_port_id == port.id))
     if lb is not None:
         # A v1 VIP is the load balancer's listener; an Octavia load balancer owns its port.
@@ -439,6 +471,11 @@ def update_port(session: Session, ctx: Context, port_id: str,
         except IntegrityError:
             raise errors.IpAddressInUse(net_id=port.network_id,
                                         ip=", ".join(ip for _, ip in ips)) from None
+    if "allowed_address_pairs" in body:
+        if not ctx.is_admin and _is_amphora_port(session, port):
+            raise errors.PortInUse(id=port.id, owner=port.device_owner,
+                                   device_id=port.device_id)
+        port.allowed_address_pairs = address_pairs(port, body["allowed_address_pairs"] or [])
     return port
 
 

@@ -6,7 +6,8 @@ least loaded first, to a live admin-up agent that maps the same physical network
 VIP port is re-bound to the new host and the load balancer's ``failover_generation``
 raised, so that whichever agent holds an old instance of it rebuilds rather than
 reuses it. An admin-down agent (``PUT /v2.0/agents/{id}`` with ``admin_state_up=false``)
-is drained the same way while it is still alive.
+is drained the same way while it is still alive. ACTIVE_STANDBY load balancers move one
+amphora at a time, never onto the agent of the other (``move_amphorae_away``).
 
 Several servers may run this over one database at the same moment. Each move is a
 conditional UPDATE (``... WHERE id = :lb AND agent_id = :old``): the second server's
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from lbaas.common import constants as c
 from lbaas.server.db import models as m
-from lbaas.server.plugin import agents, member_ports, scheduler
+from lbaas.server.plugin import agents, amphorae, member_ports, scheduler
 
 LOG = logging.getLogger(__name__)
 
@@ -36,6 +37,10 @@ SINGLE = "SINGLE"
 # plug and a start for it: moved a few at a time, each is without a server for about
 # one deploy; moved all at once, the last would wait for the new host to deploy all.
 DRAIN_BATCH = 5
+# ACTIVE_STANDBY amphorae a drained agent gives away per pass: one load balancer at a
+# time. Its other instance serves meanwhile; moving a MASTER makes keepalived elect the
+# other, and a few such elections at once are a few VIPs in flight at once.
+AMPHORA_DRAIN_BATCH = 1
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,73 @@ def agents_to_empty(session: Session, down_time: int,
     return [a for a in session.scalars(select(m.Agent).where(
         m.Agent.agent_type == c.AGENT_TYPE_LOADBALANCER).order_by(m.Agent.created_at))
         if not a.admin_state_up or (dead_too and not agents.is_alive(a, down_time))]
+
+
+def move_amphorae_away(session: Session, agent: m.Agent, down_time: int,
+                       unbind_when_stuck: bool = False,
+                       limit: int | None = None) -> list[Moved]:
+    """Move the ACTIVE_STANDBY amphorae on ``agent`` each to a live agent that maps the
+    network and runs neither of the load balancer's two instances (a host failure must
+    leave one). The moved one comes up BACKUP: the other kept serving, and keepalived made
+    it MASTER. One no agent can take stays (its status shows ERROR while the agent is
+    dead; a dead MASTER hands the role to the survivor; a drained one keeps serving),
+    or with ``unbind_when_stuck`` (the
+    agent is being deleted) loses its agent, to be placed by the next heartbeat of an
+    agent that may take it. The row moves only while it is still on ``agent`` (see the
+    module's docstring)."""
+    amps = session.scalars(select(m.Amphora).where(m.Amphora.agent_id == agent.id)
+                           .order_by(m.Amphora.created_at, m.Amphora.id)).all()
+    amps = [a for a in amps if a.loadbalancer.provisioning_status != c.PENDING_DELETE]
+    if not amps:
+        return []
+    live = [a for a in session.scalars(select(m.Agent).where(
+        m.Agent.agent_type == c.AGENT_TYPE_LOADBALANCER, m.Agent.id != agent.id))
+        if _live(a, down_time)]
+    load = scheduler.load_by_agent(session)
+    moved: list[Moved] = []
+    changed = False
+    dead = not agents.is_alive(agent, down_time)
+    for amp in amps:
+        if limit is not None and len(moved) >= limit:
+            break
+        lb = amp.loadbalancer
+        physnet = scheduler.physnet_of(lb)
+        fits = [a for a in live if agents.maps_physnet(a, physnet)]
+        choice = amphorae.candidates_for(lb, amp, fits, load)
+        target = choice[0] if choice else None
+        if target is None and not unbind_when_stuck:
+            if dead:
+                changed = amphorae.stuck(session, lb, amp) or changed
+            continue
+        result = session.execute(
+            update(m.Amphora).where(m.Amphora.id == amp.id, m.Amphora.agent_id == agent.id)
+            .values(agent_id=target.id if target is not None else None)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        session.refresh(amp)
+        if target is None:
+            amp.status = amphorae.PENDING_CREATE
+            if amp.vrrp_port is not None:
+                amp.vrrp_port.binding_host_id = ""
+            survivor = amphorae.other_of(lb, amp)
+            if survivor is not None and survivor.agent_id is not None:
+                amphorae.make_master(lb, survivor)
+            amphorae.rebind_lb(lb)
+            amphorae.bump(session, lb)
+        else:
+            amphorae.moved_to(session, lb, amp, target)
+            load[target.id] = load.get(target.id, 0) + 1
+        moved.append(Moved(lb.id, agent.id, target.id if target is not None else None))
+    if moved or changed:
+        agents.bump(session, agent.id)
+    if moved:
+        LOG.warning("moved %d amphora(e) away from agent %s on %s (%s): %s", len(moved),
+                    agent.id, agent.host,
+                    "admin-down" if agent.admin_state_up is False else "dead",
+                    ", ".join(f"{mv.loadbalancer_id}->{mv.to_agent}" for mv in moved[:20])
+                    + (" ..." if len(moved) > 20 else ""))
+    return moved
 
 
 def move_away(session: Session, agent: m.Agent, down_time: int,
@@ -132,6 +204,8 @@ def reschedule(session: Session, down_time: int, dead_too: bool = True) -> list[
         dead = not agents.is_alive(agent, down_time)
         moved += move_away(session, agent, down_time,
                            limit=None if dead else DRAIN_BATCH)
+        moved += move_amphorae_away(session, agent, down_time,
+                                    limit=None if dead else AMPHORA_DRAIN_BATCH)
     return moved
 
 

@@ -26,7 +26,7 @@ from lbaas.common import constants as c
 from lbaas.server import errors
 from lbaas.server.context import Context
 from lbaas.server.db import models as m
-from lbaas.server.plugin import core, scheduler
+from lbaas.server.plugin import amphorae, core, scheduler
 from lbaas.server.plugin.base import check_quota, get_visible
 
 V1 = 1
@@ -41,6 +41,10 @@ class Settings:
         self.allow_failover: bool = conf.allow_automatic_lbaas_agent_failover
         # The key manager's (lbaas/server/plugin/key_manager.py); set by the app.
         self.vault: Any = None
+        # ACTIVE_STANDBY (docs/architecture.md): the topology of v1 pools and of v2
+        # load balancers without a flavor, and the VRRP advert interval.
+        self.topology: str = conf.loadbalancer_topology
+        self.vrrp_advert_int_ms: int = conf.keepalived_vrrp.vrrp_advert_int_ms
 
 
 # --- v1's status word over Octavia's pair -----------------------------------------------
@@ -184,7 +188,7 @@ def create_pool(session: Session, ctx: Context, s: Settings,
     pool_id = m.new_id()
     lb = m.LoadBalancer(
         id=pool_id, tenant_id=body["tenant_id"], api_version=V1,
-        provider=body.get("provider", "haproxy"), topology="SINGLE", revision=0,
+        provider=body.get("provider", "haproxy"), topology=s.topology, revision=0,
         provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE)
     pool = m.LbPool(
         id=pool_id, tenant_id=body["tenant_id"], loadbalancer=lb,
@@ -192,6 +196,8 @@ def create_pool(session: Session, ctx: Context, s: Settings,
         subnet_id=subnet.id, protocol=body["protocol"], lb_algorithm=body["lb_method"],
         admin_state_up=body.get("admin_state_up", True),
         provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE)
+    if amphorae.is_active_standby(lb):
+        amphorae.ensure_rows(lb)
     session.add_all([lb, pool])
     session.flush()
     _notify(session, s, pool, pool)
@@ -232,6 +238,7 @@ def delete_pool(session: Session, ctx: Context, s: Settings, pool_id: str) -> No
 def delete_pool_rows(session: Session, pool: m.LbPool) -> None:
     """The pool, its members, associations and statistics, and its load balancer (whose
     delete cascades to the rest)."""
+    amphorae.free_ports(session, pool.loadbalancer)
     session.delete(pool.loadbalancer)
 
 
@@ -550,6 +557,7 @@ def delete_vip_rows(session: Session, vip: m.Listener) -> None:
     persistence."""
     lb = vip.loadbalancer
     port = lb.vip_port
+    amphorae.free_ports(session, lb)
     _pool_of(vip).session_persistence = None
     session.delete(vip)
     lb.vip_subnet_id = lb.vip_network_id = lb.vip_port_id = lb.vip_address = None

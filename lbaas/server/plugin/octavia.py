@@ -23,10 +23,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lbaas.common import constants as c
+from lbaas.common import request_id
 from lbaas.server import errors
 from lbaas.server.context import Context
 from lbaas.server.db import models as m
-from lbaas.server.plugin import core, member_ports, scheduler, tls
+from lbaas.server.plugin import agents, amphorae, core, member_ports, scheduler, tls
 
 PENDING = (c.PENDING_CREATE, c.PENDING_UPDATE, c.PENDING_DELETE)
 
@@ -279,7 +280,7 @@ def create_loadbalancer(session: Session, ctx: Context, s: Any,
     """``body``: the validated request, tenant decided. Listeners and pools given in the
     body (Octavia's single-call create) are made in the same transaction."""
     provider = resolve_provider(body.get("provider"))
-    topology = "SINGLE"
+    topology = amphorae.v2_topology(None, s.topology)
     flavor_id = body.get("flavor_id")
     if flavor_id is not None:
         flavor = session.get(m.Flavor, flavor_id)
@@ -288,7 +289,8 @@ def create_loadbalancer(session: Session, ctx: Context, s: Any,
         if not flavor.enabled:
             raise errors.OctaviaBadRequest(f"The selected flavor is not allowed in this "
                                            f"deployment: {flavor_id}")
-        topology = flavor_topology(flavor.profile.flavor_data)
+        topology = amphorae.v2_topology(flavor_topology(flavor.profile.flavor_data),
+                                        s.topology)
     if body.get("availability_zone"):
         raise errors.OctaviaBadRequest(
             f"Availability zone {body['availability_zone']} not found.")
@@ -311,6 +313,8 @@ def create_loadbalancer(session: Session, ctx: Context, s: Any,
         vip_address=port.fixed_ips[0].ip_address, provider=provider, flavor_id=flavor_id,
         topology=topology, provisioning_status=c.PENDING_CREATE,
         operating_status=c.OFFLINE, revision=0)
+    if amphorae.is_active_standby(lb):
+        amphorae.ensure_rows(lb)
     session.add(lb)
     port.device_id = lb.id
     port.name = f"octavia-lb-{lb.id}"
@@ -429,16 +433,17 @@ def _all_pool_bodies(body: dict[str, Any]) -> list[dict[str, Any]]:
     return pools + _redirect_pools(body)
 
 
-def flavor_topology(flavor_data: str) -> str:
+def flavor_topology(flavor_data: str) -> str | None:
+    """The profile's ``loadbalancer_topology``; None when it names none (the configured
+    default then applies)."""
     import json
 
     try:
         data = json.loads(flavor_data or "{}")
     except ValueError:
-        return "SINGLE"
-    topology = data.get("loadbalancer_topology", "SINGLE") if isinstance(data, dict) \
-        else "SINGLE"
-    return topology if topology in ("SINGLE", "ACTIVE_STANDBY") else "SINGLE"
+        return None
+    topology = data.get("loadbalancer_topology") if isinstance(data, dict) else None
+    return topology if topology in ("SINGLE", "ACTIVE_STANDBY") else None
 
 
 def _vip(session: Session, ctx: Context, body: dict[str, Any]) -> tuple[m.Subnet, str, m.Port]:
@@ -546,7 +551,45 @@ def failover_loadbalancer(session: Session, ctx: Context, s: Any, lb_id: str) ->
         raise errors.OctaviaForbidden()
     lb = get_loadbalancer(session, ctx, lb_id)
     _lock(lb)
-    lb.failover_generation = (lb.failover_generation or 0) + 1
+    _fail_over(session, s, lb)
+
+
+def _fail_over(session: Session, s: Any, lb: m.LoadBalancer) -> None:
+    """SINGLE: a new data plane (``failover_generation``). ACTIVE_STANDBY: the two
+    amphorae swap roles and priorities, and a new revision tells both agents, which
+    re-render keepalived: the new MASTER takes the VIP from a data plane that keeps
+    running (raising the generation would make both rebuild theirs, at once)."""
+    if amphorae.is_active_standby(lb):
+        amphorae.swap_roles(lb)
+    else:
+        lb.failover_generation = (lb.failover_generation or 0) + 1
+    _notify(session, s, lb)
+
+
+def failover_amphora(session: Session, ctx: Context, s: Any, amphora_id: str) -> None:
+    """Octavia's amphora failover (``PUT /v2/octavia/amphorae/{id}/failover``) under the
+    load balancer's lock. A SINGLE load balancer's one instance: the load balancer's
+    failover. An ACTIVE_STANDBY amphora moves to another live agent that runs neither
+    instance, when there is one, as after a host failure (it comes back BACKUP);
+    otherwise it stays, and if it was MASTER the roles are swapped so that the VIP
+    leaves it."""
+    lb, amp = amphorae.find(session, amphora_id)
+    _lock(lb)
+    if amp is None:
+        _fail_over(session, s, lb)
+        return
+    if amp.agent is not None:
+        fits = scheduler.live_agents(session, scheduler.physnet_of(lb), s.agent_down_time)
+        choice = amphorae.candidates_for(lb, amp, fits, scheduler.load_by_agent(session))
+        if choice:
+            old = amp.agent_id
+            assert old is not None
+            amphorae.moved_to(session, lb, amp, choice[0])
+            agents.bump(session, old)
+            lb.request_id = request_id.current() or lb.request_id
+            return
+    if amp.role == amphorae.MASTER:
+        amphorae.swap_roles(lb)
     _notify(session, s, lb)
 
 
@@ -567,6 +610,7 @@ def _children(lb: m.LoadBalancer) -> list[Any]:
 
 def delete_loadbalancer_rows(session: Session, lb: m.LoadBalancer) -> None:
     member_ports.release_all(session, lb)
+    amphorae.free_ports(session, lb)
     port = lb.vip_port
     for listener in lb.listeners:
         listener.default_pool_id = None

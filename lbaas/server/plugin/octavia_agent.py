@@ -16,7 +16,7 @@ from lbaas.common import constants as c
 from lbaas.common import logical_device as ld
 from lbaas.server import errors
 from lbaas.server.db import models as m
-from lbaas.server.plugin import core, member_ports, octavia, tls
+from lbaas.server.plugin import amphorae, core, member_ports, octavia, tls
 from lbaas.server.plugin.key_manager import Vault
 
 LOG = logging.getLogger(__name__)
@@ -123,8 +123,8 @@ def _pool_tls(pool: m.LbPool, certs: _Certificates) -> dict[str, Any]:
             "alpn_protocols": list(pool.alpn_protocols or []) if pool.tls_enabled else []}
 
 
-def logical_device(session: Session, lb: m.LoadBalancer,
-                   vault: Vault | None = None) -> ld.LogicalDevice:
+def logical_device(session: Session, lb: m.LoadBalancer, vault: Vault | None = None,
+                   advert_int_ms: int = 100) -> ld.LogicalDevice:
     """The device of a load balancer that is not being deleted (callbacks answers a
     deleted or deleting one as not found). Certificates are resolved with ``vault``
     into PEM (docs/tls.md): only the agent API serves this."""
@@ -181,14 +181,19 @@ def logical_device(session: Session, lb: m.LoadBalancer,
             failover_generation=lb.failover_generation or 0,
             listeners=listeners, pools=pools,
             member_ports={key: [_port(p) for p in ports]
-                          for key, ports in member_ports.live(lb).items()}))
+                          for key, ports in member_ports.live(lb).items()},
+            **amphorae.device_parts(lb, advert_int_ms)))
 
 
-def deployed(session: Session, lb: m.LoadBalancer, revision: int | None) -> None:
+def deployed(session: Session, lb: m.LoadBalancer, revision: int | None,
+             host: str | None = None, down_time: int = 75) -> None:
     if lb.provisioning_status == c.PENDING_DELETE:
         return
     if revision is not None and lb.revision > revision:
         return  # a newer change is on its way; its own confirmation will settle it
+    if amphorae.is_active_standby(lb) and not amphorae.confirm(session, lb, revision,
+                                                                host, down_time):
+        return  # the other amphora's agent has still to realize it
     octavia.settle(session, lb, error=False)
 
 
@@ -208,14 +213,17 @@ def member_status(session: Session, member: m.LbMember, status: str) -> None:
     octavia.refresh_operating_status(lb, {member.id: status})
 
 
-def stats(session: Session, lb: m.LoadBalancer, report: dict[str, Any]) -> None:
+def stats(session: Session, lb: m.LoadBalancer, report: dict[str, Any],
+          counting: bool = True) -> None:
     """A stats report: per-listener counters (``listeners``, keyed by listener id),
     per-pool and per-member counters (``pools``, ``member_counters``) and member
-    health (``members``: id → {"status": ACTIVE|INACTIVE|DOWN})."""
+    health (``members``: id → {"status": ACTIVE|INACTIVE|DOWN}). Without ``counting``
+    (an ACTIVE_STANDBY BACKUP's report) only the health is taken."""
     epoch = str(report.get("epoch", ""))
-    octavia.record_stats(session, lb, report.get("listeners") or {}, epoch)
-    octavia.record_pool_and_member_stats(session, lb, report.get("pools") or {},
-                                         report.get("member_counters") or {}, epoch)
+    if counting:
+        octavia.record_stats(session, lb, report.get("listeners") or {}, epoch)
+        octavia.record_pool_and_member_stats(session, lb, report.get("pools") or {},
+                                             report.get("member_counters") or {}, epoch)
     health = {member_id: info.get("status") for member_id, info in
               (report.get("members") or {}).items() if isinstance(info, dict)}
     octavia.refresh_operating_status(lb, {k: v for k, v in health.items() if v})

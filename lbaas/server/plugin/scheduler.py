@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from lbaas.common import constants as c
 from lbaas.common import request_id
 from lbaas.server.db import models as m
-from lbaas.server.plugin import member_ports
+from lbaas.server.plugin import amphorae, member_ports
 from lbaas.server.plugin.agents import bump, is_alive, maps_physnet
 
 WAITING = "waiting for a live lbaas agent"
@@ -37,11 +37,23 @@ def waiting_reason(physnet: str) -> str:
 
 
 def load_by_agent(session: Session) -> dict[str, int]:
-    """Load balancers bound to each agent (agents with none are absent)."""
-    return {agent_id: n for agent_id, n in session.execute(
+    """Instances on each agent (agents with none are absent): SINGLE load balancers
+    bound to it, and amphorae of ACTIVE_STANDBY ones."""
+    counts = {agent_id: n for agent_id, n in session.execute(
         select(m.LoadBalancer.agent_id, func.count())
-        .where(m.LoadBalancer.agent_id.is_not(None))
+        .where(m.LoadBalancer.agent_id.is_not(None),
+               m.LoadBalancer.topology != amphorae.ACTIVE_STANDBY)
         .group_by(m.LoadBalancer.agent_id)) if agent_id is not None}
+    for agent_id, n in amphorae.load_by_agent(session).items():
+        counts[agent_id] = counts.get(agent_id, 0) + n
+    return counts
+
+
+def live_agents(session: Session, physnet: str, down_time: int) -> list[m.Agent]:
+    """The alive, admin-up agents that map ``physnet``."""
+    return [a for a in session.scalars(select(m.Agent).where(
+        m.Agent.admin_state_up.is_(True), m.Agent.agent_type == c.AGENT_TYPE_LOADBALANCER))
+        if is_alive(a, down_time) and maps_physnet(a, physnet)]
 
 
 def pick_agent(session: Session, physnet: str, down_time: int,
@@ -49,13 +61,33 @@ def pick_agent(session: Session, physnet: str, down_time: int,
     """The alive, admin-up agent that maps ``physnet`` (and the members' networks'
     ``member_physnets``) and has the fewest load balancers; None when there is none."""
     counts = load_by_agent(session)
-    candidates = [a for a in session.scalars(select(m.Agent).where(
-        m.Agent.admin_state_up.is_(True), m.Agent.agent_type == c.AGENT_TYPE_LOADBALANCER))
-        if is_alive(a, down_time) and maps_physnet(a, physnet)
-        and all(maps_physnet(a, other) for other in member_physnets)]
+    candidates = [a for a in live_agents(session, physnet, down_time)
+                  if all(maps_physnet(a, other) for other in member_physnets)]
     if not candidates:
         return None
     return min(candidates, key=lambda a: (counts.get(a.id, 0), a.created_at, a.id))
+
+
+def _touch_active_standby(session: Session, lb: m.LoadBalancer,
+                          down_time: int) -> str | None:
+    """touch() for ACTIVE_STANDBY: amphorae placed on two agents (both, or it waits
+    like a SINGLE one with no agent), their ports made once there is a VIP, and every
+    amphora's host told."""
+    amphorae.ensure_rows(lb)
+    physnet = physnet_of(lb)
+    if any(a.agent_id is None for a in lb.amphorae):
+        amphorae.place(session, lb, live_agents(session, physnet, down_time),
+                       load_by_agent(session))
+    try:
+        amphorae.ensure_ports(session, lb)
+    except amphorae.NoVrrpId as exc:
+        raise amphorae.conflict_for(lb, exc) from None
+    if lb.agent_id is None:
+        return waiting_reason(physnet) + " (ACTIVE_STANDBY: two agents)"
+    amphorae.bump(session, lb)
+    if not any(amphorae.live(a, down_time) for a in lb.amphorae):
+        return "waiting for the lbaas agents of its amphorae, which are down"
+    return None
 
 
 def touch(session: Session, lb: m.LoadBalancer, down_time: int) -> str | None:
@@ -67,6 +99,8 @@ def touch(session: Session, lb: m.LoadBalancer, down_time: int) -> str | None:
     The load balancer keeps the id of the request that made the change, for the agent
     to log its work under (docs/operations.md, "Following one request")."""
     lb.request_id = request_id.current() or lb.request_id
+    if amphorae.is_active_standby(lb):
+        return _touch_active_standby(session, lb, down_time)
     if lb.agent_id is None:
         physnet = physnet_of(lb)
         agent = pick_agent(session, physnet, down_time,
@@ -96,9 +130,13 @@ def schedule_waiting(session: Session, agent: m.Agent, down_time: int) -> None:
                               .where(m.LoadBalancer.agent_id.is_(None))).all()
     for lb in waiting:
         if lb.api_version == 1 and lb.provisioning_status == c.PENDING_DELETE:
+            amphorae.free_ports(session, lb)
             session.delete(lb)
             continue
         physnet = physnet_of(lb)
+        if amphorae.is_active_standby(lb):
+            _place_waiting_active_standby(session, lb, agent, physnet, down_time)
+            continue
         if not maps_physnet(agent, physnet):
             continue
         chosen = pick_agent(session, physnet, down_time,
@@ -110,7 +148,31 @@ def schedule_waiting(session: Session, agent: m.Agent, down_time: int) -> None:
         for obj in _objects(lb):
             if obj.status_description and obj.status_description.startswith(WAITING):
                 obj.status_description = None
+    for lb in session.scalars(select(m.LoadBalancer).where(
+            m.LoadBalancer.agent_id.is_not(None),
+            m.LoadBalancer.topology == amphorae.ACTIVE_STANDBY,
+            m.LoadBalancer.amphorae.any(m.Amphora.agent_id.is_(None)))).all():
+        # One amphora lost its agent (deleted) while the other kept serving.
+        if maps_physnet(agent, physnet_of(lb)):
+            _place_waiting_active_standby(session, lb, agent, physnet_of(lb), down_time)
     session.flush()
+
+
+def _place_waiting_active_standby(session: Session, lb: m.LoadBalancer, agent: m.Agent,
+                                  physnet: str, down_time: int) -> None:
+    if not maps_physnet(agent, physnet):
+        return
+    amphorae.ensure_rows(lb)
+    unplaced = sum(1 for a in lb.amphorae if a.agent_id is None)
+    amphorae.place(session, lb, live_agents(session, physnet, down_time),
+                   load_by_agent(session))
+    if sum(1 for a in lb.amphorae if a.agent_id is None) == unplaced:
+        return  # nothing placed: no host to tell (every heartbeat comes here)
+    amphorae.ensure_ports(session, lb)
+    amphorae.bump(session, lb)
+    for obj in _objects(lb):
+        if obj.status_description and obj.status_description.startswith(WAITING):
+            obj.status_description = None
 
 
 def _objects(lb: m.LoadBalancer) -> list[Any]:

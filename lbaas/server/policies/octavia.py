@@ -104,6 +104,15 @@ _OPERATIONS: dict[str, dict[str, tuple[str, str, str]]] = {
 }
 
 
+# Octavia's amphora API lives under /v2/octavia, not /v2/lbaas; the routes check these
+# rules themselves (lbaas/server/api/v2/amphorae.py).
+_AMPHORA_OPERATIONS: dict[str, tuple[str, str, str]] = {
+    "get_all": (ADMIN, "GET", "/v2/octavia/amphorae"),
+    "get_one": (ADMIN, "GET", "/v2/octavia/amphorae/{amphora_id}"),
+    "put_failover": (ADMIN, "PUT", "/v2/octavia/amphorae/{amphora_id}/failover"),
+}
+
+
 def name(obj: str, action: str) -> str:
     return f"{PREFIX}:{obj}:{action}"
 
@@ -123,4 +132,9 @@ def rules() -> list[policy.RuleDefault]:
                 name=name(obj, action), check_str=check,
                 description=f"{action} on {what} {obj}s",
                 operations=[{"method": method, "path": f"/v2/lbaas{path}"}]))
+    for action, (check, method, path) in _AMPHORA_OPERATIONS.items():
+        out.append(policy.DocumentedRuleDefault(
+            name=name("amphora", action), check_str=check,
+            description=f"{action} on amphorae (the instances that run load balancers)",
+            operations=[{"method": method, "path": path}]))
     return out
