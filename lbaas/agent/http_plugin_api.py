@@ -153,8 +153,11 @@ class HttpPluginApi(PluginApi):
                                  f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}"
                                  ) from exc
 
-    def pool_deployed(self, pool_id: str, revision: int | None = None) -> None:
-        body = {} if revision is None else {"revision": revision}
+    def pool_deployed(self, pool_id: str, revision: int | None = None,
+                      host: str | None = None) -> None:
+        body: dict[str, Any] = {} if revision is None else {"revision": revision}
+        if host is not None:
+            body["host"] = host
         self._call("POST", f"/agent/v1/pools/{pool_id}/deployed", json=body,
                    pool_id=pool_id)
 

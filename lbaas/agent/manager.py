@@ -516,7 +516,7 @@ class LbaasAgentManager:
         # A change was applied: one line for it (with its request id).
         LOG.info("pool %s: revision %d %s", pool_id, device.revision,
                  "deployed" if deployed else "applied, nothing to serve")
-        self._confirm(self.plugin_rpc.pool_deployed, pool_id, device.revision)
+        self._confirm(self.plugin_rpc.pool_deployed, pool_id, device.revision, self.host)
 
     def _has_instance(self, pool_id: str) -> bool:
         # exists() is true only while HAProxy answers; a dead one's namespace and

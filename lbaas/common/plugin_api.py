@@ -62,13 +62,15 @@ class PluginApi(abc.ABC):
         "serve nothing", confirmed with :meth:`pool_deployed`)."""
 
     @abc.abstractmethod
-    def pool_deployed(self, pool_id: str, revision: int | None = None) -> None:
+    def pool_deployed(self, pool_id: str, revision: int | None = None,
+                      host: str | None = None) -> None:
         """The pool's wanted state is realized: pending objects become ACTIVE and
         PENDING_DELETE members, monitor associations and the VIP go away.
 
         ``revision`` is the logical device's: when the pool changed again since, the
         server confirms nothing (the newer change is still to be realized, and its own
-        refresh will confirm it)."""
+        refresh will confirm it). ``host`` is the confirming agent's: an ACTIVE_STANDBY
+        load balancer settles once both of its amphorae's agents confirmed."""
 
     @abc.abstractmethod
     def pool_destroyed(self, pool_id: str) -> None:

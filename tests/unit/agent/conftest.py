@@ -122,7 +122,8 @@ class FakePluginApi(PluginApi):
         return from_v1(self.devices[pool_id]).model_copy(
             update={"host": self.hosts.get(pool_id)})
 
-    def pool_deployed(self, pool_id: str, revision: int | None = None) -> None:
+    def pool_deployed(self, pool_id: str, revision: int | None = None,
+                      host: str | None = None) -> None:
         self.rec.record("pool_deployed", pool_id)
 
     def pool_destroyed(self, pool_id: str) -> None:

@@ -39,7 +39,8 @@ class IdNotingApi(FakePluginApi):
         super().__init__(recorder)
         self.deployed_ids: list[str | None] = []
 
-    def pool_deployed(self, pool_id: str, revision: int | None = None) -> None:
+    def pool_deployed(self, pool_id: str, revision: int | None = None,
+                      host: str | None = None) -> None:
         self.deployed_ids.append(request_id.current())
         super().pool_deployed(pool_id, revision)
 
