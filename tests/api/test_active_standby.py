@@ -554,3 +554,28 @@ def test_a_drained_agent_with_nowhere_to_go_keeps_serving(asa: Api, physnet: str
         time.sleep(0.5)
     after = {x["id"]: (x["compute_id"], x["role"]) for x in _amphorae(asa, lb["id"])}
     assert after == before
+
+
+def test_each_amphora_gets_its_own_port_on_a_member_subnet(asa: Api, physnet: str) -> None:
+    a, b = _two_agents(asa, physnet)
+    subnet = _subnet(asa, physnet)
+    other = make_subnet(asa, subnet["network_id"], cidr="10.2.0.0/24")
+    lb = _lb(asa, subnet)
+    _confirm_both(asa, lb["id"], a, b)
+    wait_for(lambda: _get_lb(asa, lb["id"])["provisioning_status"] == "ACTIVE")
+    resp = asa.post("/v2/lbaas/pools", {"pool": {
+        "loadbalancer_id": lb["id"], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}})
+    assert resp.status_code == 201, resp.text
+    pool_id = resp.json()["pool"]["id"]
+    _confirm_both(asa, lb["id"], a, b)
+    wait_for(lambda: _get_lb(asa, lb["id"])["provisioning_status"] == "ACTIVE")
+    resp = asa.post(f"/v2/lbaas/pools/{pool_id}/members", {"member": {
+        "address": "10.2.0.20", "protocol_port": 80, "subnet_id": other["id"]}})
+    assert resp.status_code == 201, resp.text
+
+    got = _device(asa, lb["id"])["loadbalancer"]
+    amphora_ids = {amp["id"] for amp in got["amphorae"]}
+    assert set(got["member_ports"]) == amphora_ids
+    ports = [p for ps in got["member_ports"].values() for p in ps]
+    assert len(ports) == 2 and len({p["id"] for p in ports}) == 2
+    assert {p["fixed_ips"][0]["subnet_id"] for p in ports} == {other["id"]}

@@ -163,6 +163,10 @@ def _notify(session: Session, s: Any, lb: m.LoadBalancer) -> None:
     scheduler.touch(session, lb, s.agent_down_time)
     if lb.topology != "ACTIVE_STANDBY":
         member_ports.ensure(session, lb, member_ports.SINGLE_KEY)
+        return
+    # ACTIVE_STANDBY: each amphora plugs a set of its own (its agent binds them).
+    for amp in lb.amphorae:
+        member_ports.ensure(session, lb, amp.id)
 
 
 def _check_member_subnets(session: Session, ctx: Context,
