@@ -265,6 +265,33 @@ def test_stats_record_the_vrrp_state_and_count_the_master_only(
     assert bad.status_code == 400
 
 
+def test_the_roles_follow_the_vip_where_keepalived_put_it(asa: Api, physnet: str) -> None:
+    a, b = _two_agents(asa, physnet)
+    lb = _lb(asa, _subnet(asa, physnet))
+    _confirm_both(asa, lb["id"], a, b)
+    resp = asa.post("/v2/lbaas/listeners", {"listener": {
+        "loadbalancer_id": lb["id"], "protocol": "TCP", "protocol_port": 80}})
+    assert resp.status_code == 201, resp.text
+    listener_id = resp.json()["listener"]["id"]
+    _confirm_both(asa, lb["id"], a, b)
+    agent_of = {a.host: a, b.host: b}
+    roles = _by_role(_amphorae(asa, lb["id"]))
+    revision = _device(asa, lb["id"])["revision"]
+    # The BACKUP's keepalived holds the VIP (it started first; no preemption).
+    backup = roles["BACKUP"]
+    resp = _report(asa, agent_of[backup["compute_id"]], lb["id"], backup["id"], "MASTER",
+                   listener_id, 5)
+    assert resp.status_code == 204, resp.text
+    now = _by_role(_amphorae(asa, lb["id"]))
+    assert now["MASTER"]["id"] == backup["id"] and now["MASTER"]["vrrp_priority"] == 100
+    assert now["BACKUP"]["id"] == roles["MASTER"]["id"]
+    # Both hosts are told (a new revision), so a failover then moves the VIP away.
+    assert _device(asa, lb["id"])["revision"] > revision
+    _confirm_both(asa, lb["id"], a, b)
+    assert asa.put(f"{LBS}/{lb['id']}/failover", {}).status_code == 202
+    assert _by_role(_amphorae(asa, lb["id"]))["MASTER"]["id"] == roles["MASTER"]["id"]
+
+
 def test_v1_pool_is_active_standby_too(asa: Api, physnet: str) -> None:
     a, b = _two_agents(asa, physnet)
     pool = make_pool(asa, physnet=physnet)

@@ -250,6 +250,17 @@ def record_vrrp_state(session: Session, lb: m.LoadBalancer,
         LOG.info("load balancer %s: amphora %s on %s reports VRRP %s (was %s)", lb.id,
                  amp.id, amp.agent.host if amp.agent else None, state, amp.vrrp_state)
     amp.vrrp_state, amp.vrrp_state_at = state, m.utcnow()
+    other = other_of(lb, amp)
+    if state == MASTER and amp.role != MASTER and (other is None
+                                                   or other.vrrp_state != MASTER):
+        # keepalived decided otherwise than the roles say (the BACKUP's keepalived
+        # started first and, without preemption, kept the VIP; or it took over from a
+        # dead HAProxy): the roles follow the VIP, and both hosts learn them, so that a
+        # failover moves the VIP away from where it really is.
+        LOG.info("load balancer %s: amphora %s holds the VIP: it is the MASTER now",
+                 lb.id, amp.id)
+        make_master(lb, amp)
+        bump(session, lb)
     return bool(state == MASTER)
 
 

@@ -35,7 +35,7 @@ def lab() -> Iterator[MultiHostLab]:
         finally:
             if os.environ.get("LBAAS_HA_KEEP_LOGS"):
                 shutil.copytree(root, os.environ["LBAAS_HA_KEEP_LOGS"], dirs_exist_ok=True,
-                                ignore=shutil.ignore_patterns("sock", "*.sqlite*"))
+                                ignore=shutil.ignore_patterns("sock", "*.sqlite*", "*.fifo"))
             shutil.rmtree(root, ignore_errors=True)
 
 
