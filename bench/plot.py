@@ -82,12 +82,38 @@ def failover_chart(results: Path) -> Chart:
         if path.name.endswith(".quick.json"):
             continue  # a quick check, not kept (bench/results/.gitignore)
         doc = json.loads(path.read_text())
+        if doc.get("benchmark") == "failover_vrrp":
+            continue  # seconds below one: a chart of its own (vrrp_chart)
         runs += [(r, str(doc.get("date", ""))) for r in doc["details"]["runs"]]
     runs.sort(key=lambda item: (item[0].get("series", "rebuild"), item[0]["n"], item[1]))
     chart.series = [failover_series(run, date) for run, date in runs]
     for n in sorted({int(run["n"]) for run, _ in runs}):
         if n in FAILOVER_GOALS:
             chart.marks.append((FAILOVER_GOALS[n], f"goal N={n}"))
+    return chart
+
+
+def vrrp_chart(results: Path) -> Chart:
+    """``failover_vrrp*.json`` (bench/failover.py --vrrp): per advert interval and kill,
+    the share of takeovers done against the seconds from the kill until the VIP served
+    again; Octavia's advert 1 s beside lbaas' fast one."""
+    chart = Chart("ACTIVE_STANDBY: VRRP takeover after the MASTER's death",
+                  "seconds since the kill", "takeovers done (%)")
+    for path in sorted(results.glob("failover_vrrp*.json")):
+        if path.name.endswith(".quick.json"):
+            continue
+        doc = json.loads(path.read_text())
+        date = str(doc.get("date", ""))
+        for run in doc["details"]["runs"]:
+            times = [t["serving_again_s"] for t in run.get("takeovers") or []]
+            if not times:
+                continue
+            kill = "host" if run.get("event") == "host" else "HAProxy"
+            chart.series.append(failover_series(
+                {"n": len(times), "serving_s": times,
+                 "series": f"{kill} killed, advert {run['advert_int_ms']} ms"}, date))
+    if chart.series:
+        chart.marks.append((1.0, "goal 1 s"))
     return chart
 
 
@@ -174,7 +200,8 @@ def render(chart: Chart) -> str:
 
 # ------------------------------------------------------------------ command line
 
-CHARTS = {"failover": (failover_chart, "failover.svg")}
+CHARTS = {"failover": (failover_chart, "failover.svg"),
+          "vrrp": (vrrp_chart, "failover_vrrp.svg")}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -59,3 +59,20 @@ def test_nice_steps() -> None:
 def test_nothing_recorded_is_an_error(tmp_path: Path) -> None:
     assert plot.main(["failover", "--results", str(tmp_path),
                       "--out", str(tmp_path / "x.svg")]) == 1
+
+
+def test_vrrp_takeovers_get_a_chart_of_their_own(tmp_path: Path) -> None:
+    doc = {"benchmark": "failover_vrrp", "date": "2026-12-02T21:48:57Z", "details": {
+        "runs": [{"advert_int_ms": 100, "event": "host",
+                  "takeovers": [{"serving_again_s": 0.3}, {"serving_again_s": 0.34}]},
+                 {"advert_int_ms": 1000, "event": "host",
+                  "takeovers": [{"serving_again_s": 3.1}]}]}}
+    (tmp_path / "failover_vrrp.json").write_text(json.dumps(doc))
+    assert plot.failover_chart(tmp_path).series == []  # not on the rescheduling chart
+    chart = plot.vrrp_chart(tmp_path)
+    assert [s.label.split(" (")[0] for s in chart.series] == [
+        "host killed, advert 100 ms, N=2", "host killed, advert 1000 ms, N=1"]
+    assert chart.series[0].points[-1] == (0.34, 100.0)
+    out = tmp_path / "vrrp.svg"
+    assert plot.main(["vrrp", "--results", str(tmp_path), "--out", str(out)]) == 0
+    assert "advert 1000 ms" in out.read_text()
