@@ -222,3 +222,29 @@ def test_loadbalancer_failover_swaps_roles_without_a_failed_request(
     result = _result(load)
     assert result["failed"] == 0, result
     assert cloud.lb(lb["id"])["provisioning_status"] == "ACTIVE"
+
+
+def test_draining_the_masters_host_moves_its_amphora_without_a_failed_request(
+        lab: MultiHostLab, cloud: Cloud) -> None:
+    lb = cloud.create_lb()
+    url = f"http://{lb['vip_address']}/"
+    wait_serving(lab, url, timeout=30)
+    master, backup = _master(cloud, lb["id"])
+    third = next(h for h in lab.agents.values() if h not in (master, backup))
+    agent_id = cloud.http.get("/v2.0/agents", params={"host": master.host}).json()[
+        "agents"][0]["id"]
+
+    load = _load(lab, url, seconds=10, rate=20)
+    time.sleep(2)
+    r = cloud.http.put(f"/v2.0/agents/{agent_id}", json={"agent": {"admin_state_up": False}})
+    assert r.status_code == 200, r.text
+    wait_until(lambda: {a["compute_id"] for a in cloud.amphorae(lb["id"])}
+               == {backup.host, third.host}, timeout=20, message="the drain")
+    wait_until(lambda: master.namespaces() == [], timeout=20,
+               message="the drained host letting go")
+    result = _result(load)
+    assert result["failed"] == 0, result
+    states = wait_until(lambda: (s := cloud.by_state(lb["id"])).keys() >= {"MASTER",
+                                                                           "BACKUP"} and s,
+                        timeout=30, message="both VRRP states reported")
+    assert states == {"MASTER": backup.host, "BACKUP": third.host}
