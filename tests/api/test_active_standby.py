@@ -506,12 +506,17 @@ def test_draining_moves_amphorae_one_at_a_time(asa: Api, physnet: str) -> None:
 
     def drained() -> bool:
         _keep_alive(a, b, c)
+        # A drained MASTER first hands the VIP over (the roles swap) and moves once
+        # its agent confirmed that: the agents confirm what they are given.
+        for lb in lbs:
+            _confirm_both(asa, lb["id"], *[x for x in (a, b, c)
+                                           if lb["id"] in x.ready_devices()])
         return not a.ready_devices()
 
-    wait_for(drained, timeout=6, interval=0.3)
+    wait_for(drained, timeout=12, interval=0.3)
     for lb in lbs:
-        hosts = {x["compute_id"] for x in _amphorae(asa, lb["id"])}
-        assert hosts == {b.host, c.host}
+        roles = {x["compute_id"]: x["role"] for x in _amphorae(asa, lb["id"])}
+        assert roles == {b.host: "MASTER", c.host: "BACKUP"}
 
 
 def test_deleting_a_dead_agent_unbinds_what_cannot_move(

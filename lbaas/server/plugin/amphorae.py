@@ -210,6 +210,16 @@ def swap_roles(lb: m.LoadBalancer) -> None:
     rebind_lb(lb)
 
 
+def unconfirmed(lb: m.LoadBalancer) -> bool:
+    """Whether an amphora's agent has yet to confirm the load balancer's revision: the
+    device then asks for a confirmation even when nothing else is pending, so that a
+    change made by the server alone (a role swap of a drain, a move) is known to be
+    applied on both hosts."""
+    return is_active_standby(lb) and any(
+        a.agent_id is not None and (a.confirmed_revision or 0) < lb.revision
+        for a in lb.amphorae)
+
+
 def live(amp: m.Amphora, down_time: int) -> bool:
     return amp.agent is not None and amp.agent.admin_state_up and agents.is_alive(
         amp.agent, down_time)
@@ -251,8 +261,12 @@ def record_vrrp_state(session: Session, lb: m.LoadBalancer,
                  amp.id, amp.agent.host if amp.agent else None, state, amp.vrrp_state)
     amp.vrrp_state, amp.vrrp_state_at = state, m.utcnow()
     other = other_of(lb, amp)
-    if state == MASTER and amp.role != MASTER and (other is None
-                                                   or other.vrrp_state != MASTER):
+    # Only from a load balancer whose hosts both applied its last change: a report sent
+    # between a role swap and its agent's resignation would undo the swap.
+    settled = all((a.confirmed_revision or 0) >= lb.revision for a in lb.amphorae
+                  if a.agent_id is not None)
+    if state == MASTER and amp.role != MASTER and settled and (
+            other is None or other.vrrp_state != MASTER):
         # keepalived decided otherwise than the roles say (the BACKUP's keepalived
         # started first and, without preemption, kept the VIP; or it took over from a
         # dead HAProxy): the roles follow the VIP, and both hosts learn them, so that a

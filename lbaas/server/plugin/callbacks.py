@@ -132,6 +132,8 @@ def get_typed_device(session: Session, device_id: str,
         typed = typed.model_copy(update={"loadbalancer": typed.loadbalancer.model_copy(
             update={"topology": amphorae.ACTIVE_STANDBY,
                     **amphorae.device_parts(lb, advert_int_ms)})})
+        if amphorae.unconfirmed(lb):
+            typed = typed.model_copy(update={"pending": True})
     return typed.model_copy(update={"request_id": lb.request_id, "host": _host_of(lb)})
 
 

@@ -99,6 +99,10 @@ def move_amphorae_away(session: Session, agent: m.Agent, down_time: int,
             if dead:
                 changed = amphorae.stuck(session, lb, amp) or changed
             continue
+        if not dead and target is not None and _hand_over_first(session, lb, amp,
+                                                                 down_time):
+            changed = True
+            continue
         result = session.execute(
             update(m.Amphora).where(m.Amphora.id == amp.id, m.Amphora.agent_id == agent.id)
             .values(agent_id=target.id if target is not None else None)
@@ -128,6 +132,23 @@ def move_amphorae_away(session: Session, agent: m.Agent, down_time: int,
                     ", ".join(f"{mv.loadbalancer_id}->{mv.to_agent}" for mv in moved[:20])
                     + (" ..." if len(moved) > 20 else ""))
     return moved
+
+
+def _hand_over_first(session: Session, lb: m.LoadBalancer, amp: m.Amphora,
+                     down_time: int) -> bool:
+    """A drained amphora leaves gracefully: a MASTER first gives the VIP to the other
+    instance (the roles swap: its agent resigns, the peer takes the VIP in milliseconds,
+    as for ``loadbalancer failover``), and it moves once its agent confirmed that.
+    Moving it at once made the survivor's keepalived drop the old MASTER as its peer
+    while that one still held the VIP: a request or two lost. True while waiting."""
+    other = amphorae.other_of(lb, amp)
+    if other is None or not amphorae.live(other, down_time):
+        return False
+    if amp.role == amphorae.MASTER:
+        amphorae.swap_roles(lb)
+        amphorae.bump(session, lb)
+        return True
+    return (amp.confirmed_revision or 0) < lb.revision
 
 
 def move_away(session: Session, agent: m.Agent, down_time: int,

@@ -129,7 +129,7 @@ def logical_device(session: Session, lb: m.LoadBalancer, vault: Vault | None = N
     deleted or deleting one as not found). Certificates are resolved with ``vault``
     into PEM (docs/tls.md): only the agent API serves this."""
     certs = _Certificates(session, vault, lb.tenant_id)
-    pending = octavia.lb_pending(lb)
+    pending = octavia.lb_pending(lb) or amphorae.unconfirmed(lb)
     port = lb.vip_port
     assert port is not None and lb.vip_address is not None  # an Octavia LB has its VIP
     listeners = [ld.Listener(

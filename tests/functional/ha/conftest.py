@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,12 @@ if os.geteuid() != 0 or shutil.which("haproxy") is None:
     pytest.skip("high-availability tests need root and haproxy", allow_module_level=True)
 
 
-@pytest.fixture
-def lab() -> Iterator[MultiHostLab]:
-    """A fresh lab per test: a test kills and partitions hosts."""
-    root = Path(tempfile.mkdtemp(prefix="lbaas-ha-"))
-    lab = MultiHostLab(root)
+@contextmanager
+def running_lab(root_prefix: str = "lbaas-ha-", **options: Any) -> Iterator[MultiHostLab]:
+    """A MultiHostLab built and started (``options``: its fields), torn down at the end
+    even when a test fails; its logs kept under $LBAAS_HA_KEEP_LOGS when that is set."""
+    root = Path(tempfile.mkdtemp(prefix=root_prefix))
+    lab = MultiHostLab(root, **options)
     try:
         lab.build()
         lab.start()
@@ -37,6 +39,13 @@ def lab() -> Iterator[MultiHostLab]:
                 shutil.copytree(root, os.environ["LBAAS_HA_KEEP_LOGS"], dirs_exist_ok=True,
                                 ignore=shutil.ignore_patterns("sock", "*.sqlite*", "*.fifo"))
             shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def lab() -> Iterator[MultiHostLab]:
+    """A fresh lab per test: a test kills and partitions hosts."""
+    with running_lab() as built:
+        yield built
 
 
 class Tenant:

@@ -7,18 +7,16 @@ amphora view says before and after."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.functional.ha.conftest import running_lab
 from tests.helpers.multihost import Host, MultiHostLab, wait_serving
 from tests.helpers.netlab import HELPERS, PY, netns, wait_until
 
@@ -32,23 +30,12 @@ AMPHORAE = "/v2/octavia/amphorae"
 
 @pytest.fixture
 def lab() -> Iterator[MultiHostLab]:
-    root = Path(tempfile.mkdtemp(prefix="lbaas-as-"))
-    lab = MultiHostLab(root, prefix="tv", lan_base=LAN, mgmt_base="10.98.85",
-                       hosts=["a", "b", "c"], server_conf={
-                           "DEFAULT": {"loadbalancer_topology": "ACTIVE_STANDBY"},
-                           "keepalived_vrrp": {"vrrp_advert_int_ms": 100}})
-    try:
-        lab.build()
-        lab.start()
-        yield lab
-    finally:
-        try:
-            lab.teardown()
-        finally:
-            if os.environ.get("LBAAS_HA_KEEP_LOGS"):
-                shutil.copytree(root, os.environ["LBAAS_HA_KEEP_LOGS"], dirs_exist_ok=True,
-                                ignore=shutil.ignore_patterns("sock", "*.sqlite*", "*.fifo"))
-            shutil.rmtree(root, ignore_errors=True)
+    """Three hosts (a dead one's amphora moves to the third), ACTIVE_STANDBY by default."""
+    with running_lab("lbaas-as-", prefix="tv", lan_base=LAN, mgmt_base="10.98.85",
+                     hosts=["a", "b", "c"], server_conf={
+                         "DEFAULT": {"loadbalancer_topology": "ACTIVE_STANDBY"},
+                         "keepalived_vrrp": {"vrrp_advert_int_ms": 100}}) as built:
+        yield built
 
 
 class Cloud:
