@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-OCTAVIA_PREFIXES = ("/v2/lbaas", "/v2.0/lbaas", "/v2/octavia", "/v2.0/octavia")
+from lbaas.server.gate import octavia_path
 
 NEUTRON_ERROR = {
     "type": "object", "required": ["NeutronError"],
@@ -48,7 +48,7 @@ def install(app: FastAPI) -> None:
         components["NeutronError"] = NEUTRON_ERROR
         components["OctaviaFault"] = OCTAVIA_FAULT
         for path, item in doc.get("paths", {}).items():
-            name = "OctaviaFault" if path.startswith(OCTAVIA_PREFIXES) else "NeutronError"
+            name = "OctaviaFault" if octavia_path(path) else "NeutronError"
             ref = {"$ref": f"#/components/schemas/{name}"}
             for method, operation in item.items():
                 responses = operation.setdefault("responses", {})

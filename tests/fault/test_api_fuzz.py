@@ -21,6 +21,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from lbaas.server.gate import octavia_path
 from tests.helpers.server import ServerProcess
 
 # The same 25 examples per operation on every run of `make test`; LBAAS_FUZZ_EXPLORE=1
@@ -124,9 +125,10 @@ def _is_barbican_error(status: int, content: bytes) -> bool:
 
 
 def _api_error_body(path: str, status: int, content: bytes) -> bool:
-    """Each API's own error body: Octavia's under /v2/lbaas and /v2.0/lbaas, Barbican's
-    under /key-manager, Neutron's under the rest of /v2.0."""
-    if path.startswith(("/v2/lbaas", "/v2.0/lbaas")):
+    """Each API's own error body: Octavia's under /v2/lbaas and /v2.0/lbaas (but for
+    neutron-lbaas v2's hosting-agent route there) and under /v2/octavia and
+    /v2.0/octavia, Barbican's under /key-manager, Neutron's under the rest of /v2.0."""
+    if octavia_path(path):
         return _is_octavia_fault(status, content)
     if path.startswith("/key-manager"):
         return _is_barbican_error(status, content)
