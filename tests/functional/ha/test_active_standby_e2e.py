@@ -93,10 +93,16 @@ def _host(lab: MultiHostLab, name: str) -> Host:
     return next(h for h in lab.agents.values() if h.host == name)
 
 
+def _both_states(cloud: Cloud, lb_id: str) -> dict[str, str]:
+    """vrrp_state → host, once a MASTER and a BACKUP are both reported."""
+    return dict(wait_until(lambda: (s := cloud.by_state(lb_id)).keys() >= {"MASTER",
+                                                                          "BACKUP"} and s,
+                           timeout=30, message="both VRRP states reported"))
+
+
 def _master(cloud: Cloud, lb_id: str) -> tuple[Host, Host]:
     """(the host whose keepalived holds the VIP, the BACKUP's host), as reported."""
-    states = wait_until(lambda: (s := cloud.by_state(lb_id)).keys() >= {"MASTER", "BACKUP"}
-                        and s, timeout=30, message="both VRRP states reported")
+    states = _both_states(cloud, lb_id)
     return _host(cloud.lab, states["MASTER"]), _host(cloud.lab, states["BACKUP"])
 
 
@@ -160,9 +166,7 @@ def test_masters_host_dies_the_backup_serves_within_a_second_then_a_third_host_j
         hosts = {a["compute_id"]: a for a in cloud.amphorae(lb["id"])}
         return set(hosts) == {backup.host, third.host}
     wait_until(moved, timeout=30, message="the amphora moved to the third host")
-    states = wait_until(lambda: (s := cloud.by_state(lb["id"])).keys() >= {"MASTER",
-                                                                           "BACKUP"} and s,
-                        timeout=30, message="both VRRP states reported")
+    states = _both_states(cloud, lb["id"])
     assert states == {"MASTER": backup.host, "BACKUP": third.host}
     assert third.namespaces() == [third.ns_prefix + lb["id"]]
     assert lab.client_get(url, 5) == ["b1"] * 5
@@ -231,7 +235,5 @@ def test_draining_the_masters_host_moves_its_amphora_without_a_failed_request(
                message="the drained host letting go")
     result = _result(load)
     assert result["failed"] == 0, result
-    states = wait_until(lambda: (s := cloud.by_state(lb["id"])).keys() >= {"MASTER",
-                                                                           "BACKUP"} and s,
-                        timeout=30, message="both VRRP states reported")
+    states = _both_states(cloud, lb["id"])
     assert states == {"MASTER": backup.host, "BACKUP": third.host}
